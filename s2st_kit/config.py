@@ -1,0 +1,114 @@
+"""Frozen configuration objects.
+
+:class:`PipelineConfig` holds everything that shapes a run and that a log row records
+(languages, voice, chunk size, commit policy) plus the queue bounds. It is immutable:
+use :meth:`PipelineConfig.replace` to derive a variant (sweeps do exactly that).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .errors import ConfigError
+
+__all__ = ["POLICIES", "AudioFormat", "Overflow", "PipelineConfig", "PolicyName"]
+
+PolicyName = Literal["final", "stable", "local-agreement"]
+Overflow = Literal["block", "drop-oldest", "error"]
+POLICIES: tuple[str, ...] = ("final", "stable", "local-agreement")
+_OVERFLOWS: tuple[str, ...] = ("block", "drop-oldest", "error")
+_STABILITY: tuple[str, ...] = ("low", "medium", "high")
+
+
+@dataclass(frozen=True, slots=True)
+class AudioFormat:
+    """PCM format: signed 16-bit little-endian samples.
+
+    sample_rate: samples per second (Hz), default 16000.
+    channels: interleaved channels, default 1 (the pipeline works in mono).
+    """
+
+    sample_rate: int = 16000
+    channels: int = 1
+
+    def __post_init__(self) -> None:
+        if not 1000 <= self.sample_rate <= 384000:
+            raise ConfigError(f"sample_rate must be 1000-384000 Hz, got {self.sample_rate}")
+        if self.channels < 1:
+            raise ConfigError(f"channels must be >= 1, got {self.channels}")
+
+    @property
+    def bytes_per_frame(self) -> int:
+        """Bytes per sample frame (2 x channels)."""
+        return 2 * self.channels
+
+    def frames(self, duration_s: float) -> int:
+        """Number of frames in ``duration_s`` seconds (rounded)."""
+        return round(duration_s * self.sample_rate)
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineConfig:
+    """What one session does.
+
+    source_lang / target_lang: ISO 639-1 codes (``"en"``, ``"es"``); ``source_lang="auto"``
+        asks a recognizer with language identification to detect it.
+    voice: synthesizer voice id; ``None`` takes the engine's default for ``target_lang``.
+    chunk_ms: size of the audio chunks sent to the recognizer, in milliseconds (10-1000,
+        default 100; 50-200 ms is what streaming services recommend).
+    policy: when recognised text is committed for translation: ``"final"`` (each final
+        result), ``"stable"`` (stable prefix at a sentence/clause boundary) or
+        ``"local-agreement"`` (prefix two consecutive hypotheses agree on).
+    stability: partial-result stabilisation level requested from recognizers that have it
+        (``"low"``, ``"medium"``, ``"high"``).
+    min_commit_words: the ``stable`` / ``local-agreement`` policies never commit fewer
+        words than this (default 3) unless the utterance ends.
+    audio_queue_size: bound (chunks) of the queue between the source and the recognizer.
+    segment_queue_size: bound (segments) of the queue in front of translation.
+    max_inflight: segments translated / synthesised concurrently (default 4).
+    overflow: what a full queue does: ``"block"`` (back-pressure), ``"drop-oldest"``
+        (drop and count / log as ``dropped``) or ``"error"`` (raise QueueOverflowError).
+    session_id: recorded in every row; generated when ``None``.
+    engine_options: free-form per-engine options (e.g. ``{"aws": {"region": "eu-west-1"}}``).
+    """
+
+    source_lang: str = "en"
+    target_lang: str = "es"
+    voice: str | None = None
+    chunk_ms: int = 100
+    policy: PolicyName = "final"
+    stability: str = "high"
+    min_commit_words: int = 3
+    audio_queue_size: int = 64
+    segment_queue_size: int = 32
+    max_inflight: int = 4
+    overflow: Overflow = "block"
+    session_id: str | None = None
+    engine_options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not 10 <= self.chunk_ms <= 1000:
+            raise ConfigError(f"chunk_ms must be between 10 and 1000 ms, got {self.chunk_ms}")
+        if self.policy not in POLICIES:
+            raise ConfigError(f"unknown policy {self.policy!r}; choose one of {', '.join(POLICIES)}")
+        if self.overflow not in _OVERFLOWS:
+            raise ConfigError(
+                f"unknown overflow {self.overflow!r}; choose one of {', '.join(_OVERFLOWS)}"
+            )
+        if self.stability not in _STABILITY:
+            raise ConfigError(
+                f"unknown stability {self.stability!r}; choose one of {', '.join(_STABILITY)}"
+            )
+        for name in ("audio_queue_size", "segment_queue_size", "max_inflight", "min_commit_words"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("source_lang", "target_lang"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value:
+                raise ConfigError(f"{name} must be a language code such as 'en', got {value!r}")
+
+    def replace(self, **changes: Any) -> PipelineConfig:
+        """A copy with ``changes`` applied (validated again)."""
+        return dataclasses.replace(self, **changes)
