@@ -20,6 +20,9 @@ APT_PACKAGES=(
 )
 APT_LIST=$(printf '%s\n' "${APT_PACKAGES[@]}" | sed 's/ *#.*//' | tr -s ' \n' ' ')
 
+# pip's own chatter about this machine's index mirrors is noise for a user.
+pipq() { "$VENV/bin/python" -m pip "$@" 2>&1 | grep -v -e '^WARNING: Location' -e 'BuildBackendWarning' || true; return "${PIPESTATUS[0]}"; }
+
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
 missing_apt() {
@@ -81,11 +84,11 @@ install_python() {
     "$py" -m venv "$VENV"
   fi
   say "installing s2st_kit[$EXTRAS] into $VENV"
-  "$VENV/bin/python" -m pip install -q --upgrade pip
-  "$VENV/bin/python" -m pip install -q -e ".[$EXTRAS]"
+  pipq install -q --upgrade pip
+  pipq install -q -e ".[$EXTRAS]"
   # pyaudio compiles against PortAudio's headers: only when they are there.
   if [ -f /usr/include/portaudio.h ]; then
-    "$VENV/bin/python" -m pip install -q -e ".[audio]" || say "pyaudio failed to build: local devices disabled"
+    pipq install -q -e ".[audio]" || say "pyaudio failed to build: local devices disabled"
   else
     say "PortAudio headers missing (portaudio19-dev): local microphone/speaker support disabled"
   fi
