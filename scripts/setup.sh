@@ -21,7 +21,13 @@ APT_PACKAGES=(
 APT_LIST=$(printf '%s\n' "${APT_PACKAGES[@]}" | sed 's/ *#.*//' | tr -s ' \n' ' ')
 
 # pip's own chatter about this machine's index mirrors is noise for a user.
-pipq() { "$VENV/bin/python" -m pip "$@" 2>&1 | grep -v -e '^WARNING: Location' -e 'BuildBackendWarning' || true; return "${PIPESTATUS[0]}"; }
+pipq() {
+  local rc
+  { "$VENV/bin/python" -m pip "$@" 2>&1; echo "pip-rc=$?"; } | grep -v -e '^WARNING: Location' -e 'BuildBackendWarning' > "$VENV/.pip.log" || true
+  rc=$(sed -n 's/^pip-rc=//p' "$VENV/.pip.log")
+  grep -v '^pip-rc=' "$VENV/.pip.log" | grep -E 'ERROR|error:' || true
+  return "${rc:-1}"
+}
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
