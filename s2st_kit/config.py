@@ -70,6 +70,8 @@ class PipelineConfig:
     max_inflight: segments translated / synthesised concurrently (default 4).
     overflow: what a full queue does: ``"block"`` (back-pressure), ``"drop-oldest"``
         (drop and count / log as ``dropped``) or ``"error"`` (raise QueueOverflowError).
+    stage_retries: retries of a translation or synthesis call that failed with a retryable
+        error (throttling, timeout, unavailable), with exponential backoff (default 2).
     session_id: recorded in every row; generated when ``None``.
     engine_options: free-form per-engine options (e.g. ``{"aws": {"region": "eu-west-1"}}``).
     """
@@ -85,6 +87,7 @@ class PipelineConfig:
     segment_queue_size: int = 32
     max_inflight: int = 4
     overflow: Overflow = "block"
+    stage_retries: int = 2
     session_id: str | None = None
     engine_options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
@@ -92,7 +95,9 @@ class PipelineConfig:
         if not 10 <= self.chunk_ms <= 1000:
             raise ConfigError(f"chunk_ms must be between 10 and 1000 ms, got {self.chunk_ms}")
         if self.policy not in POLICIES:
-            raise ConfigError(f"unknown policy {self.policy!r}; choose one of {', '.join(POLICIES)}")
+            raise ConfigError(
+                f"unknown policy {self.policy!r}; choose one of {', '.join(POLICIES)}"
+            )
         if self.overflow not in _OVERFLOWS:
             raise ConfigError(
                 f"unknown overflow {self.overflow!r}; choose one of {', '.join(_OVERFLOWS)}"
@@ -101,6 +106,8 @@ class PipelineConfig:
             raise ConfigError(
                 f"unknown stability {self.stability!r}; choose one of {', '.join(_STABILITY)}"
             )
+        if self.stage_retries < 0:
+            raise ConfigError(f"stage_retries must be >= 0, got {self.stage_retries}")
         for name in ("audio_queue_size", "segment_queue_size", "max_inflight", "min_commit_words"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")

@@ -1,0 +1,24 @@
+"""Audio sources and sinks, and format conversion.
+
+Sources yield mono PCM16 :class:`~s2st_kit.records.AudioChunk` objects; sinks take them.
+"""
+
+from .convert import Rechunker, StreamResampler, resample, to_mono
+from .file import AudioInfo, FileSource, probe, read_audio
+from .memory import MemorySink, MemorySource
+from .sinks import PacedSink, WavSink
+
+__all__ = [
+    "AudioInfo",
+    "FileSource",
+    "MemorySink",
+    "MemorySource",
+    "PacedSink",
+    "Rechunker",
+    "StreamResampler",
+    "WavSink",
+    "probe",
+    "read_audio",
+    "resample",
+    "to_mono",
+]

@@ -1,0 +1,127 @@
+"""Audio out: a WAV file, and a sink that plays in real time without a sound card."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import soundfile as sf
+
+from ..errors import AudioError
+from ..records import AudioChunk
+
+__all__ = ["PacedSink", "WavSink"]
+
+
+class WavSink:
+    """Write translated speech to a mono 16-bit WAV file as it arrives.
+
+    path: output file (parent folders are created).
+    sample_rate: file rate (Hz); ``None`` adopts the first chunk's rate. The pipeline
+        converts everything it writes to this rate.
+    The file is valid after :meth:`aclose`; segments follow each other without gaps.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, sample_rate: int | None = None) -> None:
+        self.path = Path(path)
+        self.sample_rate = sample_rate  # type: ignore[assignment]
+        self._file: sf.SoundFile | None = None
+        self.frames_written = 0
+        self._closed = False
+
+    def _open(self, rate: int) -> sf.SoundFile:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return sf.SoundFile(str(self.path), "w", samplerate=rate, channels=1, subtype="PCM_16")
+        except Exception as exc:
+            raise AudioError(f"cannot write {self.path}: {exc}") from exc
+
+    async def write(self, chunk: AudioChunk) -> None:
+        """Append ``chunk`` (must be at ``sample_rate``)."""
+        if self._closed:
+            raise AudioError(f"WavSink({self.path}) is closed")
+        if self.sample_rate is None:
+            self.sample_rate = chunk.sample_rate
+        if chunk.sample_rate != self.sample_rate:
+            raise AudioError(f"WavSink expects {self.sample_rate} Hz, got {chunk.sample_rate} Hz")
+        if self._file is None:
+            self._file = self._open(self.sample_rate)
+        self._file.write(chunk.samples())
+        self.frames_written += chunk.n_samples
+
+    async def drain(self) -> None:
+        """Flush buffered frames to the file."""
+        if self._file is not None:
+            self._file.flush()
+
+    async def aclose(self) -> None:
+        """Finish the file (writes a valid, possibly empty, WAV). Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._file is None:
+            self._file = self._open(self.sample_rate or 16000)
+        self._file.close()
+
+    @property
+    def duration_s(self) -> float:
+        """Seconds written so far."""
+        return self.frames_written / self.sample_rate if self.sample_rate else 0.0
+
+
+class PacedSink:
+    """Play audio in real time without a device: ``write`` and ``drain`` take as long as
+    playback would, so ``t_play_start`` / ``t_play_end`` are realistic in tests and headless runs.
+
+    inner: optional sink that also receives every chunk (e.g. a :class:`WavSink`).
+    sample_rate: Hz; defaults to ``inner.sample_rate``, else the first chunk's rate.
+    speed: playback speed factor (2.0 plays twice as fast — for quick tests).
+    buffer_s: how far (s) writes may run ahead of the playback position before ``write``
+        waits, like a device buffer (default 0.2 s).
+    """
+
+    def __init__(
+        self,
+        inner: object | None = None,
+        *,
+        sample_rate: int | None = None,
+        speed: float = 1.0,
+        buffer_s: float = 0.2,
+    ) -> None:
+        self.inner = inner
+        self.sample_rate = sample_rate or getattr(inner, "sample_rate", None)  # type: ignore[assignment]
+        if self.inner is not None and self.sample_rate is not None:
+            self.inner.sample_rate = self.sample_rate  # type: ignore[attr-defined]
+        self.speed = speed
+        self.buffer_s = buffer_s
+        self._busy_until = 0.0  # loop time when queued audio finishes playing
+        self.played_s = 0.0
+
+    async def write(self, chunk: AudioChunk) -> None:
+        """Queue ``chunk`` for playback; waits while more than ``buffer_s`` is queued."""
+        if self.sample_rate is None:
+            self.sample_rate = chunk.sample_rate
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        self._busy_until = max(self._busy_until, now) + chunk.duration_s / self.speed
+        self.played_s += chunk.duration_s
+        if self.inner is not None:
+            await self.inner.write(chunk)  # type: ignore[attr-defined]
+        ahead = self._busy_until - loop.time() - self.buffer_s
+        if ahead > 0:
+            await asyncio.sleep(ahead)
+
+    async def drain(self) -> None:
+        """Return when everything written has been played."""
+        loop = asyncio.get_running_loop()
+        rest = self._busy_until - loop.time()
+        if rest > 0:
+            await asyncio.sleep(rest)
+        if self.inner is not None:
+            await self.inner.drain()  # type: ignore[attr-defined]
+
+    async def aclose(self) -> None:
+        """Close the inner sink (does not wait for playback: call drain first)."""
+        if self.inner is not None:
+            await self.inner.aclose()  # type: ignore[attr-defined]

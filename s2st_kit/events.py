@@ -1,0 +1,123 @@
+"""Events a running pipeline publishes to its subscribers (UIs, progress printers).
+
+Every event carries ``t``: seconds on the session clock. Subscribers are called on the
+event loop, synchronously, in the order events happen; they must return quickly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .records import Transcript, Translation
+
+__all__ = [
+    "AudioFinished",
+    "AudioStarted",
+    "ErrorEvent",
+    "Event",
+    "FinalTranscript",
+    "PartialTranscript",
+    "SegmentCommitted",
+    "SegmentLogged",
+    "StateChanged",
+    "TranslationReady",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Base class: ``t`` is session time (s)."""
+
+    t: float
+
+    @property
+    def kind(self) -> str:
+        """Short name, e.g. ``"partial"``, for filtering."""
+        return _KIND[type(self).__name__]
+
+
+@dataclass(frozen=True, slots=True)
+class PartialTranscript(Event):
+    """A new partial hypothesis (``utterance_id`` is the pipeline's count)."""
+
+    transcript: Transcript
+    utterance_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class FinalTranscript(Event):
+    """The final hypothesis of an utterance."""
+
+    transcript: Transcript
+    utterance_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentCommitted(Event):
+    """Text committed by the policy; it becomes segment ``segment_id``."""
+
+    segment_id: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class TranslationReady(Event):
+    """Segment ``segment_id`` was translated."""
+
+    segment_id: int
+    translation: Translation
+
+
+@dataclass(frozen=True, slots=True)
+class AudioStarted(Event):
+    """Playback of segment ``segment_id`` started."""
+
+    segment_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class AudioFinished(Event):
+    """Playback of segment ``segment_id`` finished (``audio_s`` seconds were played)."""
+
+    segment_id: int
+    audio_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentLogged(Event):
+    """A row was appended to the log (``row`` has the log's columns)."""
+
+    segment_id: int
+    row: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorEvent(Event):
+    """Something failed. ``segment_id`` is None for session-level errors; ``fatal`` ends the run."""
+
+    stage: str
+    message: str
+    segment_id: int | None = None
+    fatal: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StateChanged(Event):
+    """The pipeline moved to ``state`` (idle, running, stopping, stopped, failed)."""
+
+    state: str
+
+
+_KIND = {
+    "Event": "event",
+    "PartialTranscript": "partial",
+    "FinalTranscript": "final",
+    "SegmentCommitted": "committed",
+    "TranslationReady": "translation",
+    "AudioStarted": "audio_started",
+    "AudioFinished": "audio_finished",
+    "SegmentLogged": "segment",
+    "ErrorEvent": "error",
+    "StateChanged": "state",
+}
