@@ -1,0 +1,386 @@
+"""The ``s2st`` command.
+
+::
+
+    s2st run INPUT [--engines offline|simulated|aws] [--from en] [--to es] [--voice V]
+                   [--chunk-ms 100] [--policy final] [--realtime/--no-realtime]
+                   [--out out.wav] [--log log.parquet]
+    s2st engines            engines with their languages and voices
+    s2st doctor             check AWS credentials and reachability; print the IAM policy
+    s2st report LOG --out DIR
+    s2st sweep CLIPS... --chunk-ms 50 100 200 --policy final stable
+
+Exit status: 0 on success, 2 for a usage or configuration error (printed as one line
+that says what to do), 1 when a session fails while running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from .config import POLICIES, PipelineConfig
+from .errors import AudioFormatError, ConfigError, S2STError
+
+__all__ = ["build_parser", "main"]
+
+ENGINE_CHOICES = ("offline", "simulated", "aws")
+
+
+def _fmt_s(value: Any) -> str:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return "  -  "
+    return "  -  " if math.isnan(v) else f"{v:5.2f}"
+
+
+def format_segment_line(row: dict[str, Any]) -> str:
+    """One human line for a logged row: transcript → translation and stage latencies (s)."""
+
+    def diff(a: str, b: str) -> float | None:
+        x, y = row.get(a), row.get(b)
+        return None if x is None or y is None else y - x
+
+    sid = row.get("segment_id")
+    if row.get("status") != "ok":
+        return f"[{sid:3}] {row.get('status', '?').upper():5} {row.get('transcript', '')!r}: {row.get('error')}"
+    parts = {
+        "asr": diff("t_speech_end", "t_asr_final"),
+        "mt": diff("t_mt_start", "t_mt_end"),
+        "tts": diff("t_tts_start", "t_tts_first_audio"),
+        "wait": diff("t_tts_first_audio", "t_play_start"),
+    }
+    e2e = diff("t_speech_end", "t_play_start")
+    stages = " ".join(f"{k} {_fmt_s(v)}" for k, v in parts.items())
+    return (
+        f"[{sid:3}] {row.get('transcript', '')}\n"
+        f"      → {row.get('translation', '')}\n"
+        f"      {stages} | ear-to-ear {_fmt_s(e2e)} s"
+    )
+
+
+def format_summary(df: Any, *, audio_s: float, wall_s: float | None = None) -> str:
+    """A short session summary: counts and per-stage latency (s)."""
+    from .metrics import stage_summary
+
+    lines = []
+    n = len(df)
+    ok = int((df["status"] == "ok").sum()) if n else 0
+    lines.append(f"segments: {n} ({ok} ok, {n - ok} error/dropped); input audio {audio_s:.1f} s")
+    if wall_s:
+        lines.append(
+            f"wall time {wall_s:.1f} s (real-time factor {wall_s / max(audio_s, 1e-9):.2f})"
+        )
+    if ok:
+        summary = stage_summary(df)
+        lines.append(f"{'stage':<14}{'median':>8}{'p90':>8}{'mean':>8}{'n':>5}   (seconds)")
+        for stage, r in summary.iterrows():
+            lines.append(
+                f"{stage:<14}{_fmt_s(r['median']):>8}{_fmt_s(r['p90']):>8}{_fmt_s(r['mean']):>8}{int(r['count']):>5}"
+            )
+    return "\n".join(lines)
+
+
+# -- engines ---------------------------------------------------------------------------------
+def _simulated_options(args: argparse.Namespace, input_path: Path | None) -> dict[str, Any]:
+    """Simulated engines: script from the data manifest if the clip is listed, else from VAD."""
+    from .engines.simulated import ScriptUtterance, script_from_audio
+
+    opts: dict[str, Any] = {"preset": args.preset, "seed": args.seed}
+    if input_path is None:
+        return opts
+    clip = None
+    try:
+        from .datasets import find_clip
+
+        clip = find_clip(input_path)
+    except ImportError:  # pragma: no cover - datasets ships with the package
+        clip = None
+    from .audio.file import read_audio
+
+    samples, rate = read_audio(input_path, sample_rate=16000)
+    script: list[ScriptUtterance]
+    if clip is not None and clip.utterances:
+        script = [ScriptUtterance(u.text, u.start_s, u.end_s) for u in clip.utterances]
+        references = {}
+        for lang, text in clip.translations.items():
+            if len(clip.utterances) == 1:
+                references[lang] = {clip.utterances[0].text: text}
+        opts["references"] = references
+        source = f"manifest entry {clip.id!r}"
+    else:
+        script = script_from_audio(samples, rate)
+        if clip is not None and clip.transcript:
+            script = _spread_words(clip.transcript, script)
+            source = f"{clip.id!r} reference transcript over detected speech"
+        else:
+            source = "energy-based speech detection (placeholder words)"
+    opts["script"] = script
+    opts["script_source"] = source
+    return opts
+
+
+def _spread_words(text: str, regions: Sequence[Any]) -> list[Any]:
+    """Distribute a reference transcript's words over detected speech regions by duration."""
+    from .engines.simulated import ScriptUtterance
+
+    words = text.split()
+    total = sum(r.end_s - r.start_s for r in regions) or 1.0
+    out, i = [], 0
+    for k, r in enumerate(regions):
+        n = (
+            len(words) - i
+            if k == len(regions) - 1
+            else round(len(words) * (r.end_s - r.start_s) / total)
+        )
+        piece = words[i : i + max(1, n)]
+        i += len(piece)
+        if piece:
+            out.append(ScriptUtterance(" ".join(piece), r.start_s, r.end_s))
+    return out
+
+
+def _make_engines(args: argparse.Namespace, input_path: Path | None = None) -> Any:
+    from .engines import Engines
+
+    names = {
+        "asr": args.asr or args.engines,
+        "mt": args.mt or args.engines,
+        "tts": args.tts or args.engines,
+    }
+    options: dict[str, dict[str, Any]] = {}
+    if "simulated" in names.values():
+        sim = _simulated_options(args, input_path if names["asr"] == "simulated" else None)
+        source = sim.pop("script_source", None)
+        if source:
+            print(f"simulated recognizer script: {source}", file=sys.stderr)
+        options["simulated"] = sim
+    if "aws" in names.values():
+        options["aws"] = {
+            k: v for k, v in (("region", args.region), ("profile", args.profile)) if v
+        }
+    return Engines.create(None, asr=names["asr"], mt=names["mt"], tts=names["tts"], options=options)
+
+
+# -- commands --------------------------------------------------------------------------------
+async def _run_session(args: argparse.Namespace, out: TextIO) -> int:
+    import time
+
+    from .audio import FileSource, PacedSink, WavSink
+    from .pipeline import Pipeline
+
+    input_path = Path(args.input)
+    source = FileSource(
+        input_path, chunk_ms=args.chunk_ms, realtime=args.realtime, speed=args.speed
+    )
+    config = PipelineConfig(
+        source_lang=args.source,
+        target_lang=args.target,
+        voice=args.voice,
+        chunk_ms=args.chunk_ms,
+        policy=args.policy,
+    )
+    stem = f"{input_path.stem}.{args.target}"
+    wav_path = Path(args.out) if args.out else Path("out") / f"{stem}.wav"
+    log_path = Path(args.log) if args.log else Path("out") / f"{stem}.parquet"
+    jsonl_path = log_path.with_suffix(".jsonl")
+    if jsonl_path.exists():
+        jsonl_path.unlink()
+    engines = await asyncio.to_thread(_make_engines, args, input_path)
+    try:
+        wav = WavSink(wav_path)
+        sink = PacedSink(wav, speed=args.speed) if args.realtime else wav
+        pipe = Pipeline(engines, config, source=source, sink=sink, log_path=jsonl_path)
+
+        def on_event(ev: Any) -> None:
+            if ev.kind == "segment":
+                print(format_segment_line(ev.row), file=out, flush=True)
+            elif ev.kind == "error" and ev.fatal:
+                print(f"session error: {ev.message}", file=sys.stderr, flush=True)
+
+        pipe.subscribe(on_event)
+        print(
+            f"{input_path} ({source.duration_s:.1f} s) → {args.target}: asr={engines.recognizer.name} "
+            f"mt={engines.translator.name} tts={engines.synthesizer.name} policy={args.policy} "
+            f"chunk={args.chunk_ms} ms realtime={args.realtime}",
+            file=out,
+            flush=True,
+        )
+        t0 = time.monotonic()
+        try:
+            log = await pipe.run()
+        finally:
+            pipe.log.save(log_path)
+        wall = time.monotonic() - t0
+    finally:
+        await engines.aclose()
+    df = log.to_pandas()
+    print("", file=out)
+    print(format_summary(df, audio_s=pipe.stats.audio_s, wall_s=wall), file=out)
+    print(f"\ntranslated speech: {wav_path} ({wav.duration_s:.1f} s)", file=out)
+    print(f"segment log:       {log_path} (and {jsonl_path})", file=out)
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    return asyncio.run(_run_session(args, sys.stdout))
+
+
+def describe_engines() -> list[dict[str, Any]]:
+    """For each bundle and stage: engine name, languages / voices, or why it is unavailable."""
+    from .engines import BUNDLES, create_stage
+
+    rows = []
+    for bundle in BUNDLES:
+        for stage in ("asr", "mt", "tts"):
+            row: dict[str, Any] = {"bundle": bundle, "stage": stage}
+            try:
+                engine = create_stage(stage, bundle)
+                row["engine"] = engine.name
+                if stage == "asr":
+                    row["languages"] = sorted(engine.languages())
+                elif stage == "mt":
+                    row["pairs"] = sorted(engine.pairs())
+                else:
+                    voices = engine.voices()
+                    row["languages"] = sorted({v.language for v in voices})
+                    row["voices"] = len(voices)
+                asyncio.run(engine.aclose())
+            except S2STError as exc:
+                row["unavailable"] = str(exc)
+            except Exception as exc:  # e.g. no credentials for AWS
+                row["unavailable"] = f"{type(exc).__name__}: {exc}"
+            rows.append(row)
+    return rows
+
+
+def _cmd_engines(args: argparse.Namespace) -> int:
+    for row in describe_engines():
+        head = f"{row['bundle']:<10} {row['stage']:<4}"
+        if "unavailable" in row:
+            print(f"{head} unavailable: {row['unavailable']}")
+            continue
+        if row["stage"] == "mt":
+            pairs = row["pairs"]
+            shown = ", ".join(f"{a}→{b}" for a, b in pairs[:24])
+            more = f" (+{len(pairs) - 24} more)" if len(pairs) > 24 else ""
+            print(f"{head} {row['engine']:<16} {shown}{more}")
+        elif row["stage"] == "tts":
+            print(
+                f"{head} {row['engine']:<16} {row['voices']} voices in {len(row['languages'])} languages: {', '.join(row['languages'][:40])}"
+            )
+        else:
+            print(f"{head} {row['engine']:<16} {', '.join(row['languages'])}")
+    return 0
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    try:
+        from .engines.aws import doctor
+    except ImportError as exc:
+        raise ConfigError(
+            f"AWS support is not installed ({exc}): pip install 's2st_kit[aws]'"
+        ) from exc
+    results = asyncio.run(doctor.run_checks(region=args.region, profile=args.profile))
+    print(doctor.format_report(results))
+    print("\nLeast-privilege IAM policy for s2st_kit:")
+    print(doctor.iam_policy_json())
+    return 0 if all(r.ok for r in results) else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``s2st``."""
+    p = argparse.ArgumentParser(
+        prog="s2st", description="Near-real-time speech-to-speech translation."
+    )
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="translate a recording, printing each segment as it completes")
+    run.add_argument("input", help="audio file (WAV, FLAC, OGG, MP3, ...): any rate, any channels")
+    run.add_argument(
+        "--engines",
+        choices=ENGINE_CHOICES,
+        default="offline",
+        help="engine bundle (default: offline)",
+    )
+    run.add_argument(
+        "--asr", choices=ENGINE_CHOICES, help="recognizer engine (overrides --engines)"
+    )
+    run.add_argument("--mt", choices=ENGINE_CHOICES, help="translator engine (overrides --engines)")
+    run.add_argument(
+        "--tts", choices=ENGINE_CHOICES, help="synthesizer engine (overrides --engines)"
+    )
+    run.add_argument("--from", dest="source", default="en", help="source language (default: en)")
+    run.add_argument("--to", dest="target", default="es", help="target language (default: es)")
+    run.add_argument("--voice", help="synthesizer voice id (default: the engine's voice for --to)")
+    run.add_argument(
+        "--chunk-ms", type=int, default=100, help="audio chunk size in ms (default: 100)"
+    )
+    run.add_argument(
+        "--policy", choices=POLICIES, default="final", help="commit policy (default: final)"
+    )
+    run.add_argument(
+        "--realtime", action=argparse.BooleanOptionalAction, default=True,
+        help="pace input and playback like a live session (default) or run as fast as possible",
+    )  # fmt: skip
+    run.add_argument("--speed", type=float, default=1.0, help="pacing speed factor with --realtime")
+    run.add_argument("--out", help="translated speech WAV (default: out/<input>.<to>.wav)")
+    run.add_argument(
+        "--log", help="segment log Parquet (default: out/<input>.<to>.parquet; JSONL beside it)"
+    )
+    run.add_argument(
+        "--preset", default="cloud-like", help="simulated latency preset: instant, cloud-like"
+    )
+    run.add_argument("--seed", type=int, default=0, help="simulated engines' seed")
+    run.add_argument("--region", help="AWS region (default: the AWS configuration's)")
+    run.add_argument("--profile", help="AWS profile (default: the standard credential chain)")
+    run.set_defaults(func=_cmd_run)
+
+    eng = sub.add_parser("engines", help="list engines with their languages and voices")
+    eng.set_defaults(func=_cmd_engines)
+
+    doc = sub.add_parser(
+        "doctor", help="check AWS credentials and reachability; print the IAM policy"
+    )
+    doc.add_argument("--region")
+    doc.add_argument("--profile")
+    doc.set_defaults(func=_cmd_doctor)
+
+    for extra in _EXTRA_COMMANDS:
+        extra(sub)
+    return p
+
+
+_EXTRA_COMMANDS: list[Any] = []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``s2st`` command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except (ConfigError, AudioFormatError) as exc:
+        print(f"s2st: {exc}", file=sys.stderr)
+        return 2
+    except S2STError as exc:
+        print(f"s2st: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("s2st: interrupted; the log written so far is kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+
