@@ -1,0 +1,562 @@
+"""Matplotlib figures from segment-log DataFrames.
+
+Every function returns a :class:`matplotlib.figure.Figure` built with the object-oriented
+API only (no pyplot, no global state), so it works headless and in threads; save it with
+``fig.savefig("x.png")``. In a notebook the returned figure displays itself as a PNG even
+when pyplot was never imported. Sizes default to notebook width (10 in wide); every axis
+says its unit. Colours are shared: a stage has the same colour in every figure.
+
+Functions: :func:`plot_stage_latency`, :func:`plot_timeline`, :func:`plot_ear_to_ear_cdf`,
+:func:`plot_decomposition`, :func:`plot_sweep`, :func:`plot_compare`.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from .metrics import STAGE_COLUMNS, add_derived
+
+__all__ = [
+    "STAGE_COLORS",
+    "STAGE_LABELS",
+    "plot_compare",
+    "plot_decomposition",
+    "plot_ear_to_ear_cdf",
+    "plot_stage_latency",
+    "plot_sweep",
+    "plot_timeline",
+]
+
+#: Display names of the decomposition stages (and the total).
+STAGE_LABELS: dict[str, str] = {
+    "asr_lag_s": "ASR lag",
+    "dispatch_s": "dispatch",
+    "mt_s": "MT",
+    "handoff_s": "handoff",
+    "tts_ttfb_s": "TTS first audio",
+    "queue_s": "playback queue",
+    "ear_to_ear_s": "ear-to-ear",
+}
+
+#: One colour per stage, used by every figure.
+STAGE_COLORS: dict[str, str] = {
+    "asr_lag_s": "#1f77b4",
+    "dispatch_s": "#aec7e8",
+    "mt_s": "#2ca02c",
+    "handoff_s": "#98df8a",
+    "tts_ttfb_s": "#ff7f0e",
+    "queue_s": "#c5b0d5",
+    "ear_to_ear_s": "#444444",
+}
+
+_SPAN_COLORS = {
+    "speech": "#9e9e9e",
+    "recognition": STAGE_COLORS["asr_lag_s"],
+    "translation": STAGE_COLORS["mt_s"],
+    "synthesis": STAGE_COLORS["tts_ttfb_s"],
+    "playback": "#9467bd",
+}
+_ERROR_COLOR = "#d62728"
+
+_AXIS_LABELS = {
+    "chunk_ms": "chunk size (ms)",
+    "ear_to_ear_s": "ear-to-ear latency (s)",
+    "wer": "WER (fraction)",
+    "cer": "CER (fraction)",
+    "bleu": "BLEU (0–100)",
+    "chrf": "chrF (0–100)",
+    "asr_bleu": "ASR-BLEU (0–100)",
+    "speaking_rate_cps": "speaking rate (chars/s)",
+    "n_partials": "partial results (count)",
+    "asr_confidence": "ASR confidence (0–1)",
+    "RTF": "real-time factor (×)",
+    **{k: f"{v} (s)" for k, v in STAGE_LABELS.items() if k != "ear_to_ear_s"},
+}
+
+
+class _Figure(Figure):
+    """A Figure that renders itself as PNG in IPython without pyplot's inline backend."""
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=100)
+        return buffer.getvalue()
+
+
+def _figure(width: float = 10.0, height: float = 4.0) -> Figure:
+    return _Figure(figsize=(width, height), layout="constrained")
+
+
+def _axis_label(column: str) -> str:
+    if column in _AXIS_LABELS:
+        return _AXIS_LABELS[column]
+    if column.endswith("_ms"):
+        return f"{column[:-3].replace('_', ' ')} (ms)"
+    if column.endswith("_s"):
+        return f"{column[:-2].replace('_', ' ')} (s)"
+    return column.replace("_", " ")
+
+
+def _derived(df: pd.DataFrame) -> pd.DataFrame:
+    return add_derived(df)
+
+
+def _values(df: pd.DataFrame, column: str) -> np.ndarray:
+    if column not in df.columns:
+        return np.array([], dtype=float)
+    v = pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=float)
+    return v[~np.isnan(v)]
+
+
+def _raw(df: pd.DataFrame, column: str) -> np.ndarray:
+    if column not in df.columns:
+        return np.full(len(df), np.nan)
+    return pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=float)
+
+
+def _no_data(ax: Any, what: str = "no ok segments to plot") -> None:
+    ax.text(0.5, 0.5, what, ha="center", va="center", transform=ax.transAxes, color="0.4")
+
+
+# --------------------------------------------------------------------------- stage latency
+
+
+def plot_stage_latency(df: pd.DataFrame, *, width: float = 10.0, height: float = 4.0) -> Figure:
+    """Distribution of each stage's latency: a box per stage with every segment as a dot.
+
+    x: the six decomposition stages and ear-to-ear (see :mod:`s2st_kit.metrics`), each
+    labelled with its number of segments; y: latency in seconds. Only ``ok`` rows count.
+    """
+    d = _derived(df)
+    fig = _figure(width, height)
+    ax = fig.add_subplot()
+    columns = [*STAGE_COLUMNS, "ear_to_ear_s"]
+    data = [_values(d, c) for c in columns]
+    positions = [i for i, v in enumerate(data, 1) if len(v)]
+    if positions:
+        boxes = ax.boxplot(
+            [data[p - 1] for p in positions],
+            positions=positions,
+            widths=0.55,
+            showfliers=False,
+            patch_artist=True,
+            medianprops={"color": "black", "linewidth": 1.5},
+        )
+        for patch, p in zip(boxes["boxes"], positions, strict=True):
+            patch.set_facecolor(STAGE_COLORS[columns[p - 1]])
+            patch.set_alpha(0.6)
+        rng = np.random.default_rng(0)
+        for p in positions:
+            v = data[p - 1]
+            x = p + rng.uniform(-0.18, 0.18, size=len(v))
+            ax.scatter(
+                x,
+                v,
+                s=12,
+                color="#333333",
+                alpha=0.65,
+                zorder=3,
+                edgecolors="none",
+            )
+    else:
+        _no_data(ax)
+    ax.set_xticks(
+        range(1, len(columns) + 1),
+        [f"{STAGE_LABELS[c]}\nn={len(v)}" for c, v in zip(columns, data, strict=True)],
+    )
+    ax.set_xlim(0.4, len(columns) + 0.6)
+    ax.axvline(len(columns) - 0.5, color="0.8", linewidth=1)
+    ax.set_ylabel("latency (s)")
+    ax.set_xlabel("pipeline stage (start → end event; stages sum to ear-to-ear)")
+    ax.set_title("Per-stage latency")
+    ax.grid(axis="y", alpha=0.3)
+    return fig
+
+
+# --------------------------------------------------------------------------- timeline
+
+
+def plot_timeline(
+    df: pd.DataFrame,
+    *,
+    width: float = 10.0,
+    height: float | None = None,
+    show_errors: bool = True,
+) -> Figure:
+    """Every segment's life on one session-time axis (s): the signature picture.
+
+    One row per segment (speech order, first at the top). The lower lane holds audio: the
+    source speech, placed at ``t_speech_end − (audio_end_s − audio_start_s) .. t_speech_end``,
+    and its translated playback ``t_play_start .. t_play_end``. The upper lane holds the
+    work: recognition ``t_speech_end .. t_asr_final``, translation ``t_mt_start ..
+    t_mt_end``, synthesis ``t_tts_start .. t_tts_end`` with a tick at first audio. Rows
+    whose status is not ``ok`` get a red ✕ after their last event and a red label.
+    height: inches; default grows with the number of segments (4 to 14 in). For long
+    sessions plot a slice, e.g. ``plot_timeline(df[df.segment_id.between(40, 60)])``, or
+    zoom with ``fig.axes[0].set_xlim(t0, t1)``.
+    """
+    rows = df
+    if "segment_id" in rows.columns:
+        rows = rows.sort_values("segment_id", kind="stable")
+    n = len(rows)
+    if height is None:
+        height = float(min(14.0, max(4.0, 1.4 + 0.26 * n)))
+    fig = _figure(width, height)
+    ax = fig.add_subplot()
+    if n == 0:
+        _no_data(ax, "empty log")
+        ax.set_xlabel("session time (s)")
+        return fig
+    y = np.arange(n, dtype=float)
+    t = {
+        c: _raw(rows, c)
+        for c in (
+            "t_speech_end",
+            "t_asr_final",
+            "t_mt_start",
+            "t_mt_end",
+            "t_tts_start",
+            "t_tts_first_audio",
+            "t_tts_end",
+            "t_play_start",
+            "t_play_end",
+            "audio_start_s",
+            "audio_end_s",
+        )
+    }
+    speech_start = t["t_speech_end"] - (t["audio_end_s"] - t["audio_start_s"])
+    lane = 0.36
+    row_pt = 72.0 * 0.8 * height / n  # approximate height of one row in points
+    tick_size = float(np.clip(0.5 * row_pt, 3.0, 10.0)) ** 2
+    spans = [
+        ("speech", speech_start, t["t_speech_end"], +0.2),
+        ("recognition", t["t_speech_end"], t["t_asr_final"], -0.2),
+        ("translation", t["t_mt_start"], t["t_mt_end"], -0.2),
+        ("synthesis", t["t_tts_start"], t["t_tts_end"], -0.2),
+        ("playback", t["t_play_start"], t["t_play_end"], +0.2),
+    ]
+    handles = []
+    for name, start, end, offset in spans:
+        ok = ~(np.isnan(start) | np.isnan(end))
+        bars = ax.barh(
+            y[ok] + offset,
+            np.maximum(end[ok] - start[ok], 0.0),
+            left=start[ok],
+            height=lane,
+            color=_SPAN_COLORS[name],
+            label=name,
+            gid=f"span-{name}",
+            edgecolor="white",
+            linewidth=0.3,
+        )
+        handles.append(bars)
+    first = t["t_tts_first_audio"]
+    ok = ~np.isnan(first)
+    first_audio = ax.scatter(
+        first[ok],
+        y[ok] - 0.2,
+        marker="|",
+        s=tick_size,
+        color="black",
+        linewidths=1.5,
+        zorder=4,
+        label="first audio",
+        gid="first-audio",
+    )
+    handles.append(first_audio)
+    status = (
+        rows["status"].astype("string").fillna("?").to_numpy()
+        if "status" in rows.columns
+        else np.array(["ok"] * n)
+    )
+    bad = status != "ok"
+    if show_errors and bad.any():
+        events = np.vstack([v for k, v in t.items() if k.startswith("t_")])
+        last = np.where(np.isnan(events), -np.inf, events).max(axis=0)
+        last[np.isinf(last)] = np.nan
+        xs = np.where(np.isnan(last), speech_start, last)
+        errors = ax.scatter(
+            xs[bad],
+            y[bad],
+            marker="X",
+            s=float(np.clip(0.6 * row_pt, 5.0, 9.0)) ** 2,
+            color=_ERROR_COLOR,
+            zorder=5,
+            label="error / dropped",
+            gid="errors",
+        )
+        handles.append(errors)
+    ids = rows["segment_id"].to_numpy() if "segment_id" in rows.columns else np.arange(n)
+    labels = [f"#{i}" + ("" if s == "ok" else f" {s}") for i, s in zip(ids, status, strict=True)]
+    if n <= 40:
+        ax.set_yticks(y, labels, fontsize=8 if n > 20 else 9)
+        for tick, is_bad in zip(ax.get_yticklabels(), bad, strict=True):
+            if is_bad:
+                tick.set_color(_ERROR_COLOR)
+    else:
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=20))
+    ax.set_ylim(n - 0.5, -0.5)
+    ax.set_ylabel("segment (speech order)")
+    ax.set_xlabel("session time (s)")
+    ax.set_title("Segment timeline: audio lane (speech in / playback out) under the work lane")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(
+        handles=handles, loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False
+    )
+    return fig
+
+
+# --------------------------------------------------------------------------- CDF
+
+
+def _as_sessions(data: pd.DataFrame | Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    if isinstance(data, pd.DataFrame):
+        if "session_id" in data.columns and data["session_id"].nunique() > 1:
+            return {str(k): g for k, g in data.groupby("session_id", sort=False)}
+        label = (
+            str(data["session_id"].iloc[0])
+            if "session_id" in data.columns and len(data)
+            else "session"
+        )
+        return {label: data}
+    return {str(k): v for k, v in data.items()}
+
+
+def _cdf(ax: Any, values: np.ndarray, label: str, color: Any = None) -> None:
+    v = np.sort(values)
+    frac = np.arange(1, len(v) + 1) / len(v)
+    (line,) = ax.step(
+        np.r_[v[0], v],
+        np.r_[0.0, frac],
+        where="post",
+        color=color,
+        label=f"{label} (median {np.median(v):.2f} s, n={len(v)})",
+    )
+    ax.axvline(np.median(v), color=line.get_color(), linestyle=":", linewidth=1)
+
+
+def plot_ear_to_ear_cdf(
+    data: pd.DataFrame | Mapping[str, pd.DataFrame],
+    *,
+    width: float = 10.0,
+    height: float = 4.0,
+) -> Figure:
+    """Cumulative distribution of ear-to-ear latency (``t_play_start − t_speech_end``, s).
+
+    data: one log (one curve per ``session_id``) or ``{label: log}``. A dotted line marks
+    each median. y: fraction of ok segments played within x seconds.
+    """
+    fig = _figure(width, height)
+    ax = fig.add_subplot()
+    drawn = 0
+    for label, frame in _as_sessions(data).items():
+        v = _values(_derived(frame), "ear_to_ear_s")
+        if len(v):
+            _cdf(ax, v, label)
+            drawn += 1
+    if drawn:
+        ax.legend(loc="lower right", fontsize=9)
+    else:
+        _no_data(ax)
+    ax.set_xlabel("ear-to-ear latency (s): speech end → playback start")
+    ax.set_ylabel("fraction of segments")
+    ax.set_ylim(0, 1.02)
+    ax.set_title("Ear-to-ear latency CDF")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+# --------------------------------------------------------------------------- decomposition
+
+
+def plot_decomposition(df: pd.DataFrame, *, width: float = 10.0, height: float = 4.0) -> Figure:
+    """Stacked bars per segment: the six stages adding up to its ear-to-ear latency (s).
+
+    x: segment id in speech order (beyond 40 segments the ticks are positions); rows without
+    an ear-to-ear latency (not ``ok``, or never played) show a red ✕ and a red tick label.
+    """
+    d = _derived(df)
+    if "segment_id" in d.columns:
+        d = d.sort_values("segment_id", kind="stable")
+    fig = _figure(width, height)
+    ax = fig.add_subplot()
+    ids = d["segment_id"].to_numpy() if "segment_id" in d.columns else np.arange(len(d))
+    e2e = _raw(d, "ear_to_ear_s")
+    ok = ~np.isnan(e2e)
+    x = np.arange(len(d), dtype=float)
+    bottom = np.zeros(int(ok.sum()))
+    handles = []
+    for column in STAGE_COLUMNS:
+        v = np.nan_to_num(_raw(d, column)[ok])
+        bars = ax.bar(
+            x[ok],
+            v,
+            bottom=bottom,
+            width=0.8,
+            color=STAGE_COLORS[column],
+            label=STAGE_LABELS[column],
+            gid=f"stage-{column}",
+        )
+        handles.insert(0, bars)  # legend top to bottom = stack top to bottom
+        bottom = bottom + v
+    if (~ok).any():
+        errors = ax.scatter(
+            x[~ok],
+            np.zeros(int((~ok).sum())),
+            marker="X",
+            s=60,
+            color=_ERROR_COLOR,
+            zorder=5,
+            clip_on=False,
+            label="error / not played",
+            gid="errors",
+        )
+        handles.append(errors)
+    if not ok.any():
+        _no_data(ax)
+    if len(d) <= 40:
+        ax.set_xticks(x, [str(i) for i in ids], fontsize=8 if len(d) > 20 else 9)
+        for tick, played in zip(ax.get_xticklabels(), ok, strict=True):
+            if not played:
+                tick.set_color(_ERROR_COLOR)
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=20))
+    ax.set_xlim(-0.6, len(d) - 0.4)
+    ax.set_xlabel("segment id (speech order)")
+    ax.set_ylabel("latency (s)")
+    ax.set_title("Ear-to-ear latency decomposition per segment")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(
+        handles=handles, loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False
+    )
+    return fig
+
+
+# --------------------------------------------------------------------------- sweep
+
+
+def plot_sweep(
+    df: pd.DataFrame,
+    *,
+    x: str = "chunk_ms",
+    y: str = "ear_to_ear_s",
+    hue: str | None = "policy",
+    agg: str = "median",
+    width: float = 10.0,
+    height: float = 4.0,
+) -> Figure:
+    """A metric against a configuration knob, one line per ``hue`` value.
+
+    df: per-segment rows of a sweep (config columns such as ``chunk_ms``, ``policy``,
+    ``voice``), or any table with ``x``, ``y`` (and ``hue``) columns, e.g. per-config
+    quality scores. y: a log column, a derived latency column (computed when missing) or a
+    quality column. Each point is ``agg`` (``"median"`` or ``"mean"``) of ``y`` over the
+    rows with that ``x``; for medians the bar spans the 25th–75th percentiles.
+    """
+    if agg not in ("median", "mean"):
+        raise ValueError(f"agg must be 'median' or 'mean', got {agg!r}")
+    d = df
+    if y not in d.columns:
+        d = _derived(d)
+    for column in (x, y) + ((hue,) if hue else ()):
+        if column not in d.columns:
+            raise KeyError(f"column {column!r} not in the frame; have {list(d.columns)}")
+    d = d.assign(**{y: pd.to_numeric(d[y], errors="coerce")}).dropna(subset=[y])
+    fig = _figure(width, height)
+    ax = fig.add_subplot()
+    groups = d.groupby(hue, sort=True) if hue else [(None, d)]
+    for label, g in groups:
+        stats = g.groupby(x, sort=True)[y]
+        centre = stats.median() if agg == "median" else stats.mean()
+        xs = centre.index.to_numpy()
+        line_label = f"{hue}={label}" if hue else agg
+        if agg == "median":
+            low = centre - stats.quantile(0.25)
+            high = stats.quantile(0.75) - centre
+            ax.errorbar(
+                xs,
+                centre.to_numpy(),
+                yerr=[low.to_numpy(), high.to_numpy()],
+                marker="o",
+                capsize=3,
+                label=line_label,
+            )
+        else:
+            ax.plot(xs, centre.to_numpy(), marker="o", label=line_label)
+    if len(d) == 0:
+        _no_data(ax, f"no values of {y}")
+    elif hue or agg == "median":
+        ax.legend(fontsize=9)
+    ax.set_xlabel(_axis_label(x))
+    ax.set_ylabel(f"{agg} {_axis_label(y)}")
+    spread = " (bars: 25th–75th percentile)" if agg == "median" else ""
+    ax.set_title(f"{_axis_label(y)} vs {_axis_label(x)}{spread}")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+# --------------------------------------------------------------------------- compare
+
+
+def plot_compare(
+    df_a: pd.DataFrame,
+    df_b: pd.DataFrame,
+    *,
+    labels: Sequence[str] = ("A", "B"),
+    width: float = 10.0,
+    height: float = 4.0,
+) -> Figure:
+    """Two sessions side by side: per-stage median latency (left) and ear-to-ear CDF (right).
+
+    labels: names of the two sessions in the legends. All latencies in seconds.
+    """
+    if len(labels) != 2:
+        raise ValueError("labels must name the two sessions, e.g. ('100 ms', '200 ms')")
+    fig = _figure(width, height)
+    left, right = fig.subplots(1, 2, width_ratios=[1.4, 1.0])
+    columns = [*STAGE_COLUMNS, "ear_to_ear_s"]
+    frames = [_derived(df_a), _derived(df_b)]
+    colors = ["#1f77b4", "#ff7f0e"]
+    xs = np.arange(len(columns), dtype=float)
+    for k, (frame, label, color) in enumerate(zip(frames, labels, colors, strict=True)):
+        medians = [
+            float(np.median(v)) if len(v := _values(frame, c)) else math.nan for c in columns
+        ]
+        left.bar(
+            xs + (k - 0.5) * 0.4,
+            np.nan_to_num(medians),
+            width=0.4,
+            color=color,
+            label=str(label),
+            gid=f"median-{k}",
+        )
+    left.set_xticks(xs, [STAGE_LABELS[c].replace(" ", "\n", 1) for c in columns], fontsize=8)
+    left.set_ylabel("median latency (s)")
+    left.set_xlabel("pipeline stage")
+    left.set_title("Per-stage medians")
+    left.legend(fontsize=9)
+    left.grid(axis="y", alpha=0.3)
+    drawn = 0
+    for frame, label, color in zip(frames, labels, colors, strict=True):
+        v = _values(frame, "ear_to_ear_s")
+        if len(v):
+            _cdf(right, v, str(label), color)
+            drawn += 1
+    if drawn:
+        right.legend(loc="lower right", fontsize=8)
+    else:
+        _no_data(right)
+    right.set_xlabel("ear-to-ear latency (s)")
+    right.set_ylabel("fraction of segments")
+    right.set_ylim(0, 1.02)
+    right.set_title("Ear-to-ear CDF")
+    right.grid(alpha=0.3)
+    return fig
