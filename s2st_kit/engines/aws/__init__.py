@@ -1,0 +1,23 @@
+"""Amazon Web Services engines: Transcribe streaming, Translate and Polly.
+
+One module per service, each with a ``create_*`` factory the engine registry calls
+(bundle ``"aws"``)::
+
+    transcribe.py  AwsTranscribeRecognizer  "aws-transcribe"  (amazon-transcribe SDK, HTTP/2)
+    translate.py   AwsTranslator            "aws-translate"   (boto3, calls in a thread)
+    polly.py       AwsPollySynthesizer      "aws-polly"       (boto3, body streamed from a thread)
+    doctor.py      run_checks(), format_report(), IAM_POLICY  (credentials and reachability)
+    errors.py      vendor error -> s2st_kit.errors mapping, throttling retry
+    session.py     boto3 session, region and credential-chain helpers
+
+The SDKs are imported only by these modules; importing this package imports nothing
+from boto3 or amazon-transcribe. A missing SDK raises
+:class:`~s2st_kit.errors.EngineNotInstalledError` saying ``pip install 's2st_kit[aws]'``.
+
+Credentials always come from the standard AWS chain (environment, shared files and
+``profile``, SSO, container / instance roles); they are never logged or put in messages.
+"""
+
+from __future__ import annotations
+
+__all__: list[str] = []
