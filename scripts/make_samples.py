@@ -193,7 +193,6 @@ def _generator_string() -> str:
 
 async def generate(out_dir: Path) -> list[dict[str, object]]:
     """Write every clip's WAV into ``out_dir``; return the manifest entries."""
-    out_dir.mkdir(parents=True, exist_ok=True)
     synth = ESpeakSynthesizer(rate=165)
     entries: list[dict[str, object]] = []
     try:
@@ -251,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "data", help="output folder")
     args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
     entries = asyncio.run(generate(args.out))
     manifest = args.out / "manifest.json"
     manifest.write_text(json.dumps(entries, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

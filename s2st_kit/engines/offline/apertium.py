@@ -319,6 +319,9 @@ class _Pipeline:
                     if end + 1 != len(buf) or to_write:
                         # More than one answer: the stream is out of step with us.
                         raise _PipelineDied("pipeline out of sync (unexpected NUL)")
+                    if not self.alive():
+                        # Stages downstream of a dead one flush a NUL on EOF: not an answer.
+                        raise _PipelineDied("a stage exited while translating")
                     return bytes(buf[:end])
 
     def close(self) -> None:

@@ -336,7 +336,12 @@ class ESpeakSynthesizer:
         self.sample_rate: int = self._host.sample_rate
         self._voices = list(self._host.voices)
         self._ids = {v.id.lower(): v for v in self._voices}
-        self.voice = self._check_voice(voice) if voice is not None else None
+        try:
+            self.voice = self._check_voice(voice) if voice is not None else None
+        except BaseException:
+            host, self._host = self._host, None
+            _release_host(host)  # a refused instance must not keep the library alive
+            raise
 
     # -- capabilities -------------------------------------------------------------
     def voices(self, language: str | None = None) -> list[Voice]:

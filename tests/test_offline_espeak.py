@@ -1,0 +1,150 @@
+"""Real eSpeak NG through espeakng-loader: audio, streaming, voices, lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from s2st_kit.errors import ConfigError, UnsupportedLanguageError, UnsupportedVoiceError
+from s2st_kit.records import AudioChunk
+
+pytestmark = pytest.mark.offline
+
+pytest.importorskip("espeakng_loader", reason="espeakng-loader is not installed")
+
+from s2st_kit.engines.offline.espeak import ESpeakSynthesizer, create_synthesizer  # noqa: E402
+
+
+@pytest.fixture
+async def synth() -> AsyncIterator[ESpeakSynthesizer]:
+    s = create_synthesizer()
+    try:
+        yield s
+    finally:
+        await s.aclose()
+
+
+async def _collect(s: ESpeakSynthesizer, text: str, **kw) -> list[AudioChunk]:
+    return [c async for c in s.synthesize(text, **kw)]
+
+
+def _duration(chunks: list[AudioChunk]) -> float:
+    return sum(c.duration_s for c in chunks)
+
+
+async def test_sample_rate_and_audio(synth: ESpeakSynthesizer) -> None:
+    assert synth.sample_rate == 22050
+    chunks = await _collect(synth, "Hello world.", voice="en-US", language="en")
+    assert chunks and all(c.sample_rate == 22050 for c in chunks)
+    pcm = AudioChunk(b"".join(c.pcm for c in chunks), 22050)
+    assert pcm.rms() > 0.01
+    # chunk positions are contiguous from 0
+    assert chunks[0].start_s == 0.0
+    for a, b in itertools.pairwise(chunks):
+        assert b.start_s == pytest.approx(a.end_s)
+
+
+async def test_duration_grows_with_text(synth: ESpeakSynthesizer) -> None:
+    short = _duration(await _collect(synth, "Yes.", language="en"))
+    long = _duration(
+        await _collect(
+            synth, "Yes, and this sentence is a good deal longer than that.", language="en"
+        )
+    )
+    assert long > 2 * short
+
+
+async def test_streaming_first_chunk_before_synthesis_ends() -> None:
+    """With room for only 2 queued chunks, a long text can only finish if the consumer
+    receives chunks while eSpeak is still synthesising."""
+    s = ESpeakSynthesizer(max_queued_chunks=2)
+    try:
+        text = " ".join(["This is a fairly long sentence for streaming."] * 6)
+        t0 = time.perf_counter()
+        first_at = None
+        n = 0
+        gen = s.synthesize(text, language="en")
+        async with asyncio.timeout(20):
+            async for _ in gen:
+                if first_at is None:
+                    first_at = time.perf_counter() - t0
+                n += 1
+        total = time.perf_counter() - t0
+        assert n > 10
+        assert first_at is not None and first_at < total
+        print(
+            f"\neSpeak NG time to first chunk {first_at * 1000:.2f} ms, "
+            f"{n} chunks in {total * 1000:.1f} ms"
+        )
+    finally:
+        await s.aclose()
+
+
+async def test_abandoned_stream_does_not_block_next(synth: ESpeakSynthesizer) -> None:
+    gen = synth.synthesize(" ".join(["A long text to abandon."] * 20), language="en")
+    async for _ in gen:
+        break
+    await gen.aclose()
+    chunks = await asyncio.wait_for(_collect(synth, "Next.", language="en"), timeout=5)
+    assert chunks
+
+
+async def test_voices_and_defaults(synth: ESpeakSynthesizer) -> None:
+    spanish = synth.voices("es")
+    assert spanish and all(v.language == "es" for v in spanish)
+    assert synth.default_voice("es") in {v.id for v in spanish}
+    assert synth.default_voice("en") == "en-US"
+    assert len(synth.voices()) > 50
+    with pytest.raises(UnsupportedLanguageError):
+        synth.default_voice("xx")
+    chunks = await _collect(synth, "Hola, ¿qué tal?", voice="es", language="es")
+    assert _duration(chunks) > 0.3
+    variant = await _collect(synth, "Hello.", voice="en-US+f3", language="en")
+    assert variant
+
+
+async def test_unknown_voice(synth: ESpeakSynthesizer) -> None:
+    with pytest.raises(UnsupportedVoiceError, match="en-US"):
+        async for _ in synth.synthesize("Hello.", voice="klingon-x", language="en"):
+            pass
+    with pytest.raises(UnsupportedVoiceError):
+        create_synthesizer(voice="nope")
+
+
+def test_bad_options() -> None:
+    with pytest.raises(ConfigError):
+        ESpeakSynthesizer(rate=5)
+    with pytest.raises(ConfigError):
+        ESpeakSynthesizer(pitch=200)
+
+
+async def test_rate_changes_duration() -> None:
+    slow, fast = ESpeakSynthesizer(rate=100), ESpeakSynthesizer(rate=300)
+    try:
+        text = "The quick brown fox jumps over the lazy dog."
+        d_slow = _duration(await _collect(slow, text, language="en"))
+        d_fast = _duration(await _collect(fast, text, language="en"))
+        assert d_slow > 1.5 * d_fast
+    finally:
+        await slow.aclose()
+        await fast.aclose()
+
+
+async def test_thread_gone_after_aclose() -> None:
+    s = create_synthesizer()
+    await _collect(s, "Hello.", language="en")
+    assert any(t.name.startswith("s2st-espeak") for t in threading.enumerate())
+    await s.aclose()
+    await s.aclose()  # idempotent
+    assert not any(t.name.startswith("s2st-espeak") for t in threading.enumerate())
+    # a new synthesizer initialises the library again
+    again = create_synthesizer()
+    try:
+        assert await _collect(again, "Hello again.", language="en")
+    finally:
+        await again.aclose()

@@ -1,0 +1,161 @@
+"""Real pocketsphinx on real speech: accuracy, streaming behaviour, utterance spans, threads."""
+
+from __future__ import annotations
+
+import string
+import threading
+import time
+from collections.abc import AsyncIterator
+
+import numpy as np
+import pytest
+
+from s2st_kit.datasets import librivox_clips, load_manifest
+from s2st_kit.engines.offline.text import restore_case
+from s2st_kit.errors import UnsupportedLanguageError
+from s2st_kit.records import AudioChunk, Transcript
+
+pytestmark = pytest.mark.offline
+
+ps_module = pytest.importorskip("pocketsphinx", reason="pocketsphinx is not installed")
+sf = pytest.importorskip("soundfile")
+jiwer = pytest.importorskip("jiwer")
+
+from s2st_kit.engines.offline.pocketsphinx import (  # noqa: E402
+    PocketSphinxRecognizer,
+    create_recognizer,
+)
+
+
+def _read(path) -> np.ndarray:
+    pcm, rate = sf.read(str(path), dtype="int16")
+    assert rate == 16000
+    return pcm
+
+
+async def _chunks(pcm: np.ndarray, chunk_samples: int = 1600) -> AsyncIterator[AudioChunk]:
+    for i in range(0, len(pcm), chunk_samples):
+        yield AudioChunk(pcm[i : i + chunk_samples].tobytes(), 16000, i / 16000)
+
+
+async def _run(rec: PocketSphinxRecognizer, pcm: np.ndarray, **kw) -> list[Transcript]:
+    return [t async for t in rec.stream(_chunks(pcm, **kw), language="en")]
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.lower().translate(str.maketrans("", "", string.punctuation)).split())
+
+
+@pytest.fixture
+async def recognizer() -> AsyncIterator[PocketSphinxRecognizer]:
+    rec = create_recognizer()
+    try:
+        yield rec
+    finally:
+        await rec.aclose()
+
+
+async def test_librivox_word_error_rate(recognizer: PocketSphinxRecognizer) -> None:
+    clips = librivox_clips()
+    if not clips:
+        pytest.skip(
+            "pocketsphinx-testdata is not installed (apt-get install pocketsphinx-testdata)"
+        )
+    await recognizer.load()
+    refs, hyps, audio_s, t0 = [], [], 0.0, time.perf_counter()
+    for clip in clips:
+        pcm = _read(clip.path)
+        audio_s += len(pcm) / 16000
+        finals = [t for t in await _run(recognizer, pcm) if t.is_final]
+        refs.append(_norm(clip.transcript))
+        hyps.append(_norm(" ".join(t.text for t in finals)))
+    elapsed = time.perf_counter() - t0
+    wer = jiwer.wer(refs, hyps)
+    print(
+        f"\npocketsphinx LibriVox WER {wer:.1%} over {len(clips)} clips; "
+        f"RTF {elapsed / audio_s:.3f} ({elapsed:.2f} s for {audio_s:.1f} s audio)"
+    )
+    assert wer <= 0.35
+
+
+async def test_partials_before_final_and_words(recognizer: PocketSphinxRecognizer) -> None:
+    clip = next(c for c in librivox_clips() or load_manifest() if c.language == "en")
+    results = await _run(recognizer, _read(clip.path), chunk_samples=480)
+    finals = [t for t in results if t.is_final]
+    assert finals, "no final transcript"
+    first_final = results.index(finals[0])
+    partials = [t for t in results[:first_final] if not t.is_final]
+    assert partials, "no partial before the first final"
+    assert all(p.utterance_id == finals[0].utterance_id for p in partials)
+    final = finals[0]
+    assert final.stable_text == final.text
+    assert final.words and all(w.start_s < w.end_s for w in final.words)
+    assert all(not w.text.startswith(("<", "[")) and "(" not in w.text for w in final.words)
+    assert final.start_s <= final.words[0].start_s and final.words[-1].end_s <= final.end_s + 0.02
+    # partial positions grow monotonically within the utterance
+    ends = [p.end_s for p in partials]
+    assert ends == sorted(ends)
+
+
+async def test_utterance_boundaries_on_multi_sentence_clip(
+    recognizer: PocketSphinxRecognizer,
+) -> None:
+    clip = next(c for c in load_manifest() if c.id == "en_home")
+    pcm = _read(clip.path)
+    # odd chunk size: the recognizer must re-frame for the endpointer
+    finals = [t for t in await _run(recognizer, pcm, chunk_samples=1234) if t.is_final]
+    assert [t.utterance_id for t in finals] == list(range(len(finals)))
+    assert len(finals) == len(clip.utterances), [t.text for t in finals]
+    for got, want in zip(finals, clip.utterances, strict=True):
+        # endpointer padding: speech starts up to ~0.35 s early, ends up to ~0.5 s late
+        assert want.start_s - 0.4 <= got.start_s <= want.start_s + 0.1, (got, want)
+        assert want.end_s - 0.1 <= got.end_s <= want.end_s + 0.6, (got, want)
+    # synthetic speech is hard for the en-US model; the words are not asserted here
+    assert finals[0].text[0].isupper() and finals[0].text.endswith(".")
+
+
+async def test_stream_positions_follow_first_chunk_offset(
+    recognizer: PocketSphinxRecognizer,
+) -> None:
+    clip = next(c for c in load_manifest() if c.id == "en_home")
+    pcm = _read(clip.path)
+
+    async def shifted() -> AsyncIterator[AudioChunk]:
+        async for chunk in _chunks(pcm):
+            yield AudioChunk(chunk.pcm, chunk.sample_rate, chunk.start_s + 100.0)
+
+    finals = [t async for t in recognizer.stream(shifted(), language="en") if t.is_final]
+    assert finals and finals[0].start_s >= 99.9
+
+
+async def test_flush_at_end_of_input(recognizer: PocketSphinxRecognizer) -> None:
+    """Audio that stops mid-speech still gets its final."""
+    clip = next(c for c in load_manifest() if c.id == "en_home")
+    pcm = _read(clip.path)
+    cut = int(clip.utterances[0].end_s * 16000) - 1600  # inside the first sentence
+    results = await _run(recognizer, pcm[:cut])
+    finals = [t for t in results if t.is_final]
+    assert len(finals) == 1 and finals[0].text
+
+
+async def test_unsupported_language(recognizer: PocketSphinxRecognizer) -> None:
+    with pytest.raises(UnsupportedLanguageError):
+        async for _ in recognizer.stream(_chunks(np.zeros(1600, np.int16)), language="es"):
+            pass
+    assert recognizer.languages() == frozenset({"en"})
+
+
+async def test_worker_thread_gone_after_aclose() -> None:
+    rec = create_recognizer(fast=False)
+    clip = next(c for c in load_manifest() if c.id == "en_home")
+    await _run(rec, _read(clip.path)[:32000])
+    assert any(t.name.startswith("s2st-pocketsphinx") for t in threading.enumerate())
+    await rec.aclose()
+    await rec.aclose()  # idempotent
+    assert not any(t.name.startswith("s2st-pocketsphinx") for t in threading.enumerate())
+
+
+def test_restore_case() -> None:
+    assert restore_case("i think i'm late") == "I think I'm late."
+    assert restore_case("where are you?") == "Where are you?"
+    assert restore_case("") == ""
