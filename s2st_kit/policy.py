@@ -63,7 +63,6 @@ class Commit:
 class _Utterance:
     committed: int = 0
     previous: tuple[str, ...] = ()
-    closed: bool = False
     last: Transcript | None = None
 
 
@@ -94,20 +93,21 @@ class CommitPolicy:
 
     min_commit_words: int = 3
     _utts: dict[int, _Utterance] = field(default_factory=dict, init=False, repr=False)
+    _closed: set[int] = field(default_factory=set, init=False, repr=False)
 
     name = "final"
 
     def update(self, transcript: Transcript) -> list[Commit]:
         """Take one hypothesis; return the commits it makes ready (possibly none)."""
+        if transcript.utterance_id in self._closed:
+            return []  # a late hypothesis for an utterance that already ended
         state = self._utts.setdefault(transcript.utterance_id, _Utterance())
-        if state.closed:
-            return []
         state.last = transcript
         words = _words(transcript)
         if transcript.is_final:
-            state.closed = True
             out = self._commit(transcript, words, state, len(words), closes=True)
             del self._utts[transcript.utterance_id]
+            self._closed.add(transcript.utterance_id)
             return out
         end = self._ready(words, state)
         if end - state.committed >= self.min_commit_words:
@@ -119,8 +119,9 @@ class CommitPolicy:
         out: list[Commit] = []
         for uid in sorted(self._utts):
             state = self._utts[uid]
-            if state.last is not None and not state.closed:
+            if state.last is not None:
                 out += self._commit(state.last, _words(state.last), state, None, closes=True)
+            self._closed.add(uid)
         self._utts.clear()
         return out
 

@@ -343,30 +343,40 @@ class SimulatedRecognizer:
             else:
                 timers.append(loop.call_later(delay, ready.put_nowait, (kind, t)))
 
+        base_box: list[float] = []
+
+        def shifted(t: Transcript) -> Transcript:
+            # Script times are input positions; transcripts report them relative to this
+            # stream's first sample, as every recognizer does.
+            b = base_box[0]
+            if not b:
+                return t
+            words = tuple(replace(w, start_s=w.start_s - b, end_s=w.end_s - b) for w in t.words)
+            return replace(t, start_s=t.start_s - b, end_s=t.end_s - b, words=words)
+
         def advance(pos: float, *, ended: bool = False) -> None:
             for idx, u in enumerate(self.script):
-                if idx in finalized or u.start_s >= pos:
-                    continue
+                if idx in finalized or u.start_s >= pos or u.start_s < base_box[0]:
+                    continue  # not spoken yet, or begun before this stream started
                 if pos < u.end_s and not ended:
                     nxt = next_partial.get(idx, u.start_s + self.partial_interval_s)
                     if pos >= nxt:
                         next_partial[idx] = pos + self.partial_interval_s
                         rng = _rng(self.seed, "p", idx, round(pos, 3))
-                        hyp = self._hypothesis(idx, pos, final=False, lang=lang)
+                        hyp = shifted(self._hypothesis(idx, pos, final=False, lang=lang))
                         schedule(self.model.asr_partial_lag.sample(rng), 0, hyp)
                 else:
                     finalized.append(idx)
                     lag = self.model.asr_final_lag.sample(_rng(self.seed, "f", idx))
-                    schedule(lag, 1, self._hypothesis(idx, pos, final=True, lang=lang))
+                    schedule(lag, 1, shifted(self._hypothesis(idx, pos, final=True, lang=lang)))
 
         async def feed() -> None:
-            base: float | None = None
             position = 0.0
             try:
                 async for chunk in chunks:
-                    if base is None:
-                        base = chunk.start_s
-                    position = chunk.end_s - base
+                    if not base_box:
+                        base_box.append(chunk.start_s)
+                    position = chunk.end_s  # input position (s): the script's time base
                     for drop_at in self.faults.drop_stream_at_s:
                         if drop_at not in self._dropped and position >= drop_at:
                             self._dropped.add(drop_at)
@@ -375,7 +385,8 @@ class SimulatedRecognizer:
                                 engine=self.name,
                             )
                     advance(position)
-                advance(position, ended=True)
+                if base_box:
+                    advance(position, ended=True)
                 ready.put_nowait((2, None))
             except Exception as exc:
                 ready.put_nowait((3, exc))

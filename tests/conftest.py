@@ -1,0 +1,67 @@
+"""Shared fixtures: scripted speech, simulated engines, thread/task leak checks."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from s2st_kit.engines import Engines
+from s2st_kit.engines.simulated import (
+    Faults,
+    SimulatedRecognizer,
+    SimulatedSynthesizer,
+    SimulatedTranslator,
+)
+
+ARTIFACTS = Path(__file__).parent / "artifacts"
+
+SCRIPT = [
+    ("Good morning, everyone. Thank you for coming.", 0.4, 3.0),
+    ("Today we talk about streaming translation, and why latency matters.", 3.6, 7.4),
+    ("Questions are welcome at the end.", 8.0, 9.6),
+]
+
+
+def speechlike(duration_s: float, rate: int = 16000, spans=None) -> np.ndarray:
+    """Tone bursts where ``spans`` (s) say speech is, silence elsewhere; int16."""
+    t = np.arange(round(duration_s * rate)) / rate
+    x = np.zeros_like(t)
+    for a, b in spans or []:
+        m = (t >= a) & (t < b)
+        x[m] = 0.3 * np.sin(2 * np.pi * 180 * t[m]) * (0.6 + 0.4 * np.sin(2 * np.pi * 4 * t[m]))
+    return np.round(x * 32767).astype(np.int16)
+
+
+def make_engines(script=SCRIPT, *, preset="instant", seed=0, faults: Faults | None = None, **rec):
+    return Engines(
+        SimulatedRecognizer(script, preset=preset, seed=seed, faults=faults, **rec),
+        SimulatedTranslator(preset=preset, seed=seed, faults=faults),
+        SimulatedSynthesizer(preset=preset, seed=seed, faults=faults),
+    )
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture
+def no_leaks():
+    """Fail if a test leaves threads or asyncio tasks behind."""
+    before = set(threading.enumerate())
+    yield
+    leftover = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+    for t in leftover:
+        t.join(timeout=2)
+    leftover = [t for t in leftover if t.is_alive()]
+    assert not leftover, f"threads left running: {leftover}"
+
+
+def pending_tasks() -> list[asyncio.Task]:
+    current = asyncio.current_task()
+    return [t for t in asyncio.all_tasks() if t is not current and not t.done()]
