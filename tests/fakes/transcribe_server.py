@@ -292,7 +292,7 @@ class FakeTranscribeServer:
     endpoint_silence_s: silence (s) that ends an utterance (default 0.3).
     silence_timeout_s: wall-clock seconds without an audio event after which the stream is
         ended with BadRequestException, like the service's 15 s rule (default 15).
-    unstable_tail: pronunciation items left unstable in stabilised partials (default 2).
+    unstable_tail: pronunciation items left unstable in stabilised partials (default 1).
     response_delay_s: wait before answering each request (default 0).
     """
 
@@ -306,7 +306,7 @@ class FakeTranscribeServer:
         words_per_s: float = 4.0,
         endpoint_silence_s: float = 0.3,
         silence_timeout_s: float = 15.0,
-        unstable_tail: int = 2,
+        unstable_tail: int = 1,
         rms_threshold: float = 0.02,
         response_delay_s: float = 0.0,
     ) -> None:

@@ -84,6 +84,14 @@ _STABILITIES = ("low", "medium", "high")
 _FILTER_METHODS = ("remove", "mask", "tag")
 #: Largest audio event payload the service accepts (bytes).
 MAX_EVENT_BYTES = 32 * 1024
+# A stream due for renewal is renewed in a pause: this much trailing audio below this RMS.
+_RENEW_PAUSE_S = 0.3
+_RENEW_SILENCE_RMS = 0.01
+
+
+def _rms(pcm: bytes) -> float:
+    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64) / 32768.0
+    return float(np.sqrt(np.mean(samples * samples))) if samples.size else 0.0
 
 
 def iso_of(code: str) -> str:
@@ -660,6 +668,7 @@ class _AttemptState:
     timeline: _Timeline = field(default_factory=_Timeline)
     ids: dict[str, int] = field(default_factory=dict)
     utterance_open: bool = False
+    quiet_s: float = 0.0  # trailing silence sent (s), for renewing at a pause
     started: float = field(default_factory=time.monotonic)
 
 
@@ -696,7 +705,8 @@ class AwsTranscribeRecognizer:
     keepalive_s: after this long (s, default 5) without input audio, one chunk of silence is
         sent so the service's 15 s no-audio timeout never fires; None disables.
     max_stream_s: renew the stream after this much streamed audio (s, default 4 h - 10 min),
-        at the next utterance boundary or ``renew_grace_s`` (default 60 s) later.
+        at the next pause (0.3 s of silence, no open utterance) or ``renew_grace_s``
+        (default 60 s) later at the latest.
     max_reconnects: reconnects in a row without a final result before giving up (3);
         reconnect_backoff_s: base of the jittered back-off between them (s, 0.2).
     max_resend_s: audio kept for re-sending after a reconnect (s, default 60).
@@ -774,8 +784,9 @@ class AwsTranscribeRecognizer:
             session_id=session_id,
         )
         # Validate everything that does not depend on the session's language now.
-        self._settings_for(language_code or (
-            "auto" if (identify_language or identify_multiple_languages) else "en"))
+        identifies = identify_language or identify_multiple_languages or (
+            len(self._base["language_options"]) >= 2)
+        self._settings_for(language_code or ("auto" if identifies else "en"))
         self.sample_rate = media_sample_rate_hz
         if not 10 <= chunk_ms <= 1000:
             raise ConfigError(f"chunk_ms must be 10-1000 ms, got {chunk_ms}")
@@ -1037,7 +1048,7 @@ class AwsTranscribeRecognizer:
         silence = bytes(self.frame_samples * 2)
         while not state.input_done:
             if attempt.timeline.stream_pos >= self.max_stream_s and (
-                not attempt.utterance_open
+                (not attempt.utterance_open and attempt.quiet_s >= _RENEW_PAUSE_S)
                 or attempt.timeline.stream_pos >= self.max_stream_s + self.renew_grace_s
             ):
                 logger.info("%s: renewing the stream after %.1f s", self.name,
@@ -1074,6 +1085,10 @@ class AwsTranscribeRecognizer:
             if delay > 0:
                 await asyncio.sleep(delay)
         attempt.timeline.add(frame, duration_s)
+        if frame is None or _rms(pcm) < _RENEW_SILENCE_RMS:
+            attempt.quiet_s += duration_s
+        else:
+            attempt.quiet_s = 0.0
         await handle.send(pcm)
 
     def _trim_resend(self, state: _SessionState) -> None:
