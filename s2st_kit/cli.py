@@ -109,10 +109,10 @@ def _simulated_options(args: argparse.Namespace, input_path: Path | None) -> dic
     script: list[ScriptUtterance]
     if clip is not None and clip.utterances:
         script = [ScriptUtterance(u.text, u.start_s, u.end_s) for u in clip.utterances]
-        references = {}
-        for lang, text in clip.translations.items():
-            if len(clip.utterances) == 1:
-                references[lang] = {clip.utterances[0].text: text}
+        references: dict[str, dict[str, str]] = {}
+        for u in clip.utterances:
+            for lang, text in getattr(u, "translations", {}).items():
+                references.setdefault(lang, {})[u.text] = text
         opts["references"] = references
         source = f"manifest entry {clip.id!r}"
     else:

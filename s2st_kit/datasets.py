@@ -48,6 +48,7 @@ class Utterance:
     text: str
     start_s: float
     end_s: float
+    translations: Mapping[str, str] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +81,12 @@ def data_dir() -> Path:
 def _clip_from_entry(entry: Mapping[str, Any], base: Path) -> Clip:
     try:
         utterances = tuple(
-            Utterance(str(u["text"]), float(u["start_s"]), float(u["end_s"]))
+            Utterance(
+                str(u["text"]),
+                float(u["start_s"]),
+                float(u["end_s"]),
+                {str(k): str(v) for k, v in (u.get("translations") or {}).items()},
+            )
             for u in entry.get("utterances", ())
         )
         return Clip(

@@ -1,0 +1,78 @@
+"""The ``s2st`` command as a user runs it (a real subprocess)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import soundfile as sf
+from conftest import speechlike
+
+DATA = Path(__file__).parent.parent / "data"
+
+
+def s2st(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "s2st_kit.cli", *map(str, args)],
+        capture_output=True, text=True, timeout=120, cwd=cwd,
+    )  # fmt: skip
+
+
+def test_run_simulated_on_a_manifest_clip(tmp_path):
+    out, log = tmp_path / "o.wav", tmp_path / "o.parquet"
+    r = s2st("run", DATA / "en_home.wav", "--engines", "simulated", "--preset", "instant",
+             "--no-realtime", "--out", out, "--log", log)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "manifest entry 'en_home'" in r.stderr
+    assert "[  0] The house is very big." in r.stdout and "→ La casa es muy grande." in r.stdout
+    assert "segments: 3 (3 ok, 0 error/dropped)" in r.stdout and "ear_to_ear_s" in r.stdout
+    data, rate = sf.read(out, dtype="int16")
+    assert rate == 16000 and len(data) / rate > 2.0
+    assert np.sqrt(np.mean((data / 32768.0) ** 2)) > 0.01
+    df = pd.read_parquet(log)
+    assert len(df) == 3 and (df.status == "ok").all()
+    assert log.with_suffix(".jsonl").read_text().count("\n") == 3
+
+
+def test_run_simulated_on_any_clip_uses_speech_detection(tmp_path):
+    clip = tmp_path / "mine.wav"
+    sf.write(clip, np.stack([speechlike(5, 44100, [(0.5, 1.8), (2.6, 4.2)])] * 2, 1), 44100)
+    r = s2st("run", clip, "--engines", "simulated", "--preset", "instant", "--no-realtime",
+             "--out", tmp_path / "o.wav", "--log", tmp_path / "o.parquet")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "energy-based speech detection" in r.stderr
+    df = pd.read_parquet(tmp_path / "o.parquet")
+    assert len(df) == 2
+    assert abs(df.audio_start_s[0] - 0.5) < 0.1 and abs(df.audio_end_s[1] - 4.2) < 0.1
+
+
+def test_bad_inputs_fail_fast_with_a_clear_message(tmp_path):
+    text = tmp_path / "notes.wav"
+    text.write_text("not audio at all\n" * 10)
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    for path, needle in ((text, "not a readable audio file"), (empty, "empty"), (tmp_path / "x.wav", "no such file")):
+        r = s2st("run", path, "--engines", "simulated", "--no-realtime", "--out", tmp_path / "o.wav")
+        assert r.returncode == 2 and needle in r.stderr, r.stderr
+        assert "Traceback" not in r.stderr
+    assert not (tmp_path / "o.wav").exists()
+
+
+def test_unknown_engine_and_language(tmp_path):
+    r = s2st("run", DATA / "en_home.wav", "--engines", "watson")
+    assert r.returncode == 2 and "invalid choice: 'watson'" in r.stderr
+    r = s2st("run", DATA / "en_home.wav", "--engines", "simulated", "--to", "tlh", "--out", tmp_path / "o.wav")
+    assert r.returncode == 2 and "cannot translate 'en' → 'tlh'" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_engines_lists_bundles():
+    r = s2st("engines")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert any(line.startswith("simulated  asr") for line in lines)
+    assert any(line.startswith("offline    mt") for line in lines)
+    assert any(line.startswith("aws") for line in lines)

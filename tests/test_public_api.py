@@ -1,0 +1,38 @@
+"""The public API is pinned: changing it is a deliberate act."""
+
+import s2st_kit
+
+EXPECTED = {
+    "SEGMENT_COLUMNS", "AudioChunk", "AudioError", "AudioFormat", "AudioFormatError", "Commit",
+    "ConfigError", "DeviceError", "EngineError", "EngineNotInstalledError", "EngineTimeoutError",
+    "EngineUnavailableError", "Engines", "FileSource", "MemorySink", "MemorySource", "PacedSink",
+    "Pipeline", "PipelineConfig", "PipelineError", "PipelineState", "PipelineStateError",
+    "PipelineStats", "QueueOverflowError", "S2STError", "Segment", "SegmentLog", "SessionClock",
+    "StreamClosedError", "ThrottledError", "Transcript", "Translation", "UnsupportedLanguageError",
+    "UnsupportedVoiceError", "Voice", "WavSink", "Word", "__version__", "make_policy", "validate",
+}  # fmt: skip
+
+
+def test_all_is_pinned():
+    assert set(s2st_kit.__all__) == EXPECTED
+    for name in s2st_kit.__all__:
+        assert hasattr(s2st_kit, name), name
+
+
+def test_error_tree():
+    e = s2st_kit
+    assert issubclass(e.UnsupportedLanguageError, e.ConfigError)
+    assert issubclass(e.ConfigError, e.S2STError) and issubclass(e.ConfigError, ValueError)
+    assert issubclass(e.ThrottledError, e.EngineError) and e.ThrottledError.retryable
+    assert not e.EngineError.retryable
+    assert issubclass(e.AudioFormatError, e.AudioError)
+    assert issubclass(e.QueueOverflowError, e.PipelineError)
+
+
+def test_core_does_not_import_cloud_sdks():
+    import subprocess
+    import sys
+
+    code = "import s2st_kit, sys; print(any(m.split('.')[0] in ('boto3','botocore','amazon_transcribe') for m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
