@@ -1,0 +1,394 @@
+"""Experiments: sweeps over configurations × clips, replays of recorded sessions, comparisons.
+
+* :func:`sweep` runs every combination of a grid of :class:`~s2st_kit.config.PipelineConfig`
+  fields (``chunk_ms``, ``policy``, ``voice``, ...) on every clip and returns one row per
+  segment with the configuration columns. Results go to a Parquet file after each finished
+  (configuration, clip) *cell*; running the same sweep again skips finished cells, so an
+  interrupted sweep resumes where it stopped.
+* :func:`replay` runs the input audio a live session saved beside its log
+  (``Pipeline(record_input=...)``; by convention ``<log>.input.wav``, see
+  :func:`input_audio_path`) through another configuration.
+* :func:`compare` tabulates two sessions' per-stage latencies side by side.
+
+Everything here is ``async`` (await it in a notebook cell); nothing blocks the event loop.
+With the simulated engines (the default) runs are deterministic and need no audio device
+or network; clips are fed as fast as the pipeline consumes them unless ``realtime=True``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import itertools
+import json
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .audio.file import FileSource, read_audio
+from .config import PipelineConfig
+from .datasets import Clip, find_clip
+from .engines import Engines
+from .errors import ConfigError
+from .log import SegmentLog
+from .metrics import stage_summary
+from .pipeline import Pipeline
+
+__all__ = [
+    "ClipInput",
+    "compare",
+    "input_audio_path",
+    "replay",
+    "simulated_engines",
+    "sweep",
+]
+
+#: Grid keys that are not PipelineConfig fields: they choose the simulated engines' model.
+ENGINE_KEYS = ("preset", "seed")
+_CONFIG_FIELDS = frozenset(f.name for f in dataclasses.fields(PipelineConfig))
+
+
+@dataclass(frozen=True, slots=True)
+class ClipInput:
+    """A clip to run: an audio file, an id for the results, and optionally a script.
+
+    script: ``(text, start_s, end_s)`` utterances for the simulated recognizer; ``None``
+    finds speech by energy (:func:`~s2st_kit.engines.simulated.script_from_audio`).
+    """
+
+    id: str
+    path: Path
+    script: tuple[tuple[str, float, float], ...] | None = None
+
+    @classmethod
+    def of(cls, item: str | os.PathLike[str] | Clip | ClipInput) -> ClipInput:
+        """From a path (looked up in the data manifest), a datasets Clip, or as is."""
+        if isinstance(item, ClipInput):
+            return item
+        clip = item if isinstance(item, Clip) else find_clip(Path(item))
+        if clip is None:
+            return cls(id=Path(item).stem, path=Path(item))
+        script = tuple((u.text, u.start_s, u.end_s) for u in clip.utterances) or None
+        return cls(id=clip.id, path=clip.path, script=script)
+
+
+EngineFactory = Callable[[PipelineConfig, ClipInput], Engines]
+
+
+async def simulated_engines(
+    clip: ClipInput, *, preset: str = "cloud-like", seed: int = 0
+) -> Engines:
+    """Simulated recognizer / translator / synthesizer for ``clip`` (deterministic per seed).
+
+    The recognizer follows the clip's script, or speech found by energy in its audio.
+    """
+    from .engines.simulated import (
+        SimulatedRecognizer,
+        SimulatedSynthesizer,
+        SimulatedTranslator,
+        script_from_audio,
+    )
+
+    script: Any = clip.script
+    if script is None:
+        samples, rate = await asyncio.to_thread(read_audio, clip.path, sample_rate=16000)
+        script = script_from_audio(samples, rate)
+    return Engines(
+        SimulatedRecognizer(script, preset=preset, seed=seed),
+        SimulatedTranslator(preset=preset, seed=seed),
+        SimulatedSynthesizer(preset=preset, seed=seed),
+    )
+
+
+async def _make_engines(
+    engines: str | EngineFactory, config: PipelineConfig, clip: ClipInput, engine_opts: dict
+) -> Engines:
+    if callable(engines):
+        made = engines(config, clip)
+        return await made if asyncio.iscoroutine(made) else made
+    if engines == "simulated":
+        return await simulated_engines(clip, **engine_opts)
+    return Engines.create(engines)
+
+
+async def _run_one(
+    engines: Engines,
+    config: PipelineConfig,
+    audio: Path,
+    *,
+    realtime: bool,
+    log_path: Path | None = None,
+) -> pd.DataFrame:
+    source = FileSource(audio, chunk_ms=config.chunk_ms, realtime=realtime)
+    try:
+        log = await Pipeline(engines, config, source=source, log_path=log_path).run()
+    finally:
+        await engines.aclose()
+    log.close()
+    return log.to_pandas()
+
+
+def _cell_key(clip_id: str, params: Mapping[str, Any]) -> str:
+    return json.dumps({"clip": clip_id, **params}, sort_keys=True, default=str)
+
+
+def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    frame.to_parquet(tmp, index=False)
+    os.replace(tmp, path)  # atomic: a crash leaves the previous complete file
+
+
+async def _finish_even_if_cancelled(coro: Any) -> None:
+    """Await ``coro``; if the caller is cancelled meanwhile, let it finish, then re-raise."""
+    task = asyncio.ensure_future(coro)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await task
+        raise
+
+
+async def sweep(
+    clips: Iterable[str | os.PathLike[str] | Clip | ClipInput],
+    grid: Mapping[str, Sequence[Any]],
+    *,
+    engines: str | EngineFactory = "simulated",
+    out: str | os.PathLike[str] | None = "sweep.parquet",
+    concurrency: int = 2,
+    preset: str = "cloud-like",
+    seed: int = 0,
+    base_config: PipelineConfig | None = None,
+    realtime: bool = False,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Run every grid combination on every clip; one row per segment.
+
+    clips: audio files (looked up in data/manifest.json for a script), datasets Clips or
+        :class:`ClipInput`.
+    grid: ``{field: [values]}`` over PipelineConfig fields (``chunk_ms``, ``policy``,
+        ``voice``, ``max_inflight``, ...), plus ``preset`` / ``seed`` for the simulated
+        engines, e.g. ``{"chunk_ms": [50, 100, 200], "policy": ["final", "stable"]}``.
+    engines: ``"simulated"`` (default), another bundle name for :meth:`Engines.create`, or
+        a factory ``(config, clip) -> Engines`` (may be async). Engines are closed per cell.
+    out: Parquet file written after every finished cell (atomically); cells already in it
+        are not run again. ``None`` keeps results in memory only.
+    concurrency: cells run at the same time (default 2).
+    preset / seed: the simulated engines' latency preset and seed (unless in the grid).
+    base_config: the configuration the grid modifies (default ``PipelineConfig()``).
+    realtime: pace the clips like a microphone (slow; default: as fast as consumed).
+    progress: show a tqdm progress bar (notebook widget or terminal).
+
+    Returned and stored rows are the segment log (with derived columns) plus ``clip_id``,
+    ``cell`` (a JSON key of clip and grid values) and a column per grid key. A cell whose
+    session committed no segment is stored as one row with ``status="empty"`` so that it
+    counts as finished. If a cell raises, the sweep stops with that error; finished cells
+    are already saved.
+    """
+    if concurrency < 1:
+        raise ConfigError(f"concurrency must be >= 1, got {concurrency}")
+    unknown = [k for k in grid if k not in _CONFIG_FIELDS and k not in ENGINE_KEYS]
+    if unknown:
+        raise ConfigError(
+            f"unknown grid key(s) {unknown}; use PipelineConfig fields "
+            f"({', '.join(sorted(_CONFIG_FIELDS))}) or {', '.join(ENGINE_KEYS)}"
+        )
+    base = base_config or PipelineConfig()
+    clip_inputs = [ClipInput.of(c) for c in clips]
+    keys = list(grid)
+    combos = [dict(zip(keys, values, strict=True)) for values in itertools.product(*grid.values())]
+    cells = [(params, clip) for params in combos for clip in clip_inputs]
+    for params, _ in cells:  # validate every configuration before running anything
+        base.replace(**{k: v for k, v in params.items() if k in _CONFIG_FIELDS})
+
+    out_path = Path(out) if out is not None else None
+    frames: list[pd.DataFrame] = []
+    done: set[str] = set()
+    if out_path is not None and out_path.exists():
+        existing = pd.read_parquet(out_path)
+        if len(existing):
+            frames.append(existing)
+            done = set(existing["cell"].astype(str))
+    todo = [(p, c) for p, c in cells if _cell_key(c.id, p) not in done]
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(cells), initial=len(cells) - len(todo), desc="sweep", disable=not progress)
+    lock = asyncio.Lock()
+    limit = asyncio.Semaphore(concurrency)
+
+    async def run_cell(params: dict[str, Any], clip: ClipInput) -> None:
+        key = _cell_key(clip.id, params)
+        config_changes = {k: v for k, v in params.items() if k in _CONFIG_FIELDS}
+        engine_opts = {"preset": preset, "seed": seed}
+        engine_opts.update({k: v for k, v in params.items() if k in ENGINE_KEYS})
+        session = hashlib.sha1(key.encode()).hexdigest()[:12]
+        config = base.replace(session_id=f"sweep-{session}", **config_changes)
+        async with limit:  # a cell keeps its slot until its rows are saved
+            eng = await _make_engines(engines, config, clip, engine_opts)
+            df = await _run_one(eng, config, clip.path, realtime=realtime)
+            if df.empty:
+                df = pd.DataFrame(
+                    [{"session_id": config.session_id, "status": "empty",
+                      "error": "no segment was committed"}]
+                )  # fmt: skip
+            df = df.assign(clip_id=clip.id, cell=key)
+            for name, value in params.items():
+                if name not in df.columns or df[name].isna().all():
+                    df[name] = value
+            async with lock:
+                frames.append(df)
+                if out_path is not None:
+                    snapshot = pd.concat(frames, ignore_index=True)
+                    await _finish_even_if_cancelled(
+                        asyncio.to_thread(_write_parquet, snapshot, out_path)
+                    )
+                bar.update(1)
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for params, clip in todo:
+                group.create_task(run_cell(params, clip))
+    except BaseExceptionGroup as group_error:
+        if len(group_error.exceptions) == 1:  # one failed cell: raise its own error
+            raise group_error.exceptions[0] from None
+        raise
+    finally:
+        bar.close()
+    if not frames:
+        return pd.DataFrame()
+    return pd.concat(frames, ignore_index=True)
+
+
+# --------------------------------------------------------------------------- replay
+
+
+def input_audio_path(log_path: str | os.PathLike[str]) -> Path:
+    """Where a session's input audio is saved beside its log: ``talk.jsonl`` → ``talk.input.wav``."""
+    return Path(log_path).with_suffix(".input.wav")
+
+
+def _config_from_log(df: pd.DataFrame) -> PipelineConfig:
+    if df.empty:
+        raise ConfigError("the log has no rows; cannot recover its configuration")
+    first = df.iloc[0]
+
+    def get(name: str, default: Any) -> Any:
+        value = first.get(name, default)
+        return default if value is None or (isinstance(value, float) and pd.isna(value)) else value
+
+    return PipelineConfig(
+        source_lang=str(get("source_lang", "en")),
+        target_lang=str(get("target_lang", "es")),
+        voice=get("voice", None),
+        chunk_ms=int(get("chunk_ms", 100)) or 100,
+        policy=str(get("policy", "final")) or "final",  # type: ignore[arg-type]
+    )
+
+
+def _script_from_log(df: pd.DataFrame) -> tuple[tuple[str, float, float], ...]:
+    rows = df.sort_values("segment_id") if "segment_id" in df.columns else df
+    script = []
+    for row in rows.itertuples(index=False):
+        text = str(getattr(row, "transcript", "") or "").strip()
+        start, end = getattr(row, "audio_start_s", None), getattr(row, "audio_end_s", None)
+        if text and start is not None and end is not None and not pd.isna(start):
+            script.append((text, float(start), float(end)))
+    return tuple(script)
+
+
+async def replay(
+    session: str | os.PathLike[str] | pd.DataFrame | SegmentLog,
+    *,
+    config: PipelineConfig | Mapping[str, Any] | None = None,
+    input_audio: str | os.PathLike[str] | None = None,
+    engines: str | EngineFactory = "simulated",
+    preset: str = "cloud-like",
+    seed: int = 0,
+    realtime: bool = False,
+    log_path: str | os.PathLike[str] | None = None,
+) -> pd.DataFrame:
+    """Run a recorded session's input audio again, possibly with another configuration.
+
+    session: the original log (JSONL / Parquet path, DataFrame or SegmentLog).
+    config: a PipelineConfig, or changes (``{"chunk_ms": 200}``) to the configuration read
+        from the log's first row (languages, voice, chunk_ms, policy); ``None`` = the same.
+    input_audio: the saved input WAV; default :func:`input_audio_path` of the log path.
+    engines: as for :func:`sweep`. With ``"simulated"`` the recognizer's script is the
+        original log's transcripts at their audio spans, so a replay with an identical
+        configuration reproduces the original transcripts.
+    log_path: JSONL file for the new session's log (default: memory only).
+    Returns the new session's segment log as a DataFrame (with derived columns).
+    """
+    if isinstance(session, str | os.PathLike):
+        original = SegmentLog.load(session).to_pandas()
+        if input_audio is None:
+            input_audio = input_audio_path(session)
+    elif isinstance(session, SegmentLog):
+        original = session.to_pandas()
+    else:
+        original = session
+    if input_audio is None:
+        raise ConfigError(
+            "replay needs the session's input audio: pass input_audio=, or a log path with "
+            "the audio saved beside it (Pipeline(record_input=...) as <log>.input.wav)"
+        )
+    audio = Path(input_audio)
+    if not await asyncio.to_thread(audio.exists):
+        raise ConfigError(
+            f"no input audio at {audio}; record it with Pipeline(record_input=...) "
+            "or pass input_audio="
+        )
+    base = _config_from_log(original)
+    if config is None:
+        new_config = base
+    elif isinstance(config, PipelineConfig):
+        new_config = config
+    else:
+        new_config = base.replace(**dict(config))
+    clip = ClipInput(id=audio.stem, path=audio, script=_script_from_log(original))
+    eng = await _make_engines(engines, new_config, clip, {"preset": preset, "seed": seed})
+    return await _run_one(
+        eng,
+        new_config,
+        audio,
+        realtime=realtime,
+        log_path=Path(log_path) if log_path is not None else None,
+    )
+
+
+# --------------------------------------------------------------------------- compare
+
+
+def compare(
+    df_a: pd.DataFrame, df_b: pd.DataFrame, *, labels: Sequence[str] = ("A", "B")
+) -> pd.DataFrame:
+    """Per-stage latency of two sessions side by side (seconds).
+
+    Rows: the six decomposition stages and ``ear_to_ear_s``. Columns: ``median_<A>``,
+    ``median_<B>``, ``median_delta`` (B − A), ``p90_<A>``, ``p90_<B>``, ``p90_delta``,
+    ``count_<A>``, ``count_<B>`` (ok rows with a value).
+    """
+    if len(labels) != 2 or labels[0] == labels[1]:
+        raise ValueError("labels must be two different names, e.g. ('100 ms', '200 ms')")
+    a, b = (str(x) for x in labels)
+    sa, sb = stage_summary(df_a), stage_summary(df_b)
+    table = pd.DataFrame(
+        {
+            f"median_{a}": sa["median"],
+            f"median_{b}": sb["median"],
+            "median_delta": sb["median"] - sa["median"],
+            f"p90_{a}": sa["p90"],
+            f"p90_{b}": sb["p90"],
+            "p90_delta": sb["p90"] - sa["p90"],
+            f"count_{a}": sa["count"],
+            f"count_{b}": sb["count"],
+        }
+    )
+    table.index.name = "stage"
+    return table
