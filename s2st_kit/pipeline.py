@@ -121,6 +121,9 @@ def validate(engines: Engines, config: PipelineConfig) -> str:
             f"{', '.join(sorted(langs))}"
         )
     pairs = mt.pairs()
+    check_pair = getattr(mt, "check_pair", None)
+    if check_pair is not None:
+        check_pair(src, tgt)  # engine-specific message (e.g. which package to install)
     if (src, tgt) not in pairs:
         targets = sorted({b for a, b in pairs if a == src})
         raise UnsupportedLanguageError(
@@ -293,6 +296,7 @@ class Pipeline:
             self.log.close()
             self.state = PipelineState.FAILED
             raise
+        await self._warm_up()
         self.clock.start()
         self._set_state(PipelineState.RUNNING)
         rate = self.engines.recognizer.sample_rate
@@ -335,6 +339,24 @@ class Pipeline:
             raise PipelineError(f"session failed: {msg}") from self.error
         self._set_state(PipelineState.STOPPED)
         return self.log
+
+    async def _warm_up(self) -> None:
+        """Let engines load models / start processes before the clock starts (optional hooks).
+
+        ``recognizer.load()``, ``translator.load([(source, target)])`` and
+        ``synthesizer.load()`` are awaited when an engine has them, so the first segment's
+        latency measures translation, not model loading.
+        """
+        cfg = self.config
+        hooks = (
+            (self.engines.recognizer, ()),
+            (self.engines.translator, ([(cfg.source_lang, cfg.target_lang)],)),
+            (self.engines.synthesizer, ()),
+        )
+        for engine, args in hooks:
+            load = getattr(engine, "load", None)
+            if load is not None and asyncio.iscoroutinefunction(load):
+                await load(*args)
 
     async def _close(self, recorder: Any) -> None:
         with contextlib.suppress(Exception):

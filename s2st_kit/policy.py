@@ -67,8 +67,20 @@ class _Utterance:
 
 
 def _words(t: Transcript) -> tuple[Word, ...]:
-    """Timed words of a transcript; untimed text is spread evenly over the utterance span."""
+    """Timed words of a transcript; untimed text is spread evenly over the utterance span.
+
+    When the engine's word list and its (normalised) text have the same number of tokens,
+    the text's spelling wins: recognizers may restore case and punctuation in ``text`` only.
+    """
     if t.words:
+        tokens = t.text.split()
+        if len(tokens) == len(t.words) and any(
+            w.text != tok for w, tok in zip(t.words, tokens, strict=True)
+        ):
+            return tuple(
+                Word(tok, w.start_s, w.end_s, w.stable, w.confidence)
+                for w, tok in zip(t.words, tokens, strict=True)
+            )
         return t.words
     tokens = t.text.split()
     if not tokens:

@@ -119,3 +119,10 @@ def test_empty_final_commits_nothing():
 def test_unknown_policy():
     with pytest.raises(ConfigError, match="choose one of final, stable, local-agreement"):
         make_policy("eager")
+
+
+def test_text_spelling_wins_over_raw_word_tokens():
+    ws = (Word("i", 0, 1), Word("think", 1, 2))
+    t = Transcript("I think.", True, 0.0, 2.0, 0, "I think.", words=ws)
+    (c,) = make_policy("final").update(t)
+    assert c.text == "I think." and c.audio_end_s == 2.0
