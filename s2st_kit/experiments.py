@@ -59,11 +59,16 @@ class ClipInput:
 
     script: ``(text, start_s, end_s)`` utterances for the simulated recognizer; ``None``
     finds speech by energy (:func:`~s2st_kit.engines.simulated.script_from_audio`).
+    mt_references: ``{target_lang: {utterance text: translation}}`` that the simulated
+    translator returns verbatim (from the manifest's per-utterance translations).
     """
 
     id: str
     path: Path
     script: tuple[tuple[str, float, float], ...] | None = None
+    mt_references: Mapping[str, Mapping[str, str]] | None = dataclasses.field(
+        default=None, compare=False
+    )
 
     @classmethod
     def of(cls, item: str | os.PathLike[str] | Clip | ClipInput) -> ClipInput:
@@ -74,7 +79,11 @@ class ClipInput:
         if clip is None:
             return cls(id=Path(item).stem, path=Path(item))
         script = tuple((u.text, u.start_s, u.end_s) for u in clip.utterances) or None
-        return cls(id=clip.id, path=clip.path, script=script)
+        references: dict[str, dict[str, str]] = {}
+        for u in clip.utterances:
+            for lang, text in u.translations.items():
+                references.setdefault(lang, {})[u.text] = text
+        return cls(id=clip.id, path=clip.path, script=script, mt_references=references or None)
 
 
 EngineFactory = Callable[[PipelineConfig, ClipInput], Engines]
@@ -85,7 +94,8 @@ async def simulated_engines(
 ) -> Engines:
     """Simulated recognizer / translator / synthesizer for ``clip`` (deterministic per seed).
 
-    The recognizer follows the clip's script, or speech found by energy in its audio.
+    The recognizer follows the clip's script, or speech found by energy in its audio; the
+    translator returns the clip's reference translations where it has them.
     """
     from .engines.simulated import (
         SimulatedRecognizer,
@@ -100,7 +110,7 @@ async def simulated_engines(
         script = script_from_audio(samples, rate)
     return Engines(
         SimulatedRecognizer(script, preset=preset, seed=seed),
-        SimulatedTranslator(preset=preset, seed=seed),
+        SimulatedTranslator(preset=preset, seed=seed, references=clip.mt_references),
         SimulatedSynthesizer(preset=preset, seed=seed),
     )
 
@@ -320,8 +330,9 @@ async def replay(
         from the log's first row (languages, voice, chunk_ms, policy); ``None`` = the same.
     input_audio: the saved input WAV; default :func:`input_audio_path` of the log path.
     engines: as for :func:`sweep`. With ``"simulated"`` the recognizer's script is the
-        original log's transcripts at their audio spans, so a replay with an identical
-        configuration reproduces the original transcripts.
+        original log's transcripts at their audio spans and the translator returns the
+        original translations of committed texts it has seen, so a replay with an identical
+        configuration reproduces the original transcripts and translations.
     log_path: JSONL file for the new session's log (default: memory only).
     Returns the new session's segment log as a DataFrame (with derived columns).
     """
@@ -351,7 +362,17 @@ async def replay(
         new_config = config
     else:
         new_config = base.replace(**dict(config))
-    clip = ClipInput(id=audio.stem, path=audio, script=_script_from_log(original))
+    translations: dict[str, str] = {}
+    for row in original.itertuples(index=False):
+        text, translated = getattr(row, "transcript", None), getattr(row, "translation", None)
+        if getattr(row, "status", "ok") == "ok" and text and translated:
+            translations[str(text).strip()] = str(translated)
+    clip = ClipInput(
+        id=audio.stem,
+        path=audio,
+        script=_script_from_log(original),
+        mt_references={new_config.target_lang: translations} if translations else None,
+    )
     eng = await _make_engines(engines, new_config, clip, {"preset": preset, "seed": seed})
     return await _run_one(
         eng,

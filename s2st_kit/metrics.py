@@ -32,7 +32,10 @@ one SimulEval *instance* as follows:
 * *stream time* of a session-clock instant ``t`` is ``t − t0``, where ``t0`` is the session
   time at which stream position 0 was delivered. ``t0`` is estimated as the median of
   ``t_speech_end − audio_end_s`` over the rows (exact for a real-time source, e.g. a
-  microphone or a file source paced at real time), or given as ``stream_start_t``.
+  microphone or a file source paced at real time), or given as ``stream_start_t``. For a
+  source paced faster than real time (``speed != 1``) or not paced at all, session time is
+  not stream time and the SimulEval scores of that run are not meaningful; the stage
+  latencies still are.
 * *non-computation-aware delays* (SimulEval's ``delays``: source consumed when an output was
   written): a segment is written when it is committed, at ``t_asr_final``; its delay is the
   stream position reached then, ``min(t_asr_final − t0, |X|)``. Every target word of the

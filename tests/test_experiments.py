@@ -94,6 +94,7 @@ async def test_sweep_default_simulated_engines_and_grid_checks(tmp_path, clip):
     df = await sweep([clip], {"chunk_ms": [100], "preset": ["instant"]}, out=None, progress=False)
     assert len(df) == 3  # en_home has three utterances
     assert list(df.transcript) == [u[0] for u in clip.script]
+    assert df.translation.iloc[0] == "La casa es muy grande."  # manifest reference
     assert (df.preset == "instant").all()
     with pytest.raises(ConfigError, match="unknown grid key"):
         await sweep([clip], {"chunk_size": [100]}, out=None, progress=False)
