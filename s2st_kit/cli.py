@@ -197,7 +197,12 @@ async def _run_session(args: argparse.Namespace, out: TextIO) -> int:
     try:
         wav = WavSink(wav_path)
         sink = PacedSink(wav, speed=args.speed) if args.realtime else wav
-        pipe = Pipeline(engines, config, source=source, sink=sink, log_path=jsonl_path)
+        from .experiments import input_audio_path
+
+        pipe = Pipeline(
+            engines, config, source=source, sink=sink, log_path=jsonl_path,
+            record_input=input_audio_path(log_path),
+        )  # fmt: skip
 
         def on_event(ev: Any) -> None:
             if ev.kind == "segment":
@@ -359,7 +364,73 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-_EXTRA_COMMANDS: list[Any] = []
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .report import write_report
+
+    report = write_report(args.log, args.out, clip=args.clip, source_duration_s=args.duration)
+    print(report.text)
+    print("\nwritten:")
+    for p in report.files:
+        print(f"  {p}")
+    return 0
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from . import plots
+    from .experiments import sweep
+
+    grid: dict[str, list[Any]] = {"chunk_ms": args.chunk_ms, "policy": args.policy}
+    if args.voice:
+        grid["voice"] = args.voice
+    out = Path(args.out)
+    base = PipelineConfig(source_lang=args.source, target_lang=args.target)
+    df = asyncio.run(
+        sweep(args.clips, grid, engines=args.engines, out=out, concurrency=args.concurrency,
+              preset=args.preset, seed=args.seed, base_config=base, realtime=args.realtime)
+    )  # fmt: skip
+    ok = df[df["status"] == "ok"] if len(df) else df
+    if len(ok):
+        from .metrics import add_derived
+
+        d = add_derived(ok)
+        keys = [k for k in grid if k in d.columns]
+        table = d.groupby(keys)["ear_to_ear_s"].agg(["median", "count"])
+        print("ear-to-ear latency (s) by configuration:")
+        print(table.to_string(float_format=lambda v: f"{v:.3f}"))
+        fig = plots.plot_sweep(d, x="chunk_ms", y="ear_to_ear_s", hue="policy")
+        png = out.with_suffix(".png")
+        fig.savefig(png, dpi=110, bbox_inches="tight")
+        print(f"\nwritten: {out} and {png}")
+    return 0
+
+
+def _add_report_commands(sub: Any) -> None:
+    rep = sub.add_parser("report", help="summary table in the terminal and plots as PNG files")
+    rep.add_argument("log", help="segment log (.parquet or .jsonl)")
+    rep.add_argument("--out", required=True, help="folder for the PNGs, CSV and JSON")
+    rep.add_argument("--clip", help="the input recording, for reference-based quality scores")
+    rep.add_argument("--duration", type=float, help="input length (s) for SimulEval scores")
+    rep.set_defaults(func=_cmd_report)
+
+    sw = sub.add_parser("sweep", help="run every configuration on every clip; resumable")
+    sw.add_argument(
+        "clips", nargs="+", help="audio files (manifest clips carry scripts and references)"
+    )
+    sw.add_argument("--engines", choices=ENGINE_CHOICES, default="simulated")
+    sw.add_argument("--chunk-ms", type=int, nargs="+", default=[50, 100, 200])
+    sw.add_argument("--policy", choices=POLICIES, nargs="+", default=["final"])
+    sw.add_argument("--voice", nargs="+", help="voices to compare")
+    sw.add_argument("--from", dest="source", default="en")
+    sw.add_argument("--to", dest="target", default="es")
+    sw.add_argument("--preset", default="cloud-like")
+    sw.add_argument("--seed", type=int, default=0)
+    sw.add_argument("--concurrency", type=int, default=2)
+    sw.add_argument("--realtime", action=argparse.BooleanOptionalAction, default=False)
+    sw.add_argument("--out", default="sweep.parquet", help="results (Parquet; re-running resumes)")
+    sw.set_defaults(func=_cmd_sweep)
+
+
+_EXTRA_COMMANDS: list[Any] = [_add_report_commands]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -383,4 +454,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
-

@@ -76,3 +76,28 @@ def test_engines_lists_bundles():
     assert any(line.startswith("simulated  asr") for line in lines)
     assert any(line.startswith("offline    mt") for line in lines)
     assert any(line.startswith("aws") for line in lines)
+
+
+def test_report_writes_plots_and_tables(tmp_path):
+    log = tmp_path / "o.parquet"
+    r = s2st("run", DATA / "en_home.wav", "--engines", "simulated", "--preset", "instant",
+             "--no-realtime", "--out", tmp_path / "o.wav", "--log", log)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "o.input.wav").exists()  # recorded input, for replay
+    r = s2st("report", log, "--out", tmp_path / "rep", "--clip", DATA / "en_home.wav")
+    assert r.returncode == 0, r.stderr
+    assert "ear_to_ear_s" in r.stdout and "quality: wer 0.000" in r.stdout and "bleu 100.000" in r.stdout
+    for name in ("timeline.png", "latency_by_stage.png", "decomposition.png", "ear_to_ear_cdf.png"):
+        png = tmp_path / "rep" / name
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+
+def test_sweep_command(tmp_path):
+    out = tmp_path / "sw.parquet"
+    r = s2st("sweep", DATA / "en_home.wav", "--chunk-ms", "50", "200", "--policy", "final", "stable",
+             "--preset", "instant", "--out", out)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    df = pd.read_parquet(out)
+    assert set(df.chunk_ms) == {50, 200} and set(df.policy) == {"final", "stable"}
+    assert out.with_suffix(".png").exists()
+    assert "ear-to-ear latency (s) by configuration" in r.stdout
