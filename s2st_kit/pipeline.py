@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import inspect
 import logging
 import os
 import uuid
@@ -291,7 +292,8 @@ class Pipeline:
     # -- the session -----------------------------------------------------------------------
     async def _run(self) -> SegmentLog:
         try:
-            self.voice = validate(self.engines, self.config)
+            # Capability queries may do I/O (e.g. a cloud voice catalogue): off the loop.
+            self.voice = await asyncio.to_thread(validate, self.engines, self.config)
         except BaseException:
             self.log.close()
             self.state = PipelineState.FAILED
@@ -355,7 +357,7 @@ class Pipeline:
         )
         for engine, args in hooks:
             load = getattr(engine, "load", None)
-            if load is not None and asyncio.iscoroutinefunction(load):
+            if load is not None and inspect.iscoroutinefunction(load):
                 await load(*args)
 
     async def _close(self, recorder: Any) -> None:
