@@ -354,10 +354,24 @@ class SimulatedRecognizer:
             words = tuple(replace(w, start_s=w.start_s - b, end_s=w.end_s - b) for w in t.words)
             return replace(t, start_s=t.start_s - b, end_s=t.end_s - b, words=words)
 
+        done: set[int] = set()  # the indices in `finalized`, for O(1) membership
+        first_open = [0]  # every script index below this is finalized or before the stream
+
         def advance(pos: float, *, ended: bool = False) -> None:
-            for idx, u in enumerate(self.script):
-                if idx in finalized or u.start_s >= pos or u.start_s < base_box[0]:
-                    continue  # not spoken yet, or begun before this stream started
+            # The script is sorted by start and has no overlaps: scan only from the first
+            # utterance still open and stop at the first one not spoken yet, so each chunk
+            # costs O(open utterances), not O(script) (long sessions stay linear).
+            script = self.script
+            while first_open[0] < len(script) and (
+                first_open[0] in done or script[first_open[0]].start_s < base_box[0]
+            ):
+                first_open[0] += 1
+            for idx in range(first_open[0], len(script)):
+                u = script[idx]
+                if u.start_s >= pos:
+                    break  # not spoken yet, nor is anything after it
+                if idx in done or u.start_s < base_box[0]:
+                    continue  # finalized, or begun before this stream started
                 if pos < u.end_s and not ended:
                     nxt = next_partial.get(idx, u.start_s + self.partial_interval_s)
                     if pos >= nxt:
@@ -367,6 +381,7 @@ class SimulatedRecognizer:
                         schedule(self.model.asr_partial_lag.sample(rng), 0, hyp)
                 else:
                     finalized.append(idx)
+                    done.add(idx)
                     lag = self.model.asr_final_lag.sample(_rng(self.seed, "f", idx))
                     schedule(lag, 1, shifted(self._hypothesis(idx, pos, final=True, lang=lang)))
 
