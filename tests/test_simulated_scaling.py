@@ -30,7 +30,9 @@ class CountingScript(tuple):
 
 async def test_long_script_costs_a_bounded_number_of_reads_per_chunk() -> None:
     n = 300
-    script = [(f"Utterance number {i}, spoken here.", 0.5 + 2.0 * i, 1.8 + 2.0 * i) for i in range(n)]
+    script = [
+        (f"Utterance number {i}, spoken here.", 0.5 + 2.0 * i, 1.8 + 2.0 * i) for i in range(n)
+    ]
     rec = SimulatedRecognizer(script)
     rec.script = CountingScript(rec.script)
     CountingScript.reads = 0
@@ -49,7 +51,10 @@ async def test_long_script_costs_a_bounded_number_of_reads_per_chunk() -> None:
 
 
 async def test_stream_started_mid_script_skips_utterances_begun_before_it() -> None:
-    script = [ScriptUtterance("first one here.", 0.2, 1.0), ScriptUtterance("second one here.", 1.5, 2.5)]
+    script = [
+        ScriptUtterance("first one here.", 0.2, 1.0),
+        ScriptUtterance("second one here.", 1.5, 2.5),
+    ]
     rec = SimulatedRecognizer(script)
     pcm = np.zeros(1600, np.int16).tobytes()
 
