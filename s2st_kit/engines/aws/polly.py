@@ -48,6 +48,11 @@ _VOLUMES = ("silent", "x-soft", "soft", "medium", "loud", "x-loud")
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 # Polly locale prefixes that are not ISO 639-1 codes.
 _ISO_OF_PREFIX = {"cmn": "zh", "yue": "zh", "arb": "ar", "nb": "no", "fil": "tl"}
+# Well-known voices default_voice() prefers when they support the engine.
+_PREFERRED_VOICES = frozenset(
+    {"Joanna", "Lucia", "Lupe", "Lea", "Vicki", "Bianca", "Camila", "Kazuha", "Zhiyu", "Seoyeon",
+     "Laura", "Hala"}
+)
 # Locale tried first by default_voice() for a language.
 _PREFERRED_LOCALE = {
     "en": "en-US", "es": "es-ES", "fr": "fr-FR", "de": "de-DE", "pt": "pt-BR", "it": "it-IT",
@@ -264,7 +269,8 @@ class AwsPollySynthesizer:
                 f"engine ({', '.join(e for e in ENGINES if e != self.engine)}) or language"
             )
         preferred = _PREFERRED_LOCALE.get(language)
-        candidates.sort(key=lambda v: (v.locale != preferred, v.gender != "Female", v.id))
+        candidates.sort(key=lambda v: (v.locale != preferred, v.id not in _PREFERRED_VOICES,
+                                       v.gender != "Female", v.id))
         return candidates[0].id
 
     def check_voice(self, voice: str, language: str | None = None) -> Voice:

@@ -1,0 +1,164 @@
+"""A fake Amazon Translate endpoint (AWS JSON 1.1) on 127.0.0.1 for boto3 via ``endpoint_url``.
+
+``X-Amz-Target: AWSShineFrontendService_20170701.TranslateText`` translates with a tiny
+word dictionary (unknown words are kept), ``...ListLanguages`` lists a few languages.
+Faults: ``throttle`` (next N calls get an error code such as ThrottlingException), pairs
+in ``unsupported_pairs``, texts over ``max_bytes`` (TextSizeLimitExceededException),
+``access_denied``, and ``source="auto"`` on text it cannot place
+(DetectedLanguageLowConfidenceException). ``latency_s`` delays every answer.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+
+from ._http import LoopbackServer
+
+__all__ = ["DICTIONARY", "FakeTranslateServer"]
+
+DICTIONARY: dict[tuple[str, str], dict[str, str]] = {
+    ("en", "es"): {
+        "good": "buenos", "morning": "días", "everyone": "todos", "hello": "hola",
+        "thank": "gracias", "you": "", "for": "por", "coming": "venir", "the": "el",
+        "world": "mundo", "questions": "preguntas", "at": "al", "end": "final", "cat": "gato",
+        "and": "y", "dog": "perro",
+    },
+    ("es", "en"): {"hola": "hello", "buenos": "good", "días": "morning", "todos": "everyone",
+                   "gato": "cat"},
+    ("en", "fr"): {"hello": "bonjour", "world": "monde", "cat": "chat"},
+}
+_STATUS = {
+    "ThrottlingException": 400,
+    "TooManyRequestsException": 400,
+    "ServiceUnavailableException": 503,
+    "InternalServerException": 500,
+}
+
+
+def fake_translate(text: str, source: str, target: str) -> str:
+    """Word-by-word dictionary translation; unknown words are kept as they are."""
+    table = DICTIONARY.get((source, target), {})
+
+    def sub(m: re.Match[str]) -> str:
+        word = m.group(0)
+        out = table.get(word.lower(), word)
+        return out.capitalize() if word[:1].isupper() and out else out
+
+    return re.sub(r"\w+", sub, text).replace("  ", " ").strip()
+
+
+def detect(text: str) -> str | None:
+    words = {w.lower() for w in re.findall(r"\w+", text)}
+    if words & set(DICTIONARY[("es", "en")]):
+        return "es"
+    if words & set(DICTIONARY[("en", "es")]):
+        return "en"
+    return None
+
+
+class FakeTranslateServer(LoopbackServer):
+    """Fake Translate. Attributes may be changed between calls (guarded by a lock)."""
+
+    thread_name = "fake-translate"
+
+    def __init__(
+        self,
+        *,
+        throttle: int = 0,
+        throttle_code: str = "ThrottlingException",
+        unsupported_pairs: set[tuple[str, str]] | None = None,
+        max_bytes: int = 10_000,
+        access_denied: bool = False,
+        latency_s: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.throttle = throttle
+        self.throttle_code = throttle_code
+        self.unsupported_pairs = set(unsupported_pairs or ())
+        self.max_bytes = max_bytes
+        self.access_denied = access_denied
+        self.latency_s = latency_s
+        self.throttled = 0
+        self.active = 0
+        self.max_active = 0
+        self._state = threading.Lock()
+
+    def translate_calls(self) -> list[dict[str, Any]]:
+        return [r["body"] for r in self.requests if r["target"].endswith(".TranslateText")]
+
+    def handle(self, handler: BaseHTTPRequestHandler) -> None:
+        body = self.read_json(handler)
+        entry = self.record(handler, body)
+        target = handler.headers.get("X-Amz-Target", "")
+        entry["target"] = target
+        with self._state:
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+        try:
+            if self.latency_s:
+                time.sleep(self.latency_s)
+            self._dispatch(handler, target, body)
+        finally:
+            with self._state:
+                self.active -= 1
+
+    def _error(self, handler, code: str, message: str, status: int = 400) -> None:
+        self.send_json(handler, status, {"__type": code, "message": message}, error_type=code)
+
+    def _dispatch(self, handler, target: str, body: dict) -> None:
+        with self._state:
+            throttle = self.throttle > 0
+            if throttle:
+                self.throttle -= 1
+                self.throttled += 1
+        if throttle:
+            code = self.throttle_code
+            return self._error(handler, code, "Rate exceeded", _STATUS.get(code, 400))
+        if self.access_denied:
+            return self._error(
+                handler, "AccessDeniedException",
+                "User: arn:aws:iam::000000000000:user/fake is not authorized to perform: "
+                "translate:TranslateText", 400,
+            )
+        if target.endswith(".ListLanguages"):
+            langs = [{"LanguageName": n, "LanguageCode": c} for c, n in
+                     (("en", "English"), ("es", "Spanish"), ("fr", "French"), ("de", "German"))]
+            return self.send_json(handler, 200, {"Languages": langs, "DisplayLanguageCode": "en"})
+        if not target.endswith(".TranslateText"):
+            return self._error(handler, "UnknownOperationException", target)
+        text = body["Text"]
+        source, target_lang = body["SourceLanguageCode"], body["TargetLanguageCode"]
+        if len(text.encode()) > self.max_bytes:
+            return self._error(handler, "TextSizeLimitExceededException",
+                               f"Input text size exceeds limit. Max length of request text "
+                               f"allowed is {self.max_bytes} bytes.")
+        detected = None
+        if source == "auto":
+            detected = detect(text)
+            if detected is None:
+                return self._error(
+                    handler, "DetectedLanguageLowConfidenceException",
+                    "Amazon Translate was not able to detect the language of the text with "
+                    "high confidence.",
+                )
+            source = detected
+        if (source, target_lang) in self.unsupported_pairs:
+            return self._error(
+                handler, "UnsupportedLanguagePairException",
+                f"Unsupported language pair: {source} to {target_lang}.",
+            )
+        response: dict[str, Any] = {
+            "TranslatedText": fake_translate(text, source, target_lang),
+            "SourceLanguageCode": source,
+            "TargetLanguageCode": target_lang,
+        }
+        if body.get("Settings"):
+            response["AppliedSettings"] = body["Settings"]
+        if body.get("TerminologyNames"):
+            response["AppliedTerminologies"] = [{"Name": n, "Terms": []}
+                                                for n in body["TerminologyNames"]]
+        self.send_json(handler, 200, response)
