@@ -1,0 +1,172 @@
+"""6. Event-loop health: the largest stall while a session runs with UI subscribers attached.
+
+A notebook runs the pipeline on the kernel's event loop, beside the widgets. A ticker task
+asks for ``asyncio.sleep(TICK_S)`` (5 ms) over and over and records how late each wake-up is
+(``loop.time()`` drift beyond the 5 ms): that lateness is how long something held the loop.
+Two subscribers do what a live panel does: one formats a line per partial / final /
+translation (kept in a ring buffer), one keeps a pandas DataFrame of the logged rows and
+renders its last ten rows as text after every segment. Their own time per call is recorded
+too, so a stall can be attributed.
+
+Sessions: the offline stack (pocketsphinx / Apertium / eSpeak NG in their threads) on two
+LibriVox clips joined, and the simulated ``cloud-like`` stack on a synthetic talk; both
+paced in real time with a real-time :class:`~s2st_kit.audio.PacedSink`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from s2st_kit import PacedSink, Pipeline, PipelineConfig
+from s2st_kit.events import Event, FinalTranscript, PartialTranscript, SegmentLogged
+from s2st_kit.events import TranslationReady
+
+from .common import BenchResult, ToneSource, percentile, simulated_engines, talk_script
+
+NAME = "loop_health"
+TICK_S = 0.005
+TARGET_STALL_MS = 20.0
+
+
+class LoopProbe:
+    """Measures event-loop stalls: lateness (s) of each ``TICK_S`` sleep's wake-up."""
+
+    def __init__(self, tick_s: float = TICK_S) -> None:
+        self.tick_s = tick_s
+        self.lateness_s: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + self.tick_s
+            await asyncio.sleep(self.tick_s)
+            self.lateness_s.append(max(0.0, loop.time() - due))
+
+    def start(self) -> None:
+        """Start ticking on the running loop."""
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="loop-probe")
+
+    async def stop(self) -> None:
+        """Stop ticking."""
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+    def summary(self) -> dict[str, float]:
+        """Largest, p99 and median lateness (ms) and the number of ticks."""
+        v = np.asarray(self.lateness_s) * 1000
+        return {
+            "ticks": float(len(v)),
+            "max_ms": float(v.max()) if len(v) else float("nan"),
+            "p99_ms": percentile(v, 99),
+            "median_ms": percentile(v, 50),
+        }
+
+
+class PanelSubscribers:
+    """The work a live notebook panel does per event (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.lines: collections.deque[str] = collections.deque(maxlen=200)
+        self.rows: list[dict[str, Any]] = []
+        self.frame = pd.DataFrame()
+        self.table_text = ""
+        self.call_s: list[float] = []
+
+    def on_event(self, ev: Event) -> None:
+        """Format transcript lines; rebuild the rows table after each logged segment."""
+        t = time.perf_counter()
+        if isinstance(ev, PartialTranscript | FinalTranscript):
+            mark = "✓" if isinstance(ev, FinalTranscript) else "…"
+            self.lines.append(f"{ev.t:8.3f} s {mark} [{ev.utterance_id}] {ev.transcript.text}")
+        elif isinstance(ev, TranslationReady):
+            self.lines.append(f"{ev.t:8.3f} s → [{ev.segment_id}] {ev.translation.text}")
+        elif isinstance(ev, SegmentLogged):
+            self.rows.append(ev.row)
+            self.frame = pd.DataFrame(self.rows)
+            cols = ["segment_id", "transcript", "translation", "t_speech_end", "t_play_start"]
+            self.table_text = self.frame[cols].tail(10).to_string()
+        self.call_s.append(time.perf_counter() - t)
+
+
+async def probed_session(pipe: Pipeline) -> dict[str, Any]:
+    """Run ``pipe`` with the panel subscribers and the loop probe; return their figures."""
+    panel = PanelSubscribers()
+    pipe.subscribe(panel.on_event)
+    probe = LoopProbe()
+    probe.start()
+    try:
+        log = await pipe.run()
+    finally:
+        await probe.stop()
+    out: dict[str, Any] = probe.summary()
+    out["segments"] = len(log)
+    out["subscriber_calls"] = len(panel.call_s)
+    out["subscriber_max_ms"] = max(panel.call_s, default=0.0) * 1000
+    return out
+
+
+async def simulated_session(*, quick: bool = False) -> dict[str, Any]:
+    """The cloud-like simulated stack on a synthetic talk (~25 s; ~5 s quick, 4x faster)."""
+    script = talk_script(2 if quick else 6, seed=7)
+    speed = 4.0 if quick else 1.0
+    engines = simulated_engines(script, preset="cloud-like", seed=0)
+    source = ToneSource(script[-1][2] + 1.0, [(a, b) for _, a, b in script], realtime=True, speed=speed)
+    pipe = Pipeline(engines, PipelineConfig(), source=source, sink=PacedSink(speed=speed))
+    return await probed_session(pipe)
+
+
+async def offline_session(*, quick: bool = False) -> dict[str, Any] | str:
+    """The offline stack on LibriVox clips joined (real time); a reason string if unavailable."""
+    from .offline import joined_librivox, offline_engines
+
+    joined = joined_librivox(n_clips=1 if quick else 2)
+    if isinstance(joined, str):
+        return joined
+    engines = offline_engines()
+    if isinstance(engines, str):
+        return engines
+    from s2st_kit import MemorySource
+
+    samples, _reference = joined
+    try:
+        speed = 4.0 if quick else 1.0
+        source = MemorySource(samples, 16000, realtime=True, speed=speed)
+        pipe = Pipeline(engines, PipelineConfig(), source=source, sink=PacedSink(speed=speed))
+        return await probed_session(pipe)
+    finally:
+        await engines.aclose()
+
+
+async def run(*, quick: bool = False) -> BenchResult:
+    """Both sessions, one after the other."""
+    res = BenchResult(NAME)
+    sim = await simulated_session(quick=quick)
+    off = await offline_session(quick=quick)
+    res.details = {"simulated": sim, "offline": off}
+    stacks: list[tuple[str, dict[str, Any] | str]] = [("simulated cloud-like", sim), ("offline", off)]
+    for label, d in stacks:
+        if isinstance(d, str):
+            res.add(f"{label}: largest loop stall", None, "ms", note=f"skipped: {d}")
+            continue
+        res.add(
+            f"{label}: largest loop stall",
+            d["max_ms"],
+            "ms",
+            target=f"< {TARGET_STALL_MS:.0f} ms",
+            ok=d["max_ms"] < TARGET_STALL_MS,
+            note=f"p99 {d['p99_ms']:.2f} ms, median {d['median_ms']:.2f} ms over "
+            f"{d['ticks']:.0f} ticks of 5 ms; {d['segments']} segments; panel subscriber "
+            f"max {d['subscriber_max_ms']:.1f} ms per call",
+        )
+    return res
