@@ -34,13 +34,22 @@ async def test_all_checks_pass_against_fakes(aws_env, tmp_path):
         FakePollyServer() as po,
     ):
         results = await run_checks(
-            endpoint_urls={"transcribe": ts.endpoint_url, "translate": tr.endpoint_url,
-                           "polly": po.endpoint_url},
-            ca_bundle=str(cert.cert_path), timeout_s=2,
+            endpoint_urls={
+                "transcribe": ts.endpoint_url,
+                "translate": tr.endpoint_url,
+                "polly": po.endpoint_url,
+            },
+            ca_bundle=str(cert.cert_path),
+            timeout_s=2,
         )
     by_name = {r.name: r for r in results}
-    assert [r.name for r in results] == ["credentials", "region", "transcribe", "translate",
-                                         "polly"]
+    assert [r.name for r in results] == [
+        "credentials",
+        "region",
+        "transcribe",
+        "translate",
+        "polly",
+    ]
     assert all(r.status == "ok" for r in results), format_report(results)
     assert "environment variables" in by_name["credentials"].detail
     assert by_name["region"].detail == "us-west-2"
@@ -53,9 +62,11 @@ async def test_all_checks_pass_against_fakes(aws_env, tmp_path):
 async def test_failures_are_reported_with_hints(aws_env, tmp_path):
     with FakeTranslateServer(access_denied=True) as tr:
         results = await run_checks(
-            endpoint_urls={"transcribe": f"https://127.0.0.1:{closed_port()}",
-                           "translate": tr.endpoint_url,
-                           "polly": f"http://127.0.0.1:{closed_port()}"},
+            endpoint_urls={
+                "transcribe": f"https://127.0.0.1:{closed_port()}",
+                "translate": tr.endpoint_url,
+                "polly": f"http://127.0.0.1:{closed_port()}",
+            },
             timeout_s=1,
         )
     by_name = {r.name: r for r in results}

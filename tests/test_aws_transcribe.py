@@ -111,8 +111,13 @@ def assert_clean_session(results: list[Transcript], texts=TEXTS, plan=PLAN, tol=
 # ---------------------------------------------------------------------------------------------
 async def test_partials_finals_stability_words_and_headers(aws_env, cert):
     with server(cert) as fake:
-        rec = recognizer(fake, partial_results_stability="medium", vocabulary_name="vocab1",
-                         show_speaker_label=True, chunk_ms=100)
+        rec = recognizer(
+            fake,
+            partial_results_stability="medium",
+            vocabulary_name="vocab1",
+            show_speaker_label=True,
+            chunk_ms=100,
+        )
         results = await collect(rec, chunks_of(tone_clip(PLAN)))
         await rec.aclose()
     assert_clean_session(results)
@@ -238,11 +243,21 @@ async def test_fixed_locale_redaction_filter_and_language_model(aws_env, cert):
         ({"media_sample_rate_hz": 96000}, "en", ConfigError),
         ({"chunk_ms": 1000, "media_sample_rate_hz": 48000}, "en", ConfigError),
         ({"partial_results_stability": "extreme"}, "en", ConfigError),
-        ({"content_redaction_type": "PII", "content_identification_type": "PII"}, "en",
-         ConfigError),
+        (
+            {"content_redaction_type": "PII", "content_identification_type": "PII"},
+            "en",
+            ConfigError,
+        ),
         ({"pii_entity_types": ["NAME"]}, "en", ConfigError),
-        ({"identify_language": True, "language_options": ["en-US", "es-US"],
-          "preferred_language": "fr-FR"}, "auto", ConfigError),
+        (
+            {
+                "identify_language": True,
+                "language_options": ["en-US", "es-US"],
+                "preferred_language": "fr-FR",
+            },
+            "auto",
+            ConfigError,
+        ),
         ({"vocabulary_filter_method": "mask"}, "en", ConfigError),
         ({"keepalive_s": 20}, "en", ConfigError),
     ],
@@ -255,9 +270,13 @@ async def test_bad_settings_fail_before_any_request(aws_env, options, language, 
 
 
 def test_factory_takes_bundle_options_and_rejects_typos(aws_env):
-    rec = create_recognizer(region="eu-west-1", stability="low", polly_engine="neural",
-                            endpoint_urls={"transcribe": "https://127.0.0.1:1"},
-                            formality="FORMAL")
+    rec = create_recognizer(
+        region="eu-west-1",
+        stability="low",
+        polly_engine="neural",
+        endpoint_urls={"transcribe": "https://127.0.0.1:1"},
+        formality="FORMAL",
+    )
     assert rec._base["partial_results_stability"] == "low"
     with pytest.raises(ConfigError, match="unknown AWS engine option"):
         create_recognizer(languag_code="en-US")
@@ -282,8 +301,9 @@ async def test_bad_request_at_start_is_a_config_error_without_retry(aws_env, cer
         assert len(fake.streams) == 1
 
 
-@pytest.mark.parametrize("kind", ["limit_exceeded", "service_unavailable", "internal_failure",
-                                  "drop"])
+@pytest.mark.parametrize(
+    "kind", ["limit_exceeded", "service_unavailable", "internal_failure", "drop"]
+)
 async def test_mid_stream_fault_reconnects_and_loses_no_speech(aws_env, cert, kind):
     # The fault hits in the middle of the second utterance (1.8-2.6 s).
     with server(cert, faults={0: Fault(kind, at_audio_s=2.2)}) as fake:

@@ -8,6 +8,7 @@ import random
 import socket
 import threading
 import time
+from typing import ClassVar
 
 import pytest
 from hypothesis import given, settings
@@ -56,8 +57,9 @@ def translator(fake, **options) -> AwsTranslator:
 
 
 async def test_translates_and_sends_every_option(aws_env, fake):
-    tr = translator(fake, terminology_names=["names"], formality="FORMAL", profanity="MASK",
-                    brevity="ON")
+    tr = translator(
+        fake, terminology_names=["names"], formality="FORMAL", profanity="MASK", brevity="ON"
+    )
     result = await tr.translate("Hello world", source="en", target="es")
     await tr.aclose()
     assert result.text == "Hola mundo"
@@ -65,7 +67,9 @@ async def test_translates_and_sends_every_option(aws_env, fake):
     assert result.detected_source is None and result.source_text == "Hello world"
     (call,) = fake.translate_calls()
     assert call == {
-        "Text": "Hello world", "SourceLanguageCode": "en", "TargetLanguageCode": "es",
+        "Text": "Hello world",
+        "SourceLanguageCode": "en",
+        "TargetLanguageCode": "es",
         "TerminologyNames": ["names"],
         "Settings": {"Formality": "FORMAL", "Profanity": "MASK", "Brevity": "ON"},
     }
@@ -137,15 +141,23 @@ async def test_backoff_is_exponential_with_full_jitter():
         waits.append(s)
 
     class Throttle(Exception):
-        response = {"Error": {"Code": "ThrottlingException", "Message": "slow"},
-                    "ResponseMetadata": {"HTTPStatusCode": 400}}
+        response: ClassVar[dict] = {
+            "Error": {"Code": "ThrottlingException", "Message": "slow"},
+            "ResponseMetadata": {"HTTPStatusCode": 400},
+        }
 
     def always_throttled():
         raise Throttle()
 
     with pytest.raises(ThrottledError):
-        await call_with_retry(always_throttled, policy=policy, engine="x", operation="Op",
-                              permission="x:Op", sleep=fake_sleep)
+        await call_with_retry(
+            always_throttled,
+            policy=policy,
+            engine="x",
+            operation="Op",
+            permission="x:Op",
+            sleep=fake_sleep,
+        )
     assert len(waits) == 4
     assert all(0 <= w <= policy.ceiling(n) for n, w in enumerate(waits))
     assert len(set(waits)) == 4  # jittered
@@ -154,8 +166,13 @@ async def test_backoff_is_exponential_with_full_jitter():
 @pytest.mark.parametrize(
     ("server_kwargs", "text", "source", "error", "match"),
     [
-        ({"unsupported_pairs": {("en", "fr")}}, "hello", "en", UnsupportedLanguageError,
-         "Unsupported language pair"),
+        (
+            {"unsupported_pairs": {("en", "fr")}},
+            "hello",
+            "en",
+            UnsupportedLanguageError,
+            "Unsupported language pair",
+        ),
         ({}, "zzz qqq", "auto", DetectedLanguageLowConfidenceError, "explicitly"),
         ({"max_bytes": 5}, "hello world", "en", TextTooLongError, "TextSizeLimitExceeded"),
         ({"access_denied": True}, "hello", "en", ConfigError, "translate:TranslateText"),
@@ -259,8 +276,12 @@ async def test_closed_translator_refuses_calls(aws_env, fake):
 
 
 def test_factory_and_option_validation(aws_env):
-    tr = create_translator(region="eu-west-1", formality="INFORMAL", engine="neural",
-                           endpoint_urls={"translate": "http://127.0.0.1:1"})
+    tr = create_translator(
+        region="eu-west-1",
+        formality="INFORMAL",
+        engine="neural",
+        endpoint_urls={"translate": "http://127.0.0.1:1"},
+    )
     assert tr.formality == "INFORMAL" and tr._clients.endpoint_url == "http://127.0.0.1:1"
     with pytest.raises(ConfigError):
         AwsTranslator(formality="polite")  # type: ignore[arg-type]
@@ -279,8 +300,10 @@ def test_no_threads_left(aws_env):
 
 # splitting ------------------------------------------------------------------------------------
 @settings(max_examples=200, deadline=None)
-@given(st.text(alphabet=st.sampled_from(list("ab cé日.!? \n")), max_size=300),
-       st.integers(min_value=4, max_value=40))
+@given(
+    st.text(alphabet=st.sampled_from(list("ab cé日.!? \n")), max_size=300),
+    st.integers(min_value=4, max_value=40),
+)
 def test_split_text_properties(text, limit):
     pieces = split_text(text, limit=limit, size=utf8_len)
     assert "".join(pieces) == text

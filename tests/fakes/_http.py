@@ -82,7 +82,8 @@ class LoopbackServer:
 
         self._httpd = _Server(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
             name=self.thread_name,
         )
         self._thread.start()
@@ -108,8 +109,9 @@ class LoopbackServer:
         entry = {
             "method": handler.command,
             "path": handler.path,
-            "headers": {k: v for k, v in handler.headers.items()
-                        if k.lower() not in SECRET_HEADERS},
+            "headers": {
+                k: v for k, v in handler.headers.items() if k.lower() not in SECRET_HEADERS
+            },
             "body": body,
         }
         with self._lock:
@@ -123,9 +125,13 @@ class LoopbackServer:
         return json.loads(raw or b"{}")
 
     @staticmethod
-    def send_json(handler: BaseHTTPRequestHandler, status: int, payload: Any,
-                  content_type: str = "application/x-amz-json-1.1",
-                  error_type: str | None = None) -> None:
+    def send_json(
+        handler: BaseHTTPRequestHandler,
+        status: int,
+        payload: Any,
+        content_type: str = "application/x-amz-json-1.1",
+        error_type: str | None = None,
+    ) -> None:
         data = json.dumps(payload).encode()
         handler.send_response(status)
         handler.send_header("Content-Type", content_type)

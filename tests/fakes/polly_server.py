@@ -26,31 +26,75 @@ from ._http import LoopbackServer
 __all__ = ["VOICES", "FakePollyServer", "billed_text"]
 
 VOICES: list[dict[str, Any]] = [
-    {"Id": "Joanna", "LanguageCode": "en-US", "Gender": "Female",
-     "SupportedEngines": ["neural", "standard", "generative"]},
-    {"Id": "Matthew", "LanguageCode": "en-US", "Gender": "Male",
-     "SupportedEngines": ["neural", "standard", "generative"]},
-    {"Id": "Danielle", "LanguageCode": "en-US", "Gender": "Female",
-     "SupportedEngines": ["neural", "long-form", "generative"]},
-    {"Id": "Amy", "LanguageCode": "en-GB", "Gender": "Female",
-     "SupportedEngines": ["neural", "standard"]},
-    {"Id": "Aditi", "LanguageCode": "en-IN", "Gender": "Female",
-     "SupportedEngines": ["standard"], "AdditionalLanguageCodes": ["hi-IN"]},
-    {"Id": "Lucia", "LanguageCode": "es-ES", "Gender": "Female",
-     "SupportedEngines": ["neural", "standard"]},
+    {
+        "Id": "Joanna",
+        "LanguageCode": "en-US",
+        "Gender": "Female",
+        "SupportedEngines": ["neural", "standard", "generative"],
+    },
+    {
+        "Id": "Matthew",
+        "LanguageCode": "en-US",
+        "Gender": "Male",
+        "SupportedEngines": ["neural", "standard", "generative"],
+    },
+    {
+        "Id": "Danielle",
+        "LanguageCode": "en-US",
+        "Gender": "Female",
+        "SupportedEngines": ["neural", "long-form", "generative"],
+    },
+    {
+        "Id": "Amy",
+        "LanguageCode": "en-GB",
+        "Gender": "Female",
+        "SupportedEngines": ["neural", "standard"],
+    },
+    {
+        "Id": "Aditi",
+        "LanguageCode": "en-IN",
+        "Gender": "Female",
+        "SupportedEngines": ["standard"],
+        "AdditionalLanguageCodes": ["hi-IN"],
+    },
+    {
+        "Id": "Lucia",
+        "LanguageCode": "es-ES",
+        "Gender": "Female",
+        "SupportedEngines": ["neural", "standard"],
+    },
     {"Id": "Sergio", "LanguageCode": "es-ES", "Gender": "Male", "SupportedEngines": ["neural"]},
-    {"Id": "Conchita", "LanguageCode": "es-ES", "Gender": "Female",
-     "SupportedEngines": ["standard"]},
-    {"Id": "Lupe", "LanguageCode": "es-US", "Gender": "Female",
-     "SupportedEngines": ["neural", "standard", "generative"]},
-    {"Id": "Celine", "LanguageCode": "fr-FR", "Gender": "Female",
-     "SupportedEngines": ["standard"]},
-    {"Id": "Lea", "LanguageCode": "fr-FR", "Gender": "Female",
-     "SupportedEngines": ["neural", "standard"]},
-    {"Id": "Vicki", "LanguageCode": "de-DE", "Gender": "Female",
-     "SupportedEngines": ["neural", "standard"]},
-    {"Id": "Zhiyu", "LanguageCode": "cmn-CN", "Gender": "Female",
-     "SupportedEngines": ["neural", "standard"]},
+    {
+        "Id": "Conchita",
+        "LanguageCode": "es-ES",
+        "Gender": "Female",
+        "SupportedEngines": ["standard"],
+    },
+    {
+        "Id": "Lupe",
+        "LanguageCode": "es-US",
+        "Gender": "Female",
+        "SupportedEngines": ["neural", "standard", "generative"],
+    },
+    {"Id": "Celine", "LanguageCode": "fr-FR", "Gender": "Female", "SupportedEngines": ["standard"]},
+    {
+        "Id": "Lea",
+        "LanguageCode": "fr-FR",
+        "Gender": "Female",
+        "SupportedEngines": ["neural", "standard"],
+    },
+    {
+        "Id": "Vicki",
+        "LanguageCode": "de-DE",
+        "Gender": "Female",
+        "SupportedEngines": ["neural", "standard"],
+    },
+    {
+        "Id": "Zhiyu",
+        "LanguageCode": "cmn-CN",
+        "Gender": "Female",
+        "SupportedEngines": ["neural", "standard"],
+    },
 ]
 for _v in VOICES:
     _v.setdefault("Name", _v["Id"])
@@ -107,8 +151,9 @@ class FakePollyServer(LoopbackServer):
         self._error(handler, "UnknownOperationException", handler.path, 404)
 
     def _error(self, handler, code: str, message: str, status: int = 400) -> None:
-        self.send_json(handler, status, {"message": message}, content_type="application/json",
-                       error_type=code)
+        self.send_json(
+            handler, status, {"message": message}, content_type="application/json", error_type=code
+        )
 
     def _voices(self, handler, query: dict[str, list[str]]) -> None:
         voices = VOICES
@@ -117,8 +162,10 @@ class FakePollyServer(LoopbackServer):
         if "LanguageCode" in query:
             voices = [v for v in voices if v["LanguageCode"] == query["LanguageCode"][0]]
         if query.get("IncludeAdditionalLanguageCodes", ["false"])[0] != "true":
-            voices = [{k: v for k, v in voice.items() if k != "AdditionalLanguageCodes"}
-                      for voice in voices]
+            voices = [
+                {k: v for k, v in voice.items() if k != "AdditionalLanguageCodes"}
+                for voice in voices
+            ]
         start = int(query.get("NextToken", ["0"])[0])
         page = voices[start : start + self.page_size]
         payload: dict[str, Any] = {"Voices": page}
@@ -136,13 +183,19 @@ class FakePollyServer(LoopbackServer):
             return self._error(handler, "ThrottlingException", "Rate exceeded")
         voice = next((v for v in VOICES if v["Id"] == body.get("VoiceId")), None)
         if voice is None:
-            return self._error(handler, "ValidationException",
-                               f"1 validation error detected: Value '{body.get('VoiceId')}' "
-                               "at 'voiceId' failed to satisfy constraint")
+            return self._error(
+                handler,
+                "ValidationException",
+                f"1 validation error detected: Value '{body.get('VoiceId')}' "
+                "at 'voiceId' failed to satisfy constraint",
+            )
         engine = body.get("Engine", "standard")
         if engine not in voice["SupportedEngines"]:
-            return self._error(handler, "EngineNotSupportedException",
-                               "This voice does not support the selected engine: " + engine)
+            return self._error(
+                handler,
+                "EngineNotSupportedException",
+                "This voice does not support the selected engine: " + engine,
+            )
         if body.get("OutputFormat") != "pcm" or body.get("SampleRate") not in ("8000", "16000"):
             return self._error(handler, "InvalidSampleRateException", "bad sample rate")
         text, text_type = body.get("Text", ""), body.get("TextType", "text")

@@ -138,8 +138,15 @@ def tone_clip(
 class _Decoder:
     """Energy detector + zero-crossing frequency estimate over one stream's audio."""
 
-    def __init__(self, server: FakeTranscribeServer, record: StreamRecord, identify: bool,
-                 options: list[str], stabilize: bool, speaker: bool) -> None:
+    def __init__(
+        self,
+        server: FakeTranscribeServer,
+        record: StreamRecord,
+        identify: bool,
+        options: list[str],
+        stabilize: bool,
+        speaker: bool,
+    ) -> None:
         self.server = server
         self.record = record
         self.rate = record.sample_rate
@@ -197,7 +204,10 @@ class _Decoder:
             if self.t >= self.next_partial:
                 self.next_partial += self.server.partial_interval_s
                 out.append(self._result(final=False, now=self.t))
-        elif self.region_start is not None and self.t - self.last_voiced >= self.server.endpoint_silence_s:
+        elif (
+            self.region_start is not None
+            and self.t - self.last_voiced >= self.server.endpoint_silence_s
+        ):
             out.append(self._result(final=True, now=self.last_voiced))
             self.region_start = None
         return out
@@ -220,26 +230,39 @@ class _Decoder:
             span = max(now - start, 1e-3)
             step = span / max(n, 1)
         else:
-            n = max(1, min(len(tokens) - 1 if len(tokens) > 1 else 1,
-                           int((now - start) * words_per_s)))
+            n = max(
+                1, min(len(tokens) - 1 if len(tokens) > 1 else 1, int((now - start) * words_per_s))
+            )
             step = 1.0 / words_per_s
         items: list[dict] = []
         shown: list[str] = []
         for i, token in enumerate(tokens[:n]):
             word = token.rstrip(".,?!")
-            punct = token[len(word):]
+            punct = token[len(word) :]
             w_start = round(start + i * step, 3)
             w_end = round(min(start + (i + 1) * step, now), 3)
-            item: dict = {"StartTime": w_start, "EndTime": w_end, "Type": "pronunciation",
-                          "Content": word, "VocabularyFilterMatch": False}
+            item: dict = {
+                "StartTime": w_start,
+                "EndTime": w_end,
+                "Type": "pronunciation",
+                "Content": word,
+                "VocabularyFilterMatch": False,
+            }
             if final:
                 item["Confidence"] = 0.93
             if self.speaker:
                 item["Speaker"] = "0"
             items.append(item)
             if punct and (final or i < n - 1):
-                items.append({"StartTime": w_end, "EndTime": w_end, "Type": "punctuation",
-                              "Content": punct, "VocabularyFilterMatch": False})
+                items.append(
+                    {
+                        "StartTime": w_end,
+                        "EndTime": w_end,
+                        "Type": "punctuation",
+                        "Content": punct,
+                        "VocabularyFilterMatch": False,
+                    }
+                )
                 shown.append(word + punct)
             else:
                 shown.append(word)
@@ -482,22 +505,30 @@ class FakeTranscribeServer:
         if error is not None:
             record.status = 400
             body = json.dumps({"Message": error}).encode()
-            conn.send_headers(stream.stream_id, [
-                (":status", "400"),
-                ("x-amzn-errortype", "BadRequestException:http://internal.amazon.com/coral/"),
-                ("content-type", "application/x-amz-json-1.1"),
-                ("content-length", str(len(body))),
-            ])
+            conn.send_headers(
+                stream.stream_id,
+                [
+                    (":status", "400"),
+                    ("x-amzn-errortype", "BadRequestException:http://internal.amazon.com/coral/"),
+                    ("content-type", "application/x-amz-json-1.1"),
+                    ("content-length", str(len(body))),
+                ],
+            )
             conn.send_data(stream.stream_id, body, end_stream=True)
             stream.open = False
             return
         record.status = 200
         record.sample_rate = int(headers["x-amzn-transcribe-sample-rate"])
-        identify = headers.get("x-amzn-transcribe-identify-language") == "True" or headers.get(
-            "x-amzn-transcribe-identify-multiple-languages") == "True"
+        identify = (
+            headers.get("x-amzn-transcribe-identify-language") == "True"
+            or headers.get("x-amzn-transcribe-identify-multiple-languages") == "True"
+        )
         options = [o for o in headers.get("x-amzn-transcribe-language-options", "").split(",") if o]
         stream.decoder = _Decoder(
-            self, record, identify, options,
+            self,
+            record,
+            identify,
+            options,
             headers.get("x-amzn-transcribe-enable-partial-results-stabilization") == "True",
             headers.get("x-amzn-transcribe-show-speaker-label") == "True",
         )
@@ -505,12 +536,23 @@ class FakeTranscribeServer:
             (":status", "200"),
             ("content-type", "application/vnd.amazon.eventstream"),
             ("x-amzn-request-id", str(uuid.uuid4())),
-            ("x-amzn-transcribe-session-id", headers.get("x-amzn-transcribe-session-id", str(uuid.uuid4()))),
+            (
+                "x-amzn-transcribe-session-id",
+                headers.get("x-amzn-transcribe-session-id", str(uuid.uuid4())),
+            ),
             ("x-amzn-transcribe-sample-rate", str(record.sample_rate)),
-            ("x-amzn-transcribe-media-encoding", headers.get("x-amzn-transcribe-media-encoding", "pcm")),
+            (
+                "x-amzn-transcribe-media-encoding",
+                headers.get("x-amzn-transcribe-media-encoding", "pcm"),
+            ),
         ]
-        for name in ("language-code", "enable-partial-results-stabilization",
-                     "partial-results-stability", "vocabulary-name", "show-speaker-label"):
+        for name in (
+            "language-code",
+            "enable-partial-results-stabilization",
+            "partial-results-stability",
+            "vocabulary-name",
+            "show-speaker-label",
+        ):
             key = f"x-amzn-transcribe-{name}"
             if key in headers:
                 response.append((key, headers[key]))
@@ -525,8 +567,10 @@ class FakeTranscribeServer:
             return "The sample rate must be between 8000 and 48000 Hz."
         if headers.get("x-amzn-transcribe-media-encoding") not in ("pcm", "ogg-opus", "flac"):
             return "Unsupported media encoding."
-        identify = (headers.get("x-amzn-transcribe-identify-language") == "True"
-                    or headers.get("x-amzn-transcribe-identify-multiple-languages") == "True")
+        identify = (
+            headers.get("x-amzn-transcribe-identify-language") == "True"
+            or headers.get("x-amzn-transcribe-identify-multiple-languages") == "True"
+        )
         if identify:
             options = headers.get("x-amzn-transcribe-language-options", "").split(",")
             if len([o for o in options if o]) < 2:
@@ -561,8 +605,12 @@ class FakeTranscribeServer:
                 return True
             if fault.kind in _EXCEPTION_TYPES:
                 record.fault = fault.kind
-                self._send_exception(conn, stream, _EXCEPTION_TYPES[fault.kind],
-                                     fault.message or f"injected {fault.kind}")
+                self._send_exception(
+                    conn,
+                    stream,
+                    _EXCEPTION_TYPES[fault.kind],
+                    fault.message or f"injected {fault.kind}",
+                )
         return False
 
     def _send_result(self, conn, stream: _Stream, result: dict) -> None:
@@ -571,16 +619,22 @@ class FakeTranscribeServer:
         stream.record.results.append(result)
         payload = json.dumps({"Transcript": {"Results": [result]}}).encode()
         frame = EventStreamMessageSerializer().serialize(
-            {":message-type": "event", ":event-type": "TranscriptEvent",
-             ":content-type": "application/json"},
+            {
+                ":message-type": "event",
+                ":event-type": "TranscriptEvent",
+                ":content-type": "application/json",
+            },
             payload,
         )
         conn.send_data(stream.stream_id, frame)
 
     def _send_exception(self, conn, stream: _Stream, exception_type: str, message: str) -> None:
         frame = EventStreamMessageSerializer().serialize(
-            {":message-type": "exception", ":exception-type": exception_type,
-             ":content-type": "application/json"},
+            {
+                ":message-type": "exception",
+                ":exception-type": exception_type,
+                ":content-type": "application/json",
+            },
             json.dumps({"Message": message}).encode(),
         )
         conn.send_data(stream.stream_id, frame, end_stream=True)
@@ -595,17 +649,25 @@ class FakeTranscribeServer:
         conn.send_data(stream.stream_id, b"", end_stream=True)
         stream.open = False
 
-    async def _watchdog(self, conn, writer: asyncio.StreamWriter, streams: dict[int, _Stream]) -> None:
+    async def _watchdog(
+        self, conn, writer: asyncio.StreamWriter, streams: dict[int, _Stream]
+    ) -> None:
         """End streams that received no audio for ``silence_timeout_s`` (the 15 s rule)."""
         while True:
             await asyncio.sleep(min(0.05, self.silence_timeout_s / 4))
             now = time.monotonic()
             fired = False
             for stream in streams.values():
-                if stream.open and stream.answered and now - stream.last_audio > self.silence_timeout_s:
+                if (
+                    stream.open
+                    and stream.answered
+                    and now - stream.last_audio > self.silence_timeout_s
+                ):
                     stream.record.timed_out = True
                     self._send_exception(
-                        conn, stream, "BadRequestException",
+                        conn,
+                        stream,
+                        "BadRequestException",
                         "Your request timed out because no new audio was received for "
                         f"{self.silence_timeout_s:g} seconds.",
                     )

@@ -22,13 +22,30 @@ __all__ = ["DICTIONARY", "FakeTranslateServer"]
 
 DICTIONARY: dict[tuple[str, str], dict[str, str]] = {
     ("en", "es"): {
-        "good": "buenos", "morning": "días", "everyone": "todos", "hello": "hola",
-        "thank": "gracias", "you": "", "for": "por", "coming": "venir", "the": "el",
-        "world": "mundo", "questions": "preguntas", "at": "al", "end": "final", "cat": "gato",
-        "and": "y", "dog": "perro",
+        "good": "buenos",
+        "morning": "días",
+        "everyone": "todos",
+        "hello": "hola",
+        "thank": "gracias",
+        "you": "",
+        "for": "por",
+        "coming": "venir",
+        "the": "el",
+        "world": "mundo",
+        "questions": "preguntas",
+        "at": "al",
+        "end": "final",
+        "cat": "gato",
+        "and": "y",
+        "dog": "perro",
     },
-    ("es", "en"): {"hola": "hello", "buenos": "good", "días": "morning", "todos": "everyone",
-                   "gato": "cat"},
+    ("es", "en"): {
+        "hola": "hello",
+        "buenos": "good",
+        "días": "morning",
+        "todos": "everyone",
+        "gato": "cat",
+    },
     ("en", "fr"): {"hello": "bonjour", "world": "monde", "cat": "chat"},
 }
 _STATUS = {
@@ -120,35 +137,49 @@ class FakeTranslateServer(LoopbackServer):
             return self._error(handler, code, "Rate exceeded", _STATUS.get(code, 400))
         if self.access_denied:
             return self._error(
-                handler, "AccessDeniedException",
+                handler,
+                "AccessDeniedException",
                 "User: arn:aws:iam::000000000000:user/fake is not authorized to perform: "
-                "translate:TranslateText", 400,
+                "translate:TranslateText",
+                400,
             )
         if target.endswith(".ListLanguages"):
-            langs = [{"LanguageName": n, "LanguageCode": c} for c, n in
-                     (("en", "English"), ("es", "Spanish"), ("fr", "French"), ("de", "German"))]
+            langs = [
+                {"LanguageName": n, "LanguageCode": c}
+                for c, n in (
+                    ("en", "English"),
+                    ("es", "Spanish"),
+                    ("fr", "French"),
+                    ("de", "German"),
+                )
+            ]
             return self.send_json(handler, 200, {"Languages": langs, "DisplayLanguageCode": "en"})
         if not target.endswith(".TranslateText"):
             return self._error(handler, "UnknownOperationException", target)
         text = body["Text"]
         source, target_lang = body["SourceLanguageCode"], body["TargetLanguageCode"]
         if len(text.encode()) > self.max_bytes:
-            return self._error(handler, "TextSizeLimitExceededException",
-                               f"Input text size exceeds limit. Max length of request text "
-                               f"allowed is {self.max_bytes} bytes.")
+            return self._error(
+                handler,
+                "TextSizeLimitExceededException",
+                f"Input text size exceeds limit. Max length of request text "
+                f"allowed is {self.max_bytes} bytes.",
+            )
         detected = None
         if source == "auto":
             detected = detect(text)
             if detected is None:
                 return self._error(
-                    handler, "DetectedLanguageLowConfidenceException",
+                    handler,
+                    "DetectedLanguageLowConfidenceException",
                     "Amazon Translate was not able to detect the language of the text with "
                     "high confidence.",
                 )
             source = detected
         if (source, target_lang) in self.unsupported_pairs:
             return self._error(
-                handler, "UnsupportedLanguagePairException",
+                handler,
+                "UnsupportedLanguagePairException",
                 f"Unsupported language pair: {source} to {target_lang}.",
             )
         response: dict[str, Any] = {
@@ -159,6 +190,7 @@ class FakeTranslateServer(LoopbackServer):
         if body.get("Settings"):
             response["AppliedSettings"] = body["Settings"]
         if body.get("TerminologyNames"):
-            response["AppliedTerminologies"] = [{"Name": n, "Terms": []}
-                                                for n in body["TerminologyNames"]]
+            response["AppliedTerminologies"] = [
+                {"Name": n, "Terms": []} for n in body["TerminologyNames"]
+            ]
         self.send_json(handler, 200, response)

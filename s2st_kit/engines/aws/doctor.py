@@ -118,8 +118,7 @@ async def _check_h2(url: str, *, ca_bundle: str | None, timeout_s: float) -> str
     context = ssl.create_default_context(cafile=ca_bundle)
     context.set_alpn_protocols(["h2"])
     async with asyncio.timeout(timeout_s):
-        _, writer = await asyncio.open_connection(host, port, ssl=context,
-                                                  server_hostname=host)
+        _, writer = await asyncio.open_connection(host, port, ssl=context, server_hostname=host)
     try:
         ssl_object = writer.get_extra_info("ssl_object")
         protocol = ssl_object.selected_alpn_protocol() if ssl_object else None
@@ -140,13 +139,15 @@ async def _timed(name: str, coro: Any, *, hint: str) -> CheckResult:
     try:
         detail = await coro
     except TimeoutError:
-        return CheckResult(name, "fail", "no answer before the deadline", hint,
-                           time.monotonic() - start)
+        return CheckResult(
+            name, "fail", "no answer before the deadline", hint, time.monotonic() - start
+        )
     except S2STError as exc:
         return CheckResult(name, "fail", str(exc), hint, time.monotonic() - start)
     except (OSError, ssl.SSLError, ConnectionError) as exc:
-        return CheckResult(name, "fail", f"{type(exc).__name__}: {exc}", hint,
-                           time.monotonic() - start)
+        return CheckResult(
+            name, "fail", f"{type(exc).__name__}: {exc}", hint, time.monotonic() - start
+        )
     return CheckResult(name, "ok", detail, "", time.monotonic() - start)
 
 
@@ -171,76 +172,122 @@ async def run_checks(
         session = await asyncio.to_thread(make_session, region=region, profile=profile)
         source = await asyncio.to_thread(credential_source, session)
     except S2STError as exc:
-        return [CheckResult("credentials", "fail", str(exc),
-                            "configure a profile with 'aws configure'")]
+        return [
+            CheckResult("credentials", "fail", str(exc), "configure a profile with 'aws configure'")
+        ]
     if source is None:
-        results.append(CheckResult(
-            "credentials", "fail", "no credentials found in the AWS chain",
-            "run 'aws configure' or 'aws sso login', set AWS_PROFILE, or export "
-            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY", time.monotonic() - start,
-        ))
+        results.append(
+            CheckResult(
+                "credentials",
+                "fail",
+                "no credentials found in the AWS chain",
+                "run 'aws configure' or 'aws sso login', set AWS_PROFILE, or export "
+                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+                time.monotonic() - start,
+            )
+        )
     else:
-        results.append(CheckResult(
-            "credentials", "ok", f"found via {_SOURCES.get(source, source)}"
-            + (f" (profile {profile!r})" if profile else ""), "", time.monotonic() - start,
-        ))
+        results.append(
+            CheckResult(
+                "credentials",
+                "ok",
+                f"found via {_SOURCES.get(source, source)}"
+                + (f" (profile {profile!r})" if profile else ""),
+                "",
+                time.monotonic() - start,
+            )
+        )
     used_region = resolve_region(session, region)
-    results.append(CheckResult(
-        "region", "ok" if (region or session.region_name) else "warn", used_region,
-        "" if (region or session.region_name) else "no region configured; set AWS_REGION",
-    ))
+    results.append(
+        CheckResult(
+            "region",
+            "ok" if (region or session.region_name) else "warn",
+            used_region,
+            "" if (region or session.region_name) else "no region configured; set AWS_REGION",
+        )
+    )
 
     def boto_call(service: str, operation: str, permission: str, call: Any) -> Any:
         async def run() -> str:
-            factory = ClientFactory(service, region=used_region, profile=profile,
-                                    endpoint_url=endpoint_urls.get(service),
-                                    connect_timeout_s=timeout_s, read_timeout_s=timeout_s)
+            factory = ClientFactory(
+                service,
+                region=used_region,
+                profile=profile,
+                endpoint_url=endpoint_urls.get(service),
+                connect_timeout_s=timeout_s,
+                read_timeout_s=timeout_s,
+            )
             try:
                 async with asyncio.timeout(timeout_s * 2):
-                    return await asyncio.to_thread(_guarded, factory, call, service,
-                                                   operation, permission)
+                    return await asyncio.to_thread(
+                        _guarded, factory, call, service, operation, permission
+                    )
             finally:
                 await asyncio.to_thread(factory.close)
 
         return run()
 
     checks = [
-        _timed("transcribe", _check_h2(_transcribe_endpoint(used_region, endpoint_urls),
-                                       ca_bundle=ca_bundle, timeout_s=timeout_s),
-               hint="check the network / proxy and that Transcribe streaming exists in "
-                    "this region"),
+        _timed(
+            "transcribe",
+            _check_h2(
+                _transcribe_endpoint(used_region, endpoint_urls),
+                ca_bundle=ca_bundle,
+                timeout_s=timeout_s,
+            ),
+            hint="check the network / proxy and that Transcribe streaming exists in this region",
+        ),
     ]
     if source is None:
-        results += [CheckResult("translate", "skip", "no credentials"),
-                    CheckResult("polly", "skip", "no credentials")]
+        results += [
+            CheckResult("translate", "skip", "no credentials"),
+            CheckResult("polly", "skip", "no credentials"),
+        ]
     else:
         checks += [
-            _timed("translate", boto_call(
-                "translate", "ListLanguages", "translate:ListLanguages",
-                lambda c: f"{len(c.list_languages(MaxResults=500).get('Languages', []))} "
-                          "languages"),
+            _timed(
+                "translate",
+                boto_call(
+                    "translate",
+                    "ListLanguages",
+                    "translate:ListLanguages",
+                    lambda c: (
+                        f"{len(c.list_languages(MaxResults=500).get('Languages', []))} languages"
+                    ),
+                ),
                 hint="grant translate:ListLanguages and translate:TranslateText "
-                     "(see iam_policy_json())"),
-            _timed("polly", boto_call(
-                "polly", "DescribeVoices", "polly:DescribeVoices",
-                lambda c: f"{len(c.describe_voices().get('Voices', []))} voices (first page)"),
+                "(see iam_policy_json())",
+            ),
+            _timed(
+                "polly",
+                boto_call(
+                    "polly",
+                    "DescribeVoices",
+                    "polly:DescribeVoices",
+                    lambda c: f"{len(c.describe_voices().get('Voices', []))} voices (first page)",
+                ),
                 hint="grant polly:DescribeVoices and polly:SynthesizeSpeech "
-                     "(see iam_policy_json())"),
+                "(see iam_policy_json())",
+            ),
         ]
     checked = await asyncio.gather(*checks)
     order = {"transcribe": 0, "translate": 1, "polly": 2}
     results += sorted(checked, key=lambda r: order[r.name])
-    return sorted(results, key=lambda r: ["credentials", "region", "transcribe", "translate",
-                                          "polly"].index(r.name))
+    return sorted(
+        results,
+        key=lambda r: ["credentials", "region", "transcribe", "translate", "polly"].index(r.name),
+    )
 
 
-def _guarded(factory: ClientFactory, call: Any, service: str, operation: str,
-             permission: str) -> str:
+def _guarded(
+    factory: ClientFactory, call: Any, service: str, operation: str, permission: str
+) -> str:
     try:
         return call(factory.get())
     except Exception as exc:
-        raise map_boto_error(exc, engine=f"aws-{service}", operation=operation,
-                             permission=permission) from exc
+        raise map_boto_error(
+            exc, engine=f"aws-{service}", operation=operation, permission=permission
+        ) from exc
 
 
 def format_report(results: list[CheckResult]) -> str:
@@ -252,6 +299,9 @@ def format_report(results: list[CheckResult]) -> str:
         if r.hint and r.status in ("fail", "warn"):
             lines.append(f"       -> {r.hint}")
     ok = all(r.ok for r in results)
-    lines.append("AWS engines ready." if ok else
-                 "Some checks failed. Least-privilege IAM policy: iam_policy_json()")
+    lines.append(
+        "AWS engines ready."
+        if ok
+        else "Some checks failed. Least-privilege IAM policy: iam_policy_json()"
+    )
     return "\n".join(lines)

@@ -50,13 +50,34 @@ _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _ISO_OF_PREFIX = {"cmn": "zh", "yue": "zh", "arb": "ar", "nb": "no", "fil": "tl"}
 # Well-known voices default_voice() prefers when they support the engine.
 _PREFERRED_VOICES = frozenset(
-    {"Joanna", "Lucia", "Lupe", "Lea", "Vicki", "Bianca", "Camila", "Kazuha", "Zhiyu", "Seoyeon",
-     "Laura", "Hala"}
+    {
+        "Joanna",
+        "Lucia",
+        "Lupe",
+        "Lea",
+        "Vicki",
+        "Bianca",
+        "Camila",
+        "Kazuha",
+        "Zhiyu",
+        "Seoyeon",
+        "Laura",
+        "Hala",
+    }
 )
 # Locale tried first by default_voice() for a language.
 _PREFERRED_LOCALE = {
-    "en": "en-US", "es": "es-ES", "fr": "fr-FR", "de": "de-DE", "pt": "pt-BR", "it": "it-IT",
-    "ja": "ja-JP", "zh": "cmn-CN", "ar": "arb", "nl": "nl-NL", "ko": "ko-KR",
+    "en": "en-US",
+    "es": "es-ES",
+    "fr": "fr-FR",
+    "de": "de-DE",
+    "pt": "pt-BR",
+    "it": "it-IT",
+    "ja": "ja-JP",
+    "zh": "cmn-CN",
+    "ar": "arb",
+    "nl": "nl-NL",
+    "ko": "ko-KR",
 }
 
 
@@ -212,7 +233,9 @@ class AwsPollySynthesizer:
                         break
             except Exception as exc:
                 raise map_boto_error(
-                    exc, engine=self.name, operation="DescribeVoices",
+                    exc,
+                    engine=self.name,
+                    operation="DescribeVoices",
                     permission="polly:DescribeVoices",
                 ) from exc
             voices.sort(key=lambda v: (v.language, v.locale or "", v.id))
@@ -261,16 +284,25 @@ class AwsPollySynthesizer:
     def default_voice(self, language: str) -> str:
         """A voice for ``language`` that supports this engine (preferring the main locale);
         raises UnsupportedLanguageError when there is none."""
-        candidates = [v for v in self.voices(language) if v.language == iso_language(language)
-                      or "-" in language]
+        candidates = [
+            v
+            for v in self.voices(language)
+            if v.language == iso_language(language) or "-" in language
+        ]
         if not candidates:
             raise UnsupportedLanguageError(
                 f"{self.name}: no {self.engine!r} voice speaks {language!r}; try another "
                 f"engine ({', '.join(e for e in ENGINES if e != self.engine)}) or language"
             )
         preferred = _PREFERRED_LOCALE.get(language)
-        candidates.sort(key=lambda v: (v.locale != preferred, v.id not in _PREFERRED_VOICES,
-                                       v.gender != "Female", v.id))
+        candidates.sort(
+            key=lambda v: (
+                v.locale != preferred,
+                v.id not in _PREFERRED_VOICES,
+                v.gender != "Female",
+                v.id,
+            )
+        )
         return candidates[0].id
 
     def check_voice(self, voice: str, language: str | None = None) -> Voice:
@@ -367,7 +399,10 @@ class AwsPollySynthesizer:
             return self._clients.get().synthesize_speech(**request)
 
         response = await call_with_retry(
-            call, policy=self.retry, engine=self.name, operation="SynthesizeSpeech",
+            call,
+            policy=self.retry,
+            engine=self.name,
+            operation="SynthesizeSpeech",
             permission="polly:SynthesizeSpeech",
             extra_permissions="Lexicons must exist in the same region.",
         )
@@ -415,7 +450,9 @@ class AwsPollySynthesizer:
                     break
                 if isinstance(item, BaseException):
                     raise map_boto_error(
-                        item, engine=self.name, operation="SynthesizeSpeech (reading audio)",
+                        item,
+                        engine=self.name,
+                        operation="SynthesizeSpeech (reading audio)",
                         permission="polly:SynthesizeSpeech",
                     ) from item
                 yield item

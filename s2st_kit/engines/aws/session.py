@@ -123,30 +123,71 @@ class ClientFactory:
 SERVICE_OPTIONS: dict[str, frozenset[str]] = {
     "transcribe": frozenset(
         {
-            "language_code", "identify_language", "identify_multiple_languages",
-            "language_options", "preferred_language", "media_sample_rate_hz", "backend",
-            "chunk_ms", "enable_partial_results_stabilization", "partial_results_stability",
-            "stability", "vocabulary_name", "vocabulary_names", "vocabulary_filter_name",
-            "vocabulary_filter_names", "vocabulary_filter_method", "language_model_name",
-            "content_redaction_type", "content_identification_type", "pii_entity_types",
-            "show_speaker_label", "session_id", "keepalive_s", "max_stream_s",
-            "renew_grace_s", "max_reconnects", "reconnect_backoff_s", "max_resend_s",
-            "connect_timeout_s", "send_timeout_s", "final_timeout_s", "ca_bundle",
+            "language_code",
+            "identify_language",
+            "identify_multiple_languages",
+            "language_options",
+            "preferred_language",
+            "media_sample_rate_hz",
+            "backend",
+            "chunk_ms",
+            "enable_partial_results_stabilization",
+            "partial_results_stability",
+            "stability",
+            "vocabulary_name",
+            "vocabulary_names",
+            "vocabulary_filter_name",
+            "vocabulary_filter_names",
+            "vocabulary_filter_method",
+            "language_model_name",
+            "content_redaction_type",
+            "content_identification_type",
+            "pii_entity_types",
+            "show_speaker_label",
+            "session_id",
+            "keepalive_s",
+            "max_stream_s",
+            "renew_grace_s",
+            "max_reconnects",
+            "reconnect_backoff_s",
+            "max_resend_s",
+            "connect_timeout_s",
+            "send_timeout_s",
+            "final_timeout_s",
+            "ca_bundle",
             "max_speed",
         }
     ),
     "translate": frozenset(
         {
-            "terminology_names", "formality", "profanity", "brevity", "max_attempts",
-            "backoff_base_s", "backoff_cap_s", "connect_timeout_s", "read_timeout_s",
-            "max_text_bytes", "retry",
+            "terminology_names",
+            "formality",
+            "profanity",
+            "brevity",
+            "max_attempts",
+            "backoff_base_s",
+            "backoff_cap_s",
+            "connect_timeout_s",
+            "read_timeout_s",
+            "max_text_bytes",
+            "retry",
         }
     ),
     "polly": frozenset(
         {
-            "engine", "sample_rate", "rate", "volume", "lexicon_names", "read_bytes",
-            "max_pending_chunks", "max_attempts", "backoff_base_s", "backoff_cap_s",
-            "connect_timeout_s", "read_timeout_s", "retry",
+            "engine",
+            "sample_rate",
+            "rate",
+            "volume",
+            "lexicon_names",
+            "read_bytes",
+            "max_pending_chunks",
+            "max_attempts",
+            "backoff_base_s",
+            "backoff_cap_s",
+            "connect_timeout_s",
+            "read_timeout_s",
+            "retry",
         }
     ),
 }
@@ -174,12 +215,15 @@ def options_for(service: str, options: dict[str, Any]) -> dict[str, Any]:
             f"unknown AWS engine option(s): {', '.join(unknown)}; known: {', '.join(plain)}"
         )
     mine = SERVICE_OPTIONS[service]
-    out: dict[str, Any] = {k: v for k, v in options.items() if k in mine or k in
-                           ("region", "profile", "endpoint_url")}
+    out: dict[str, Any] = {
+        k: v for k, v in options.items() if k in mine or k in ("region", "profile", "endpoint_url")
+    }
     prefix = f"{service}_"
     for key, value in options.items():
-        if key.startswith(prefix) and (key[len(prefix):] in mine or key == f"{prefix}endpoint_url"):
-            out[key[len(prefix):]] = value
+        if key.startswith(prefix) and (
+            key[len(prefix) :] in mine or key == f"{prefix}endpoint_url"
+        ):
+            out[key[len(prefix) :]] = value
     urls = options.get("endpoint_urls") or {}
     if not isinstance(urls, dict):
         raise ConfigError("endpoint_urls must be a dict like {'polly': 'https://...'}")

@@ -71,13 +71,46 @@ logger = logging.getLogger(__name__)
 #: Source: Amazon Transcribe Developer Guide, "Supported languages" (streaming column),
 #: https://docs.aws.amazon.com/transcribe/latest/dg/supported-languages.html, as of 2024-06.
 DEFAULT_LOCALES: dict[str, str] = {
-    "af": "af-ZA", "ar": "ar-SA", "ca": "ca-ES", "cs": "cs-CZ", "da": "da-DK", "de": "de-DE",
-    "el": "el-GR", "en": "en-US", "es": "es-US", "eu": "eu-ES", "fa": "fa-IR", "fi": "fi-FI",
-    "fr": "fr-FR", "gl": "gl-ES", "he": "he-IL", "hi": "hi-IN", "hr": "hr-HR", "id": "id-ID",
-    "it": "it-IT", "ja": "ja-JP", "ko": "ko-KR", "lv": "lv-LV", "ms": "ms-MY", "nl": "nl-NL",
-    "no": "no-NO", "pl": "pl-PL", "pt": "pt-BR", "ro": "ro-RO", "ru": "ru-RU", "sk": "sk-SK",
-    "so": "so-SO", "sr": "sr-RS", "sv": "sv-SE", "th": "th-TH", "tl": "tl-PH", "tr": "tr-TR",
-    "uk": "uk-UA", "vi": "vi-VN", "zh": "zh-CN", "zu": "zu-ZA",
+    "af": "af-ZA",
+    "ar": "ar-SA",
+    "ca": "ca-ES",
+    "cs": "cs-CZ",
+    "da": "da-DK",
+    "de": "de-DE",
+    "el": "el-GR",
+    "en": "en-US",
+    "es": "es-US",
+    "eu": "eu-ES",
+    "fa": "fa-IR",
+    "fi": "fi-FI",
+    "fr": "fr-FR",
+    "gl": "gl-ES",
+    "he": "he-IL",
+    "hi": "hi-IN",
+    "hr": "hr-HR",
+    "id": "id-ID",
+    "it": "it-IT",
+    "ja": "ja-JP",
+    "ko": "ko-KR",
+    "lv": "lv-LV",
+    "ms": "ms-MY",
+    "nl": "nl-NL",
+    "no": "no-NO",
+    "pl": "pl-PL",
+    "pt": "pt-BR",
+    "ro": "ro-RO",
+    "ru": "ru-RU",
+    "sk": "sk-SK",
+    "so": "so-SO",
+    "sr": "sr-RS",
+    "sv": "sv-SE",
+    "th": "th-TH",
+    "tl": "tl-PH",
+    "tr": "tr-TR",
+    "uk": "uk-UA",
+    "vi": "vi-VN",
+    "zh": "zh-CN",
+    "zu": "zu-ZA",
 }
 _LOCALE = re.compile(r"^[a-z]{2,3}-[A-Z]{2}$")
 _STABILITIES = ("low", "medium", "high")
@@ -438,7 +471,9 @@ class AmazonTranscribeBackend:
         self._credentials = _BotocoreCredentialResolver(self._session, self._sdk)
 
     def __repr__(self) -> str:
-        return f"AmazonTranscribeBackend(region={self.region!r}, endpoint_url={self.endpoint_url!r})"
+        return (
+            f"AmazonTranscribeBackend(region={self.region!r}, endpoint_url={self.endpoint_url!r})"
+        )
 
     def credential_source(self) -> str | None:
         """Where the AWS chain found credentials (never the values)."""
@@ -511,8 +546,12 @@ class AmazonTranscribeBackend:
                 f"{message}). Check language_code / language_options, sample rate, "
                 "vocabulary and filter names and the region."
             )
-        if isinstance(exc, sdk_exc.LimitExceededException | sdk_exc.ServiceUnavailableException
-                      | sdk_exc.InternalFailureException):
+        if isinstance(
+            exc,
+            sdk_exc.LimitExceededException
+            | sdk_exc.ServiceUnavailableException
+            | sdk_exc.InternalFailureException,
+        ):
             return TransientStreamError(
                 f"{name}: {message}",
                 final=EngineUnavailableError(
@@ -540,16 +579,19 @@ class AmazonTranscribeBackend:
                     "permission 'transcribe:StartStreamTranscription' to this identity; "
                     "see s2st_kit.engines.aws.doctor.iam_policy_json()"
                 )
-            if status in (401,) or code in ("UnrecognizedClientException",
-                                            "InvalidSignatureException"):
+            if status in (401,) or code in (
+                "UnrecognizedClientException",
+                "InvalidSignatureException",
+            ):
                 return ConfigError(
                     f"aws-transcribe: the AWS credentials were rejected ({code}); refresh them "
                     "and check the system clock"
                 )
             if status >= 500 or status == 429:
                 return TransientStreamError(f"{code} ({status}): {message}")
-            return EngineError(f"aws-transcribe: {code} ({status}): {message}",
-                               engine="aws-transcribe")
+            return EngineError(
+                f"aws-transcribe: {code} ({status}): {message}", engine="aws-transcribe"
+            )
         if isinstance(exc, sdk_exc.SDKError):
             return TransientStreamError(f"{name}: {message}")
         # awscrt raises awscrt.exceptions.AwsCrtError for transport failures.
@@ -562,8 +604,7 @@ class AmazonTranscribeBackend:
                     engine="aws-transcribe",
                 ),
             )
-        return EngineError(f"aws-transcribe: unexpected {name}: {message}",
-                           engine="aws-transcribe")
+        return EngineError(f"aws-transcribe: unexpected {name}: {message}", engine="aws-transcribe")
 
     async def aclose(self) -> None:
         self._tls_ctx = None
@@ -784,8 +825,11 @@ class AwsTranscribeRecognizer:
             session_id=session_id,
         )
         # Validate everything that does not depend on the session's language now.
-        identifies = identify_language or identify_multiple_languages or (
-            len(self._base["language_options"]) >= 2)
+        identifies = (
+            identify_language
+            or identify_multiple_languages
+            or (len(self._base["language_options"]) >= 2)
+        )
         self._settings_for(language_code or ("auto" if identifies else "en"))
         self.sample_rate = media_sample_rate_hz
         if not 10 <= chunk_ms <= 1000:
@@ -857,7 +901,7 @@ class AwsTranscribeRecognizer:
         if base["language_code"]:
             pass
         elif identify:
-            if (language != "auto" and not base["preferred_language"]):
+            if language != "auto" and not base["preferred_language"]:
                 locale = language if _LOCALE.match(language) else DEFAULT_LOCALES.get(language)
                 if locale in base["language_options"]:
                     base["preferred_language"] = locale
@@ -905,10 +949,10 @@ class AwsTranscribeRecognizer:
                 await runner
             self._runners.discard(runner)
 
-    async def _run(self, chunks: AsyncIterable[AudioChunk], settings: TranscribeSettings,
-                   out: asyncio.Queue) -> None:
-        state = _SessionState(frames=asyncio.Queue(maxsize=64),
-                              request_code=settings.language_code)
+    async def _run(
+        self, chunks: AsyncIterable[AudioChunk], settings: TranscribeSettings, out: asyncio.Queue
+    ) -> None:
+        state = _SessionState(frames=asyncio.Queue(maxsize=64), request_code=settings.language_code)
         producer = asyncio.create_task(self._produce(chunks, state.frames))
         try:
             await self._session(settings, state, out)
@@ -947,8 +991,7 @@ class AwsTranscribeRecognizer:
                         import soxr
 
                         in_rate = chunk.sample_rate
-                        resampler = soxr.ResampleStream(in_rate, self.sample_rate, 1,
-                                                        dtype="int16")
+                        resampler = soxr.ResampleStream(in_rate, self.sample_rate, 1, dtype="int16")
                     elif chunk.sample_rate != in_rate:
                         raise AudioFormatError(
                             f"sample rate changed mid-stream ({in_rate} -> {chunk.sample_rate} Hz)"
@@ -961,8 +1004,9 @@ class AwsTranscribeRecognizer:
                     await frames.put(_Frame(frame, position, self.chunk_ms / 1000))
                     position += self.chunk_ms / 1000
             if resampler is not None:
-                pending += resampler.resample_chunk(np.zeros(0, dtype=np.int16),
-                                                    last=True).tobytes()
+                pending += resampler.resample_chunk(
+                    np.zeros(0, dtype=np.int16), last=True
+                ).tobytes()
             while pending:
                 frame = bytes(pending[:frame_bytes]).ljust(frame_bytes, b"\0")
                 del pending[:frame_bytes]
@@ -974,8 +1018,9 @@ class AwsTranscribeRecognizer:
         except BaseException as exc:
             await frames.put(_Failed(exc))
 
-    async def _session(self, settings: TranscribeSettings, state: _SessionState,
-                       out: asyncio.Queue) -> None:
+    async def _session(
+        self, settings: TranscribeSettings, state: _SessionState, out: asyncio.Queue
+    ) -> None:
         failures = 0
         rng = random.Random()
         while True:
@@ -988,13 +1033,17 @@ class AwsTranscribeRecognizer:
                 if failures > self.max_reconnects:
                     final = exc.final or StreamClosedError(
                         f"aws-transcribe: the stream failed {failures} times in a row "
-                        f"({exc}); giving up", engine=self.name,
+                        f"({exc}); giving up",
+                        engine=self.name,
                     )
                     raise final from exc
                 wait = rng.uniform(0, self.reconnect_backoff_s * 2 ** (failures - 1))
                 logger.warning(
                     "%s: %s; reconnecting in %.2f s and re-sending %.2f s of audio",
-                    self.name, exc, wait, sum(f.duration_s for f in state.resend),
+                    self.name,
+                    exc,
+                    wait,
+                    sum(f.duration_s for f in state.resend),
                 )
                 await asyncio.sleep(wait)
                 continue
@@ -1002,8 +1051,9 @@ class AwsTranscribeRecognizer:
                 return
             failures = 0  # "renew": a planned new stream
 
-    async def _attempt(self, settings: TranscribeSettings, state: _SessionState,
-                       out: asyncio.Queue) -> str:
+    async def _attempt(
+        self, settings: TranscribeSettings, state: _SessionState, out: asyncio.Queue
+    ) -> str:
         attempt = _AttemptState()
         state.attempt_finals = 0
         handle = await self._backend.open(settings)
@@ -1011,8 +1061,7 @@ class AwsTranscribeRecognizer:
         receiver = asyncio.create_task(self._receive(handle, attempt, state, out))
         sender = asyncio.create_task(self._send(handle, attempt, state))
         try:
-            done, _ = await asyncio.wait({receiver, sender},
-                                         return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait({receiver, sender}, return_when=asyncio.FIRST_COMPLETED)
             if receiver in done and not sender.done():
                 sender.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -1028,7 +1077,8 @@ class AwsTranscribeRecognizer:
                     f"no end of results within {self.final_timeout_s} s of the end of audio",
                     final=EngineTimeoutError(
                         f"{self.name}: the service did not finish within "
-                        f"{self.final_timeout_s} s after the audio ended", engine=self.name,
+                        f"{self.final_timeout_s} s after the audio ended",
+                        engine=self.name,
                     ),
                 ) from exc
             return outcome
@@ -1040,8 +1090,9 @@ class AwsTranscribeRecognizer:
                     await task
             await handle.aclose()
 
-    async def _send(self, handle: StreamingHandle, attempt: _AttemptState,
-                    state: _SessionState) -> str:
+    async def _send(
+        self, handle: StreamingHandle, attempt: _AttemptState, state: _SessionState
+    ) -> str:
         frame_s = self.chunk_ms / 1000
         for frame in list(state.resend):
             await self._send_frame(handle, attempt, frame, frame.pcm, frame_s)
@@ -1051,8 +1102,9 @@ class AwsTranscribeRecognizer:
                 (not attempt.utterance_open and attempt.quiet_s >= _RENEW_PAUSE_S)
                 or attempt.timeline.stream_pos >= self.max_stream_s + self.renew_grace_s
             ):
-                logger.info("%s: renewing the stream after %.1f s", self.name,
-                            attempt.timeline.stream_pos)
+                logger.info(
+                    "%s: renewing the stream after %.1f s", self.name, attempt.timeline.stream_pos
+                )
                 await handle.end()
                 return "renew"
             try:
@@ -1062,8 +1114,11 @@ class AwsTranscribeRecognizer:
                     async with asyncio.timeout(self.keepalive_s):
                         item = await state.frames.get()
             except TimeoutError:
-                logger.debug("%s: no audio for %.1f s; sending keep-alive silence",
-                             self.name, self.keepalive_s)
+                logger.debug(
+                    "%s: no audio for %.1f s; sending keep-alive silence",
+                    self.name,
+                    self.keepalive_s,
+                )
                 await self._send_frame(handle, attempt, None, silence, frame_s)
                 continue
             if item is None:
@@ -1077,8 +1132,14 @@ class AwsTranscribeRecognizer:
         await handle.end()
         return "done"
 
-    async def _send_frame(self, handle: StreamingHandle, attempt: _AttemptState,
-                          frame: _Frame | None, pcm: bytes, duration_s: float) -> None:
+    async def _send_frame(
+        self,
+        handle: StreamingHandle,
+        attempt: _AttemptState,
+        frame: _Frame | None,
+        pcm: bytes,
+        duration_s: float,
+    ) -> None:
         if self.max_speed is not None:
             due = attempt.started + attempt.timeline.stream_pos / self.max_speed
             delay = due - time.monotonic()
@@ -1100,11 +1161,18 @@ class AwsTranscribeRecognizer:
             if state.dropped_resend_s == dropped.duration_s:
                 logger.warning(
                     "%s: more than %.0f s of audio without a final result; audio older than "
-                    "that will not be re-sent after a reconnect", self.name, self.max_resend_s,
+                    "that will not be re-sent after a reconnect",
+                    self.name,
+                    self.max_resend_s,
                 )
 
-    async def _receive(self, handle: StreamingHandle, attempt: _AttemptState,
-                       state: _SessionState, out: asyncio.Queue) -> None:
+    async def _receive(
+        self,
+        handle: StreamingHandle,
+        attempt: _AttemptState,
+        state: _SessionState,
+        out: asyncio.Queue,
+    ) -> None:
         async for raw in handle.results():
             transcript = self._to_transcript(raw, attempt, state)
             if transcript is None:
@@ -1116,8 +1184,9 @@ class AwsTranscribeRecognizer:
                 while state.resend and state.resend[0].start_s < state.last_final_end - 1e-3:
                     state.resend.popleft()
 
-    def _to_transcript(self, raw: RawResult, attempt: _AttemptState,
-                       state: _SessionState) -> Transcript | None:
+    def _to_transcript(
+        self, raw: RawResult, attempt: _AttemptState, state: _SessionState
+    ) -> Transcript | None:
         text = raw.transcript.strip()
         uid = attempt.ids.get(raw.result_id)
         if uid is None:

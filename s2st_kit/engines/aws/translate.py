@@ -153,7 +153,10 @@ class AwsTranslator:
 
         self._check_open()
         codes = await call_with_retry(
-            call, policy=self.retry, engine=self.name, operation="ListLanguages",
+            call,
+            policy=self.retry,
+            engine=self.name,
+            operation="ListLanguages",
             permission="translate:ListLanguages",
         )
         if codes:
@@ -182,8 +185,9 @@ class AwsTranslator:
             return Translation("", text, source, target, engine=self.name)
         pieces = split_text(text, limit=self.max_text_bytes, size=utf8_len)
         if len(pieces) > 1:
-            logger.debug("%s: %d bytes split into %d requests", self.name, utf8_len(text),
-                         len(pieces))
+            logger.debug(
+                "%s: %d bytes split into %d requests", self.name, utf8_len(text), len(pieces)
+            )
         translated: list[str] = []
         detected: str | None = None
         for piece in pieces:
@@ -227,8 +231,12 @@ class AwsTranslator:
             return self._clients.get().translate_text(**kwargs)
 
         return await call_with_retry(
-            call, policy=self.retry, engine=self.name, operation="TranslateText",
-            permission="translate:TranslateText", extra_permissions=_PERMISSION_HINT,
+            call,
+            policy=self.retry,
+            engine=self.name,
+            operation="TranslateText",
+            permission="translate:TranslateText",
+            extra_permissions=_PERMISSION_HINT,
         )
 
     def _check_open(self) -> None:
