@@ -62,7 +62,9 @@ def machine_info() -> dict[str, Any]:
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
-        "affinity_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "affinity_cores": len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else None,
         "memory_gib": round(mem_gib, 1),
         "os": platform.platform(),
         "python": sys.version.split()[0],
@@ -98,7 +100,9 @@ def table(results: list[BenchResult]) -> str:
             verdict = "" if f.ok is None else ("PASS" if f.ok else "MISS")
             rows.append((f.benchmark, f.metric, _fmt(f.value, f.unit), f.target, verdict))
     head = ("benchmark", "metric", "value", "target", "result")
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(head)]
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(head)
+    ]
     widths[4] = max(6, widths[4]) if all(len(r[4]) <= 6 for r in rows) else widths[4]
 
     def line(cells: tuple[str, ...]) -> str:
@@ -119,10 +123,7 @@ def table(results: list[BenchResult]) -> str:
         out.append(line(r))
         previous = r[0]
     notes = [
-        f"  {f.benchmark}: {f.metric} — {f.note}"
-        for res in results
-        for f in res.figures
-        if f.note
+        f"  {f.benchmark}: {f.metric} — {f.note}" for res in results for f in res.figures if f.note
     ]
     if notes:
         out += ["", "notes:", *notes]
@@ -183,7 +184,9 @@ def main(argv: list[str] | None = None) -> int:
         help=f"where to write the results (default {DEFAULT_JSON.relative_to(Path.cwd()) if DEFAULT_JSON.is_relative_to(Path.cwd()) else DEFAULT_JSON}; "
         "--quick writes nothing unless given)",
     )
-    parser.add_argument("--only", default="", help="comma-separated subset of: " + ", ".join(BENCHMARKS))
+    parser.add_argument(
+        "--only", default="", help="comma-separated subset of: " + ", ".join(BENCHMARKS)
+    )
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.only.split(",") if n.strip()] or list(BENCHMARKS)
     unknown = [n for n in names if n not in BENCHMARKS]
@@ -195,8 +198,10 @@ def main(argv: list[str] | None = None) -> int:
     results = asyncio.run(run_all(names, quick=args.quick))
     total = time.perf_counter() - t
     print(table(results))
-    print(f"\nsuite wall time {total:.0f} s; load average before {machine['loadavg']}, "
-          f"after {os.getloadavg() if hasattr(os, 'getloadavg') else None}")
+    print(
+        f"\nsuite wall time {total:.0f} s; load average before {machine['loadavg']}, "
+        f"after {os.getloadavg() if hasattr(os, 'getloadavg') else None}"
+    )
     path = args.json if args.json is not None else (None if args.quick else DEFAULT_JSON)
     if path is not None:
         commit = _git("rev-parse", "HEAD")

@@ -86,7 +86,9 @@ def scaled_model(model: LatencyModel, factor: float) -> LatencyModel:
     )
 
 
-def load_clips(*, n_manifest: int | None = None, talks: int = 4, talk_len: int = 8) -> list[BenchClip]:
+def load_clips(
+    *, n_manifest: int | None = None, talks: int = 4, talk_len: int = 8
+) -> list[BenchClip]:
     """Manifest clips (first ``n_manifest``; all when None) and ``talks`` synthetic talks."""
     clips: list[BenchClip] = []
     try:
@@ -174,7 +176,9 @@ async def measure(clips: list[BenchClip], *, time_scale: float = 1.0) -> dict[st
         ),
     }
     for v in POLICIES:
-        out[v]["vs_classic_median"] = out[v]["ear_to_ear_median_s"] / out["classic"]["ear_to_ear_median_s"]
+        out[v]["vs_classic_median"] = (
+            out[v]["ear_to_ear_median_s"] / out["classic"]["ear_to_ear_median_s"]
+        )
         out[v]["vs_classic_p95"] = out[v]["ear_to_ear_p95_s"] / out["classic"]["ear_to_ear_p95_s"]
     out["floor"]["floor_vs_classic_median"] = (
         out["floor"]["floor_median_s"] / out["classic"]["ear_to_ear_median_s"]
@@ -183,7 +187,9 @@ async def measure(clips: list[BenchClip], *, time_scale: float = 1.0) -> dict[st
     classic = pd.concat([by[(c.id, "classic")] for c in clips], ignore_index=True)
     classic = classic[classic.status == "ok"]
     pair = final.merge(
-        classic.assign(audio_start_s=classic.audio_start_s.round(2))[["clip_id", "audio_start_s", "ear_to_ear_s"]],
+        classic.assign(audio_start_s=classic.audio_start_s.round(2))[
+            ["clip_id", "audio_start_s", "ear_to_ear_s"]
+        ],
         left_on=["clip_id", final.audio_start_s.round(2)],
         right_on=["clip_id", "audio_start_s"],
         suffixes=("", "_classic"),
@@ -197,8 +203,12 @@ async def measure(clips: list[BenchClip], *, time_scale: float = 1.0) -> dict[st
         offsets[c.id] = {v: _session_end_offsets(by[(c.id, v)], c) for v in VARIANTS}
     out["end_offsets"] = offsets
     for v in VARIANTS:
-        out[v]["EndOffset_CA_median_s"] = percentile([offsets[c.id][v]["EndOffset_CA"] for c in clips], 50)
-        out[v]["EndOffset_median_s"] = percentile([offsets[c.id][v]["EndOffset"] for c in clips], 50)
+        out[v]["EndOffset_CA_median_s"] = percentile(
+            [offsets[c.id][v]["EndOffset_CA"] for c in clips], 50
+        )
+        out[v]["EndOffset_median_s"] = percentile(
+            [offsets[c.id][v]["EndOffset"] for c in clips], 50
+        )
     diffs = {
         c.id: offsets[c.id]["stable"]["EndOffset_CA"] - offsets[c.id]["final"]["EndOffset_CA"]
         for c in clips
@@ -234,7 +244,11 @@ async def run(*, quick: bool = False) -> BenchResult:
             d[v]["ear_to_ear_median_s"],
             "s",
             note=f"p95 {d[v]['ear_to_ear_p95_s']:.2f} s over {d[v]['ok']} segments"
-            + (f"; {len(clips)} clips, cloud-like, real time" if v == "classic" and scale == 1 else "")
+            + (
+                f"; {len(clips)} clips, cloud-like, real time"
+                if v == "classic" and scale == 1
+                else ""
+            )
             + (f"; time scaled {scale:g}x (quick)" if v == "classic" and scale != 1 else ""),
         )
     r = d["final"]["vs_classic_median"]

@@ -24,8 +24,13 @@ import numpy as np
 import pandas as pd
 
 from s2st_kit import PacedSink, Pipeline, PipelineConfig
-from s2st_kit.events import Event, FinalTranscript, PartialTranscript, SegmentLogged
-from s2st_kit.events import TranslationReady
+from s2st_kit.events import (
+    Event,
+    FinalTranscript,
+    PartialTranscript,
+    SegmentLogged,
+    TranslationReady,
+)
 
 from .common import BenchResult, ToneSource, percentile, simulated_engines, talk_script
 
@@ -121,7 +126,9 @@ async def simulated_session(*, quick: bool = False) -> dict[str, Any]:
     script = talk_script(2 if quick else 6, seed=7)
     speed = 4.0 if quick else 1.0
     engines = simulated_engines(script, preset="cloud-like", seed=0)
-    source = ToneSource(script[-1][2] + 1.0, [(a, b) for _, a, b in script], realtime=True, speed=speed)
+    source = ToneSource(
+        script[-1][2] + 1.0, [(a, b) for _, a, b in script], realtime=True, speed=speed
+    )
     pipe = Pipeline(engines, PipelineConfig(), source=source, sink=PacedSink(speed=speed))
     return await probed_session(pipe)
 
@@ -154,7 +161,10 @@ async def run(*, quick: bool = False) -> BenchResult:
     sim = await simulated_session(quick=quick)
     off = await offline_session(quick=quick)
     res.details = {"simulated": sim, "offline": off}
-    stacks: list[tuple[str, dict[str, Any] | str]] = [("simulated cloud-like", sim), ("offline", off)]
+    stacks: list[tuple[str, dict[str, Any] | str]] = [
+        ("simulated cloud-like", sim),
+        ("offline", off),
+    ]
     for label, d in stacks:
         if isinstance(d, str):
             res.add(f"{label}: largest loop stall", None, "ms", note=f"skipped: {d}")
