@@ -343,13 +343,20 @@ class Pipeline:
         return self.log
 
     async def _warm_up(self) -> None:
-        """Let engines load models / start processes before the clock starts (optional hooks).
+        """Let engines adopt the config and load models before the clock starts (optional hooks).
+
+        ``engine.configure(config)`` is called when an engine has it (e.g. the AWS recognizer
+        takes ``chunk_ms`` and ``stability`` from the session's config).
 
         ``recognizer.load()``, ``translator.load([(source, target)])`` and
         ``synthesizer.load()`` are awaited when an engine has them, so the first segment's
         latency measures translation, not model loading.
         """
         cfg = self.config
+        for engine in (self.engines.recognizer, self.engines.translator, self.engines.synthesizer):
+            configure = getattr(engine, "configure", None)
+            if callable(configure):
+                configure(cfg)  # e.g. a cloud recognizer adopting chunk_ms and stability
         hooks = (
             (self.engines.recognizer, ()),
             (self.engines.translator, ([(cfg.source_lang, cfg.target_lang)],)),

@@ -189,3 +189,20 @@ async def test_translation_failure_is_logged_per_segment_and_session_goes_on(aws
     df = log.to_pandas()
     assert len(df) == 3 and (df.status == "error").all()
     assert df.error.str.contains("Unsupported language pair").all()
+
+
+async def test_session_config_reaches_transcribe(aws_env, cert):
+    """The pipeline hands chunk_ms and stability to the recognizer before the stream opens."""
+    with (
+        FakeTranscribeServer(cert, vocabulary=VOCAB) as ts,
+        FakeTranslateServer() as tr,
+        FakePollyServer(ttfb_s=0.0, pace=50.0) as po,
+    ):
+        eng = engines(ts, tr, po)
+        cfg = PipelineConfig(source_lang="en", target_lang="es", chunk_ms=50, stability="low")
+        log = await Pipeline(eng, cfg, source=source(), sink=MemorySink()).run()
+        await eng.aclose()
+    assert len(log) == 3
+    sizes = ts.streams[0].chunk_sizes
+    assert max(sizes) == 1600  # 50 ms of 16 kHz PCM16
+    assert ts.streams[0].headers["x-amzn-transcribe-partial-results-stability"] == "low"

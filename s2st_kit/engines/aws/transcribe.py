@@ -801,6 +801,7 @@ class AwsTranscribeRecognizer:
         max_speed: float | None = None,
         backend: StreamingBackend | None = None,
     ) -> None:
+        self._explicit_stability = partial_results_stability is not None or stability is not None
         if partial_results_stability is None:
             partial_results_stability = stability or "high"
         self._base = dict(
@@ -832,18 +833,7 @@ class AwsTranscribeRecognizer:
         )
         self._settings_for(language_code or ("auto" if identifies else "en"))
         self.sample_rate = media_sample_rate_hz
-        if not 10 <= chunk_ms <= 1000:
-            raise ConfigError(f"chunk_ms must be 10-1000 ms, got {chunk_ms}")
-        self.chunk_ms = chunk_ms
-        self.frame_samples = round(self.sample_rate * chunk_ms / 1000)
-        if self.frame_samples * 2 > MAX_EVENT_BYTES:
-            raise ConfigError(
-                f"chunk_ms={chunk_ms} at {self.sample_rate} Hz makes {self.frame_samples * 2}-"
-                f"byte audio events; Transcribe accepts at most {MAX_EVENT_BYTES} bytes: use "
-                f"chunk_ms <= {MAX_EVENT_BYTES * 1000 // (2 * self.sample_rate)}"
-            )
-        if not 50 <= chunk_ms <= 200:
-            logger.info("chunk_ms=%d: Transcribe recommends 50-200 ms chunks", chunk_ms)
+        self._set_chunk_ms(chunk_ms)
         if keepalive_s is not None and not 0 < keepalive_s < 15:
             raise ConfigError("keepalive_s must be between 0 and 15 s (the service's timeout)")
         if not 0 < max_stream_s <= 4 * 3600:
@@ -873,6 +863,28 @@ class AwsTranscribeRecognizer:
         self._closed = False
         #: Counters of the last session: streams opened, reconnects, audio re-sent (s).
         self.stats: dict[str, float] = {}
+
+    def _set_chunk_ms(self, chunk_ms: int) -> None:
+        if not 10 <= chunk_ms <= 1000:
+            raise ConfigError(f"chunk_ms must be 10-1000 ms, got {chunk_ms}")
+        frame_samples = round(self.sample_rate * chunk_ms / 1000)
+        if frame_samples * 2 > MAX_EVENT_BYTES:
+            raise ConfigError(
+                f"chunk_ms={chunk_ms} at {self.sample_rate} Hz makes {frame_samples * 2}-"
+                f"byte audio events; Transcribe accepts at most {MAX_EVENT_BYTES} bytes: use "
+                f"chunk_ms <= {MAX_EVENT_BYTES * 1000 // (2 * self.sample_rate)}"
+            )
+        if not 50 <= chunk_ms <= 200:
+            logger.info("chunk_ms=%d: Transcribe recommends 50-200 ms chunks", chunk_ms)
+        self.chunk_ms = chunk_ms
+        self.frame_samples = frame_samples
+
+    def configure(self, config: Any) -> None:
+        """Adopt a session's ``chunk_ms`` and ``stability`` (called by the pipeline before it
+        starts). A stability level given to the constructor wins over the config's."""
+        self._set_chunk_ms(int(config.chunk_ms))
+        if not self._explicit_stability:
+            self._base["partial_results_stability"] = config.stability
 
     def __repr__(self) -> str:
         return (
