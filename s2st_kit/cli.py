@@ -229,6 +229,13 @@ async def _run_session(args: argparse.Namespace, out: TextIO) -> int:
     df = log.to_pandas()
     print("", file=out)
     print(format_summary(df, audio_s=pipe.stats.audio_s, wall_s=wall), file=out)
+    st = pipe.stats
+    notes = {
+        "retries": st.retries, "recognizer restarts": st.recognizer_restarts,
+        "dropped audio chunks": st.dropped_audio_chunks, "dropped segments": st.dropped_segments,
+    }  # fmt: skip
+    if any(notes.values()):
+        print("robustness: " + ", ".join(f"{k} {v}" for k, v in notes.items() if v), file=out)
     print(f"\ntranslated speech: {wav_path} ({wav.duration_s:.1f} s)", file=out)
     print(f"segment log:       {log_path} (and {jsonl_path})", file=out)
     return 0
