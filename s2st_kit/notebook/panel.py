@@ -176,6 +176,9 @@ class ControlPanel:
 
     Attributes for later cells: ``pipeline`` (the last session's :class:`Pipeline`),
     ``log`` (its :class:`SegmentLog`), ``dataframe()``, ``model`` (choices and options).
+    ``echo_guard`` (default True): with a live input and a loudspeaker output, mute the
+    input while the translation plays (:class:`~s2st_kit.audio.echo.EchoGuard`; the last
+    session's guard is ``guard``, its muted spans are saved beside the log as ``.muted.json``).
     """
 
     def __init__(
@@ -198,6 +201,8 @@ class ControlPanel:
         self.pipeline: Pipeline | None = None
         self.last_error: str | None = None
         self.sink: MemorySink | None = None
+        self.echo_guard = True
+        self.guard: Any = None  # the last session's EchoGuard, if one was used
         self._tasks: set[asyncio.Task[Any]] = set()
         self._watch: asyncio.Task[SegmentLog | None] | None = None
         self._ticker: asyncio.Task[None] | None = None
@@ -496,7 +501,18 @@ class ControlPanel:
             if self.log_dir is not None:
                 self.log_dir.mkdir(parents=True, exist_ok=True)
                 log_path = self.log_dir / f"session-{config.session_id}.jsonl"
-            pipe = Pipeline(engines, config, source=source, sink=sink, log_path=log_path)
+            self.guard = None
+            sel = self.model.selection
+            live_in = sel.input_kind in ("microphone", "browser")
+            if self.echo_guard and live_in and sel.output_kind in ("speaker", "browser"):
+                from ..audio.echo import EchoGuard
+
+                self.guard = EchoGuard(source, sink)
+                source, sink = self.guard.source, self.guard.sink
+            clock = self.guard.clock if self.guard is not None else None
+            pipe = Pipeline(
+                engines, config, source=source, sink=sink, log_path=log_path, clock=clock
+            )
         except Exception as exc:
             self._fail(exc)
             self.start_button.disabled = False
@@ -506,6 +522,9 @@ class ControlPanel:
         unsubs = [pipe.subscribe(h) for h in handlers]
         self._unsubscribe = lambda: [u() for u in unsubs]  # type: ignore[func-returns-value]
         task = pipe.start()
+        if self.guard is not None and log_path is not None:
+            guard, spans = self.guard, self.guard.spans_path(log_path)
+            task.add_done_callback(lambda _t: guard.save_json(spans))
         self._watch = asyncio.get_running_loop().create_task(self._watch_session(pipe, task))
         self._ticker = asyncio.get_running_loop().create_task(self._tick())
         self.stop_button.disabled = False
