@@ -6,6 +6,7 @@ suite runs, prints its table, writes its JSON, and that its helpers behave.
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -28,7 +29,6 @@ from benchmarks.common import (  # noqa: E402
     simulated_engines,
     talk_script,
 )
-
 from s2st_kit import MemorySink, MemorySource, PacedSink, PipelineConfig  # noqa: E402
 
 
@@ -94,7 +94,7 @@ def test_helpers():
     script = talk_script(5, seed=1)
     assert script == talk_script(5, seed=1)
     assert all(a < b for _, a, b in script)
-    assert all(b1 < a2 for (_, _, b1), (_, a2, _) in zip(script, script[1:], strict=False))
+    assert all(b1 < a2 for (_, _, b1), (_, a2, _) in itertools.pairwise(script))
     res = BenchResult("x")
     res.add("m", 1.5, "s", target="< 2 s", ok=True, note="n")
     res.add("k", None, "ms")
