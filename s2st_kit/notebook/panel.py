@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import itertools
 import logging
 import os
 import uuid
@@ -233,6 +234,10 @@ class ControlPanel:
             )
             for stage in ("asr", "mt", "tts")
         }
+        rows = list(self.stage_rows.values())
+        for row, following in itertools.pairwise(rows):
+            if row.note.value and row.note.value == following.note.value:
+                row.note.layout.display = "none"  # the same reason once, under the last row
         w = widgets
         self.source_lang = w.Dropdown(description="From", layout=w.Layout(width="260px"))
         self.target_lang = w.Dropdown(description="To", layout=w.Layout(width="260px"))
@@ -438,9 +443,14 @@ class ControlPanel:
             self.stability.value = sel.stability
             self.input_row.select(sel.input_kind)
             clip_paths = [v for _, v in opt.clips]
-            _set_options(
-                self.clip, opt.clips, sel.input_path if sel.input_path in clip_paths else None
-            )
+            if list(self.clip.options) != list(opt.clips):
+                self.clip.options = opt.clips
+            if sel.input_path in clip_paths:
+                self.clip.value = sel.input_path
+                self.path.value = ""
+            else:  # a file of the user's: shown in the path box, no clip selected
+                self.clip.value = None
+                self.path.value = sel.input_path or ""
             self.pace.value = _pace_value(sel.pace)
             _set_options(self.mic, opt.microphones, sel.mic_device)
             self.file_box.layout.display = None if sel.input_kind == "file" else "none"

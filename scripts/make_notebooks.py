@@ -1,0 +1,678 @@
+"""Write the notebooks in ``notebooks/`` from the cell sources below (reviewable, reproducible).
+
+    .venv/bin/python scripts/make_notebooks.py            # (re)write every notebook
+    .venv/bin/python scripts/make_notebooks.py --check    # exit 1 if a notebook is stale
+
+Notebooks are written without outputs and with stable cell ids, so regenerating them
+changes nothing unless a cell changed. Edit the cells here, not in JupyterLab (or copy
+your JupyterLab edits back here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import textwrap
+from pathlib import Path
+
+import nbformat
+
+NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+
+SETUP = """\
+import os
+from pathlib import Path
+
+from s2st_kit.datasets import data_dir
+
+ROOT = data_dir().parent  # the repository
+OUT = Path(os.environ.get("S2ST_NOTEBOOK_OUT", ROOT / "out" / "notebooks"))
+OUT.mkdir(parents=True, exist_ok=True)
+"""
+
+
+def md(text: str) -> tuple[str, str]:
+    return ("markdown", textwrap.dedent(text).strip("\n"))
+
+
+def code(text: str) -> tuple[str, str]:
+    return ("code", textwrap.dedent(text).strip("\n"))
+
+
+# --------------------------------------------------------------------------- 01 quickstart
+
+QUICKSTART = [
+    md("""
+        # Quickstart: speech in, translated speech out
+
+        This notebook runs the **offline stack** — pocketsphinx (speech recognition) →
+        Apertium (translation) → eSpeak NG (speech synthesis) — on a short English recording,
+        English → Spanish, with no cloud account. It shows the control panel, the segment log
+        (one row per translated segment, with every stage's timestamps) and a latency plot.
+
+        Run it top to bottom (*Run → Run All Cells*); it takes about half a minute.
+    """),
+    code(SETUP),
+    code("""
+        import numpy as np
+        import soundfile as sf
+
+        from s2st_kit.audio import read_audio
+        from s2st_kit.datasets import librivox_clips, sample_clip
+        from s2st_kit.notebook import ControlPanel
+
+        # Real read speech: the two shortest LibriVox sentences of Debian's pocketsphinx-testdata
+        # joined with pauses (about 8 s); without that package, a synthetic sample clip.
+        clips = sorted(librivox_clips(), key=lambda c: sf.info(c.path).duration)[:2]
+        if clips:
+            pause = np.zeros(int(0.8 * 16000), np.float32)
+            parts = [pause]
+            for c in clips:
+                parts += [read_audio(c.path, sample_rate=16000)[0], pause]
+            recording = OUT / "quickstart_en.wav"
+            sf.write(recording, np.concatenate(parts), 16000, subtype="PCM_16")
+            reference = " ".join(c.transcript for c in clips)
+        else:
+            clip = sample_clip("en")
+            recording, reference = clip.path, clip.transcript
+        print(f"{recording.name}: {reference!r}")
+    """),
+    md("""
+        ## The control panel
+
+        Pick an engine per stage (unavailable ones are greyed out, with the reason), the
+        languages (only pairs the chosen engines support are offered), a voice (▶ *Preview*
+        speaks a sample sentence), the chunk size, the commit policy and the input. Then press
+        **Start**: partial transcripts appear in grey and are replaced in place, finals in black
+        with their translation underneath, and the latency chart redraws as segments are played.
+        At the end the panel shows the segment table, a per-stage summary and a player for the
+        translated speech.
+    """),
+    code("""
+        panel = ControlPanel(
+            asr="offline", mt="offline", tts="offline",
+            source_lang="en", target_lang="es",
+            input_path=str(recording),   # read at the speed of speech, like a microphone
+        )
+        panel
+    """),
+    md("""
+        Press **Start** above — or run the next cell, which does the same from code and waits
+        for the session to end. (While a cell is running the kernel does not handle clicks, so
+        when you want to use **Stop**, start with the button.)
+    """),
+    code("""
+        log = await panel.run()
+        print(f"{len(log)} segment(s) logged")
+    """),
+    md("""
+        ## The segment log
+
+        `panel.dataframe()` is the last session's log as a pandas DataFrame. Every `t_*`
+        column is seconds on the session clock; the derived `*_s` columns split the
+        ear-to-ear latency (`t_play_start − t_speech_end`) into stages that add up exactly.
+    """),
+    code("""
+        df = panel.dataframe()
+        df[["segment_id", "transcript", "translation", "asr_lag_s", "mt_s", "tts_ttfb_s", "queue_s", "ear_to_ear_s", "status"]]
+    """),
+    code("""
+        from s2st_kit.metrics import stage_summary
+
+        stage_summary(df).round(3)
+    """),
+    md("""
+        ## One plot: the segment timeline
+
+        Each row is a segment: the source speech and the translated playback (lower lane),
+        recognition, translation and synthesis (upper lane). More plots in
+        `03_latency_analysis.ipynb`.
+    """),
+    code("""
+        from s2st_kit import plots
+
+        plots.plot_timeline(df)
+    """),
+    md("## Save the log and load it again"),
+    code("""
+        from s2st_kit import SegmentLog
+
+        path = panel.log.save(OUT / "quickstart.parquet")
+        print(path, SegmentLog.load(path).to_pandas().shape)
+    """),
+    md("""
+        ## The same without the panel
+
+        The panel is a thin layer over the Python API. Here the file is read as fast as the
+        pipeline consumes it (`realtime=False`) and the translated speech is kept in memory.
+    """),
+    code("""
+        from IPython.display import Audio
+
+        from s2st_kit import Engines, FileSource, MemorySink, Pipeline, PipelineConfig
+
+        engines = Engines.create("offline")
+        sink = MemorySink()
+        pipe = Pipeline(
+            engines, PipelineConfig(source_lang="en", target_lang="es"),
+            source=FileSource(recording, realtime=False), sink=sink,
+        )
+        log2 = await pipe.run()
+        await engines.aclose()
+        display(log2.to_pandas()[["transcript", "translation"]])
+        Audio(sink.audio() / 32768, rate=sink.sample_rate, normalize=False)
+    """),
+]
+
+# --------------------------------------------------------------------------- 02 live microphone
+
+LIVE = [
+    md("""
+        # Live input: local microphone, browser microphone — or a file paced in real time
+
+        Three ways to feed live speech to the pipeline:
+
+        1. **Local microphone** (PortAudio through PyAudio): when the kernel runs on a machine
+           with a sound card.
+        2. **Browser microphone** (an anywidget using `getUserMedia`): when the kernel runs on
+           a server and you sit at the browser.
+        3. **Fallback**: a recording paced at the speed of speech, which the pipeline cannot
+           tell from a microphone. Headless runs (CI) take this path.
+
+        Each section says what it found and skips cleanly when its input is missing.
+    """),
+    code(SETUP),
+    code("""
+        from s2st_kit import Engines, Pipeline, PipelineConfig
+        from s2st_kit.datasets import librivox_clips, sample_clip
+        from s2st_kit.notebook import ControlPanel, InputCatalog
+
+        inputs = InputCatalog()
+        mics, mic_problem = inputs.microphones()
+        browser_audio, browser_problem = inputs.browser()
+        print("local microphone:  ", ", ".join(d.name for d in mics) if mics else f"unavailable — {mic_problem}")
+        print("browser microphone:", "available (needs a browser showing this notebook)" if browser_audio else f"unavailable — {browser_problem}")
+    """),
+    md("## 1. Local microphone"),
+    code("""
+        HAVE_MIC = bool(mics)
+        if HAVE_MIC:
+            from s2st_kit.audio.devices import list_devices
+
+            for device in list_devices():
+                print(device)
+        else:
+            print(f"skipped: no local microphone ({mic_problem})")
+    """),
+    md("""
+        ## 2. Browser microphone
+
+        The widgets below capture from the browser's microphone and play the translation
+        through its speakers. Click **Start** on the microphone and allow access, then set
+        `USE_BROWSER_MIC = True` and run the next two cells: the first starts a session in
+        the background (`pipe.start()` — a cell that awaited the whole session would hold the
+        microphone's audio back), the second stops it.
+    """),
+    code("""
+        USE_BROWSER_MIC = False  # True once the microphone widget below is running
+
+        if browser_audio is not None:
+            mic = browser_audio.BrowserMicrophone(chunk_ms=100)
+            speaker = browser_audio.BrowserSpeaker()
+            display(mic, speaker)
+        else:
+            print(f"skipped: {browser_problem}")
+    """),
+    code("""
+        if USE_BROWSER_MIC and browser_audio is not None:
+            live_engines = Engines.create("offline")
+            live = Pipeline(live_engines, PipelineConfig(source_lang="en", target_lang="es"),
+                            source=mic.source(), sink=speaker.sink())
+            live.start()  # speak now; run the next cell to stop
+        else:
+            print("skipped: set USE_BROWSER_MIC = True after starting the microphone widget")
+    """),
+    code("""
+        if USE_BROWSER_MIC and browser_audio is not None:
+            live_log = await live.stop()
+            await live_engines.aclose()
+            display(live_log.to_pandas()[["transcript", "translation", "ear_to_ear_s"]])
+        else:
+            print("skipped: no browser session to stop")
+    """),
+    md("""
+        ## 3. The panel with a live input
+
+        The panel offers the inputs it found; unavailable ones are greyed out with the reason.
+        With a microphone, press **Start**, speak, and press **Stop**.
+    """),
+    code("""
+        clips = librivox_clips()
+        clip = clips[0] if clips else sample_clip("en")
+        LIVE_INPUT = "microphone" if HAVE_MIC else ("browser" if USE_BROWSER_MIC else "file")
+
+        panel = ControlPanel(input_kind=LIVE_INPUT, input_path=str(clip.path), pace=1.0)
+        panel
+    """),
+    md("""
+        ## 4. Fallback: a recording paced in real time
+
+        Without a live input the panel reads the clip at the speed of speech (each 100 ms
+        chunk is released when a microphone would have captured it), so the latencies are
+        those of a live session.
+    """),
+    code("""
+        if panel.model.selection.input_kind == "file":
+            log = await panel.run()
+            print(f"{len(log)} segments from {Path(panel.model.selection.input_path).name}, paced in real time")
+        else:
+            print("live input: press Start in the panel, speak, then press Stop")
+    """),
+    code("""
+        panel.dataframe()[["segment_id", "transcript", "translation", "t_speech_end", "t_play_start", "ear_to_ear_s"]]
+    """),
+]
+
+# --------------------------------------------------------------------------- 03 latency analysis
+
+LATENCY = [
+    md("""
+        # Latency analysis
+
+        Where does the time go between the end of a phrase and the start of its translation?
+        This notebook produces logs with the **simulated cloud-like stack** (latency models
+        from published Transcribe / Translate / Polly figures; deterministic, no account
+        needed), loads them back from disk together with `out/demo` (the offline stack's log
+        from `make demo`, if present), and draws every plot of `s2st_kit.plots`.
+    """),
+    code(SETUP),
+    code("""
+        import asyncio
+
+        import pandas as pd
+
+        from s2st_kit import FileSource, PacedSink, Pipeline, PipelineConfig, SegmentLog, plots
+        from s2st_kit.datasets import load_manifest
+        from s2st_kit.experiments import ClipInput, compare, simulated_engines
+        from s2st_kit.metrics import session_metrics, stage_summary
+    """),
+    md("""
+        ## Generate logs
+
+        Three English clips at two chunk sizes, all six sessions at once, each paced in real
+        time (about 7 s in total). Each session's log is written as JSONL while it runs.
+    """),
+    code("""
+        clips = [c for c in load_manifest() if c.language == "en"]
+
+
+        async def session(clip, chunk_ms):
+            engines = await simulated_engines(ClipInput.of(clip), preset="cloud-like", seed=1)
+            config = PipelineConfig(source_lang="en", target_lang="es", chunk_ms=chunk_ms)
+            path = OUT / f"latency_{clip.id}_{chunk_ms}ms.jsonl"
+            path.unlink(missing_ok=True)
+            pipe = Pipeline(engines, config, source=FileSource(clip.path, chunk_ms=chunk_ms, realtime=True),
+                            sink=PacedSink(), log_path=path)
+            await pipe.run()
+            await engines.aclose()
+            return path
+
+
+        paths = await asyncio.gather(*(session(c, ms) for c in clips for ms in (100, 300)))
+        [p.name for p in paths]
+    """),
+    md("## Load logs"),
+    code("""
+        logs = {p.stem.removeprefix("latency_"): SegmentLog.load(p).to_pandas() for p in paths}
+        demo = ROOT / "out" / "demo" / "segments.parquet"
+        if demo.exists():
+            logs["demo_offline"] = SegmentLog.load(demo).to_pandas()
+            print(f"loaded {demo}")
+        else:
+            print("no out/demo/segments.parquet: run `make demo` to add the offline stack's log")
+
+        df = pd.concat([d.assign(session=name) for name, d in logs.items() if name != "demo_offline"],
+                       ignore_index=True)
+        pd.Series({name: len(d) for name, d in logs.items()}, name="segments")
+    """),
+    md("""
+        ## Per-stage latency
+
+        `asr_lag_s` + `dispatch_s` + `mt_s` + `handoff_s` + `tts_ttfb_s` + `queue_s` =
+        `ear_to_ear_s` (seconds, ok segments only).
+    """),
+    code("stage_summary(df).round(3)"),
+    code("plots.plot_stage_latency(df)"),
+    code("plots.plot_decomposition(df)"),
+    md("## The timeline of one session"),
+    code("""
+        first = next(iter(logs))
+        plots.plot_timeline(logs[first])
+    """),
+    code("""
+        if "demo_offline" in logs:
+            display(stage_summary(logs["demo_offline"]).round(3))
+            display(plots.plot_timeline(logs["demo_offline"]))
+        else:
+            print("skipped: no demo log")
+    """),
+    md("## Ear-to-ear latency distribution per session"),
+    code("plots.plot_ear_to_ear_cdf(logs)"),
+    md("## 100 ms vs 300 ms chunks"),
+    code("""
+        a, b = df[df.chunk_ms == 100], df[df.chunk_ms == 300]
+        compare(a, b, labels=("100 ms", "300 ms")).round(3)
+    """),
+    code('plots.plot_compare(a, b, labels=("100 ms", "300 ms"))'),
+    code('plots.plot_sweep(df, x="chunk_ms", y="ear_to_ear_s", hue=None)'),
+    md("""
+        ## SimulEval latency scores per session
+
+        Seconds (SimulEval reports milliseconds). Meaningful here because every session was
+        paced in real time; `_CA` scores use the actual playback.
+    """),
+    code("""
+        scores = pd.DataFrame({name: session_metrics(d, source_duration_s=None) for name, d in logs.items()}).T
+        scores[["StartOffset", "EndOffset", "RTF", "ATD", "AL", "LAAL", "DAL", "AP", "StartOffset_CA", "n_output_segments"]].round(3)
+    """),
+]
+
+# --------------------------------------------------------------------------- 04 chunk-size sweep
+
+SWEEP = [
+    md("""
+        # Chunk-size sweep
+
+        How does the size of the audio chunks sent to the recognizer change the latency? A
+        small grid — four chunk sizes × two commit policies × two clips — run with the
+        **simulated cloud-like stack**, each clip paced in real time, eight sessions at once
+        (about 20 s). Results are saved to Parquet after every finished cell: run the sweep
+        again and finished cells are skipped (delete the file to start over).
+    """),
+    code(SETUP),
+    code("""
+        from s2st_kit import plots
+        from s2st_kit.datasets import load_manifest
+        from s2st_kit.experiments import sweep
+
+        clips = [c for c in load_manifest() if c.language == "en"][:2]
+        grid = {"chunk_ms": [50, 100, 200, 400], "policy": ["final", "stable"]}
+        df = await sweep(clips, grid, preset="cloud-like", realtime=True, concurrency=8,
+                         out=OUT / "chunk_sweep.parquet")
+        df.groupby(["policy", "chunk_ms"]).size().unstack()
+    """),
+    md("""
+        ## Curves
+
+        `ear_to_ear_s` starts when the source *delivered* the chunk holding the end of a
+        phrase, so it does not see the wait for a chunk to fill. With real-time pacing the
+        session clock is the stream position, so `t_play_start − audio_end_s` measures from
+        the moment the speaker actually stopped: bigger chunks add up to one chunk of delay.
+    """),
+    code("""
+        df["speech_end_to_play_s"] = df["t_play_start"] - df["audio_end_s"]
+        plots.plot_sweep(df, x="chunk_ms", y="speech_end_to_play_s", hue="policy")
+    """),
+    code('plots.plot_sweep(df, x="chunk_ms", y="ear_to_ear_s", hue="policy")'),
+    code('plots.plot_sweep(df, x="chunk_ms", y="asr_lag_s", hue="policy")'),
+    md("## Table (medians, s)"),
+    code("""
+        df.pivot_table(index="chunk_ms", columns="policy",
+                       values=["speech_end_to_play_s", "ear_to_ear_s", "asr_lag_s"], aggfunc="median").round(3)
+    """),
+]
+
+# --------------------------------------------------------------------------- 05 voices
+
+VOICES = [
+    md("""
+        # Comparing eSpeak NG voices
+
+        For a few voices: time to first audio (what the listener waits for), total synthesis
+        time, the duration of the speech and its speaking rate — then listen to each.
+    """),
+    code(SETUP),
+    code("""
+        import time
+
+        import numpy as np
+        import pandas as pd
+        from IPython.display import Audio, Markdown
+
+        from s2st_kit.engines.offline.espeak import ESpeakSynthesizer
+        from s2st_kit.notebook.model import SAMPLE_SENTENCES
+
+        synth = ESpeakSynthesizer()
+        print(f"{len(synth.voices())} voices; Spanish: {[v.id for v in synth.voices('es')]}")
+    """),
+    code("""
+        async def measure(voice, language, text, synthesizer=synth):
+            \"\"\"Synthesize ``text``; timings in ms, duration in s, rate in characters per second.\"\"\"
+            t0 = time.perf_counter()
+            first, pcm = None, []
+            async for chunk in synthesizer.synthesize(text, voice=voice, language=language):
+                if first is None:
+                    first = time.perf_counter() - t0
+                pcm.append(chunk.pcm)
+            total = time.perf_counter() - t0
+            audio = np.frombuffer(b"".join(pcm), np.int16)
+            duration = len(audio) / synthesizer.sample_rate
+            row = {"voice": voice, "language": language, "first_audio_ms": 1000 * first,
+                   "synthesis_ms": 1000 * total, "duration_s": duration,
+                   "chars_per_s": len(text) / duration, "real_time_factor": total / duration}
+            return row, audio
+
+
+        VOICES = [("es", "es"), ("es-419", "es"), ("es+f3", "es"), ("en-US", "en"), ("en", "en"),
+                  ("fr", "fr"), ("de", "de")]
+        rows, audio = [], {}
+        for voice, language in VOICES:
+            await measure(voice, language, "warm up")  # the first call loads the voice
+            row, audio[voice] = await measure(voice, language, SAMPLE_SENTENCES[language])
+            rows.append(row)
+        table = pd.DataFrame(rows).set_index("voice")
+        table.round(3)
+    """),
+    code("""
+        from matplotlib.figure import Figure
+        from IPython.display import Image
+        import io
+
+        fig = Figure(figsize=(10, 3.2), layout="constrained")
+        left, right = fig.subplots(1, 2)
+        left.bar(table.index, table.first_audio_ms, color="#ff7f0e")
+        left.set_ylabel("time to first audio (ms)")
+        left.set_title("Time to first audio")
+        right.bar(table.index, table.chars_per_s, color="#1f77b4")
+        right.set_ylabel("speaking rate (chars/s)")
+        right.set_title("Speaking rate")
+        for ax in (left, right):
+            ax.tick_params(axis="x", rotation=30)
+            ax.grid(axis="y", alpha=0.3)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=90)
+        Image(buffer.getvalue())
+    """),
+    md("""
+        ## Speaking rate setting
+
+        `ESpeakSynthesizer(rate=...)` is in words per minute (default 175): slower speech is
+        easier to follow but delays the next segment's playback.
+    """),
+    code("""
+        rate_rows = []
+        text = SAMPLE_SENTENCES["es"]
+        for wpm in (130, 175, 250):
+            s = ESpeakSynthesizer(rate=wpm)
+            row, _ = await measure("es", "es", text, synthesizer=s)
+            rate_rows.append({"rate_wpm": wpm, **row})
+            await s.aclose()
+        pd.DataFrame(rate_rows).set_index("rate_wpm")[["duration_s", "chars_per_s", "first_audio_ms"]].round(3)
+    """),
+    md("## Listen"),
+    code("""
+        for voice, samples in audio.items():
+            display(Markdown(f"**{voice}** — {table.loc[voice, 'duration_s']:.1f} s"))
+            display(Audio(samples / 32768, rate=synth.sample_rate, normalize=False))
+    """),
+    code("await synth.aclose()"),
+]
+
+# --------------------------------------------------------------------------- 06 AWS
+
+AWS = [
+    md("""
+        # Amazon Web Services: Transcribe streaming, Translate, Polly
+
+        The cloud reference stack. Every cell that talks to AWS checks `HAVE_AWS` first and
+        prints `skipped: …` without credentials, so the notebook runs anywhere. Credentials
+        come from the standard AWS chain (environment, `~/.aws`, SSO, a role) and are never
+        printed. Running the session below costs a few cents (Transcribe bills streams by the
+        second, 15 s minimum).
+    """),
+    code(SETUP),
+    code("""
+        from s2st_kit.notebook.model import aws_credentials_problem
+
+        REGION = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+        problem = aws_credentials_problem()
+        HAVE_AWS = problem is None
+        print("AWS credentials:", "found" if HAVE_AWS else f"missing — {problem}")
+    """),
+    md("""
+        ## Doctor: credentials, region, reachability
+
+        `doctor.run_checks()` says where the credentials come from (never their values),
+        which region is used, whether the Transcribe streaming endpoint answers over HTTP/2
+        and whether Translate and Polly accept the credentials. It starts no billable stream.
+    """),
+    code("""
+        try:
+            from s2st_kit.engines.aws import doctor
+        except ImportError as exc:
+            doctor = None
+            print(f"skipped: the AWS doctor is not available ({exc})")
+        if doctor is not None:
+            results = await doctor.run_checks(region=REGION, timeout_s=3)
+            print(doctor.format_report(results))
+    """),
+    md("The least-privilege IAM policy for the three engines:"),
+    code("""
+        if doctor is not None:
+            print(doctor.iam_policy_json())
+    """),
+    md("""
+        ## The panel
+
+        Without credentials the AWS buttons are greyed out and the reason is shown under them;
+        with credentials the voice list comes from Polly (`DescribeVoices`), filtered by the
+        target language and the Polly engine.
+    """),
+    code("""
+        from s2st_kit.notebook import ControlPanel
+
+        panel = ControlPanel(asr="aws", mt="aws", tts="aws") if HAVE_AWS else ControlPanel()
+        panel
+    """),
+    md("## Polly voices"),
+    code("""
+        from s2st_kit import Engines
+
+        if not HAVE_AWS:
+            print("skipped: no AWS credentials")
+        else:
+            engines = Engines.create("aws", options={"aws": {"region": REGION}})
+            voices = await engines.synthesizer.load_voices()
+            print(f"{len(voices)} voices; Spanish:")
+            for v in voices:
+                if v.language == "es":
+                    print(f"  {v.id:10} {v.locale:6} {v.gender or '':7} engines: {', '.join(v.engines)}")
+    """),
+    md("""
+        ## A session on the cloud stack
+
+        A short English recording, paced in real time, translated to Spanish.
+    """),
+    code("""
+        from s2st_kit import FileSource, PacedSink, Pipeline, PipelineConfig
+        from s2st_kit.datasets import librivox_clips, sample_clip
+
+        if not HAVE_AWS:
+            print("skipped: no AWS credentials")
+        else:
+            clips = librivox_clips()
+            clip = clips[0] if clips else sample_clip("en")
+            pipe = Pipeline(engines, PipelineConfig(source_lang="en", target_lang="es"),
+                            source=FileSource(clip.path, realtime=True), sink=PacedSink(),
+                            log_path=OUT / "aws_session.jsonl")
+            aws_log = await pipe.run()
+            display(aws_log.to_pandas()[["transcript", "translation", "asr_lag_s", "mt_s", "tts_ttfb_s", "ear_to_ear_s"]])
+    """),
+    md("## Mixing: Amazon Transcribe with the offline translator and voice"),
+    code("""
+        if not HAVE_AWS:
+            print("skipped: no AWS credentials")
+        else:
+            mixed = Engines.create(asr="aws", mt="offline", tts="offline", options={"aws": {"region": REGION}})
+            pipe = Pipeline(mixed, PipelineConfig(source_lang="en", target_lang="es"),
+                            source=FileSource(clip.path, realtime=True), sink=PacedSink())
+            mixed_log = await pipe.run()
+            await mixed.aclose()
+            await engines.aclose()
+            display(mixed_log.to_pandas()[["transcript", "translation", "ear_to_ear_s"]])
+    """),
+]
+
+NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
+    "01_quickstart": QUICKSTART,
+    "02_live_microphone": LIVE,
+    "03_latency_analysis": LATENCY,
+    "04_chunk_size_sweep": SWEEP,
+    "05_voices": VOICES,
+    "06_aws": AWS,
+}
+
+
+def build(name: str, cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
+    """A notebook with stable cell ids and no outputs."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata = {
+        "kernelspec": {
+            "display_name": "Python 3 (ipykernel)",
+            "language": "python",
+            "name": "python3",
+        },
+        "language_info": {"name": "python"},
+    }
+    for i, (kind, source) in enumerate(cells):
+        cell_id = f"{name[:2]}-{i:02d}"
+        if kind == "markdown":
+            nb.cells.append(nbformat.v4.new_markdown_cell(source, id=cell_id))
+        else:
+            nb.cells.append(nbformat.v4.new_code_cell(source, id=cell_id))
+    nbformat.validate(nb)
+    return nb
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if a notebook differs")
+    args = parser.parse_args(argv)
+    NOTEBOOKS_DIR.mkdir(exist_ok=True)
+    stale = []
+    for name, cells in NOTEBOOKS.items():
+        path = NOTEBOOKS_DIR / f"{name}.ipynb"
+        text = nbformat.writes(build(name, cells)) + "\n"
+        if path.exists() and path.read_text(encoding="utf-8") == text:
+            continue
+        stale.append(path.name)
+        if not args.check:
+            path.write_text(text, encoding="utf-8")
+    if args.check and stale:
+        sys.stderr.write(f"stale notebooks (run scripts/make_notebooks.py): {', '.join(stale)}\n")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
