@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .config import POLICIES, PipelineConfig
-from .errors import AudioFormatError, ConfigError, S2STError
+from .errors import AudioFormatError, ConfigError, DeviceError, S2STError
 
 __all__ = ["build_parser", "main"]
 
@@ -176,10 +176,20 @@ async def _run_session(args: argparse.Namespace, out: TextIO) -> int:
     from .audio import FileSource, PacedSink, WavSink
     from .pipeline import Pipeline
 
-    input_path = Path(args.input)
-    source = FileSource(
-        input_path, chunk_ms=args.chunk_ms, realtime=args.realtime, speed=args.speed
-    )
+    live = args.input == "mic" or args.input.startswith("mic:")
+    guard = None
+    if live:
+        from .audio.devices import MicrophoneSource
+
+        source: Any = MicrophoneSource(_device_arg(args.input[4:]), chunk_ms=args.chunk_ms)
+        input_path = Path("microphone")
+        duration = "live"
+    else:
+        input_path = Path(args.input)
+        source = FileSource(
+            input_path, chunk_ms=args.chunk_ms, realtime=args.realtime, speed=args.speed
+        )
+        duration = f"{source.duration_s:.1f} s"
     config = PipelineConfig(
         source_lang=args.source,
         target_lang=args.target,
@@ -193,15 +203,23 @@ async def _run_session(args: argparse.Namespace, out: TextIO) -> int:
     jsonl_path = log_path.with_suffix(".jsonl")
     if jsonl_path.exists():
         jsonl_path.unlink()
-    engines = await asyncio.to_thread(_make_engines, args, input_path)
+    engines = await asyncio.to_thread(_make_engines, args, None if live else input_path)
     try:
         wav = WavSink(wav_path)
-        sink = PacedSink(wav, speed=args.speed) if args.realtime else wav
+        sink: Any = PacedSink(wav, speed=args.speed) if args.realtime else wav
+        if args.speaker is not None:
+            from .audio.devices import SpeakerSink
+            from .audio.echo import EchoGuard
+
+            sink = _Tee(SpeakerSink(_device_arg(args.speaker)), wav)
+            if live and args.echo_guard:
+                guard = EchoGuard(source, sink)
+                source, sink = guard.source, guard.sink
         from .experiments import input_audio_path
 
         pipe = Pipeline(
             engines, config, source=source, sink=sink, log_path=jsonl_path,
-            record_input=input_audio_path(log_path),
+            record_input=input_audio_path(log_path), clock=guard.clock if guard else None,
         )  # fmt: skip
 
         def on_event(ev: Any) -> None:
@@ -212,17 +230,26 @@ async def _run_session(args: argparse.Namespace, out: TextIO) -> int:
 
         pipe.subscribe(on_event)
         print(
-            f"{input_path} ({source.duration_s:.1f} s) → {args.target}: asr={engines.recognizer.name} "
+            f"{input_path} ({duration}) → {args.target}: asr={engines.recognizer.name} "
             f"mt={engines.translator.name} tts={engines.synthesizer.name} policy={args.policy} "
             f"chunk={args.chunk_ms} ms realtime={args.realtime}",
             file=out,
             flush=True,
         )
         t0 = time.monotonic()
+        if live:
+            print(
+                "listening — press Ctrl-C to stop (what was heard is finished first)",
+                file=out,
+                flush=True,
+            )
+            _stop_on_sigint(pipe)
         try:
             log = await pipe.run()
         finally:
             pipe.log.save(log_path)
+            if guard is not None:
+                guard.save_json(guard.spans_path(log_path))
         wall = time.monotonic() - t0
     finally:
         await engines.aclose()
@@ -238,6 +265,69 @@ async def _run_session(args: argparse.Namespace, out: TextIO) -> int:
         print("robustness: " + ", ".join(f"{k} {v}" for k, v in notes.items() if v), file=out)
     print(f"\ntranslated speech: {wav_path} ({wav.duration_s:.1f} s)", file=out)
     print(f"segment log:       {log_path} (and {jsonl_path})", file=out)
+    return 0
+
+
+class _Tee:
+    """Write to a device sink and a WAV file; timing follows the device."""
+
+    def __init__(self, device: Any, wav: Any) -> None:
+        self.device, self.wav = device, wav
+        self.sample_rate = device.sample_rate
+        wav.sample_rate = device.sample_rate
+
+    async def write(self, chunk: Any) -> None:
+        await self.wav.write(chunk)
+        await self.device.write(chunk)
+
+    async def drain(self) -> None:
+        await self.device.drain()
+
+    async def aclose(self) -> None:
+        try:
+            await self.device.aclose()
+        finally:
+            await self.wav.aclose()
+
+
+def _device_arg(value: str | None) -> int | str | None:
+    """``"3"`` → device index 3; other non-empty strings are name fragments; else the default."""
+    if not value:
+        return None
+    return int(value) if value.isdigit() else value
+
+
+def _stop_on_sigint(pipe: Any) -> None:
+    import signal
+
+    loop = asyncio.get_running_loop()
+
+    stopping: list[asyncio.Task[Any]] = []
+
+    def stop() -> None:
+        loop.remove_signal_handler(signal.SIGINT)  # a second Ctrl-C interrupts for real
+        stopping.append(loop.create_task(pipe.stop(drain=True)))
+
+    loop.add_signal_handler(signal.SIGINT, stop)
+
+
+def _cmd_devices(args: argparse.Namespace) -> int:
+    from .audio.devices import list_devices
+
+    devices = list_devices()
+    if not devices:
+        print("no audio devices found (in a notebook, use the browser microphone; or pass a file)")
+        return 0
+    for d in devices:
+        flags = [
+            f
+            for f, on in (("default-in", d.is_default_input), ("default-out", d.is_default_output))
+            if on
+        ]
+        print(
+            f"{d.index:3}  {d.name:<40} in {d.max_input_channels:2}  out {d.max_output_channels:2}  "
+            f"{d.default_rate:>7.0f} Hz  {' '.join(flags)}"
+        )
     return 0
 
 
@@ -316,7 +406,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="translate a recording, printing each segment as it completes")
-    run.add_argument("input", help="audio file (WAV, FLAC, OGG, MP3, ...): any rate, any channels")
+    run.add_argument(
+        "input",
+        help="audio file (WAV, FLAC, OGG, MP3, ...: any rate, any channels), or 'mic' / 'mic:NAME' "
+        "for a local microphone (see 's2st devices')",
+    )
+    run.add_argument(
+        "--speaker", nargs="?", const="", default=None, metavar="NAME",
+        help="also play the translation on a local output device (default device if no NAME)",
+    )  # fmt: skip
+    run.add_argument(
+        "--echo-guard", action=argparse.BooleanOptionalAction, default=True,
+        help="with mic + --speaker: mute the microphone while the translation plays (default on)",
+    )  # fmt: skip
     run.add_argument(
         "--engines",
         choices=ENGINE_CHOICES,
@@ -358,6 +460,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     eng = sub.add_parser("engines", help="list engines with their languages and voices")
     eng.set_defaults(func=_cmd_engines)
+
+    dev = sub.add_parser("devices", help="list local audio input/output devices")
+    dev.set_defaults(func=_cmd_devices)
 
     doc = sub.add_parser(
         "doctor", help="check AWS credentials and reachability; print the IAM policy"
@@ -448,7 +553,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args.func(args) or 0)
-    except (ConfigError, AudioFormatError) as exc:
+    except (ConfigError, AudioFormatError, DeviceError) as exc:
         print(f"s2st: {exc}", file=sys.stderr)
         return 2
     except S2STError as exc:

@@ -101,3 +101,19 @@ def test_sweep_command(tmp_path):
     assert set(df.chunk_ms) == {50, 200} and set(df.policy) == {"final", "stable"}
     assert out.with_suffix(".png").exists()
     assert "ear-to-ear latency (s) by configuration" in r.stdout
+
+
+def test_microphone_without_a_device_is_refused_clearly(tmp_path):
+    conf = tmp_path / "asound.conf"
+    conf.write_text("pcm.!default { type null }\nctl.!default { type hw card 0 }\n")
+    import os
+
+    env = dict(os.environ, ALSA_CONFIG_PATH=str(conf))
+    r = subprocess.run(
+        [sys.executable, "-m", "s2st_kit.cli", "run", "mic:NoSuchMic", "--engines", "simulated",
+         "--out", str(tmp_path / "o.wav")],
+        capture_output=True, text=True, timeout=60, env=env,
+    )  # fmt: skip
+    assert r.returncode == 2, r.stderr
+    assert "NoSuchMic" in r.stderr or "no input audio device" in r.stderr
+    assert "Traceback" not in r.stderr and "ALSA lib" not in r.stderr
