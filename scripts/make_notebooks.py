@@ -247,7 +247,9 @@ LIVE = [
         With a microphone, press **Start**, speak, and press **Stop**.
     """),
     code("""
-        clips = librivox_clips()
+        import soundfile as sf
+
+        clips = sorted(librivox_clips(), key=lambda c: sf.info(c.path).duration)  # shortest first
         clip = clips[0] if clips else sample_clip("en")
         LIVE_INPUT = "microphone" if HAVE_MIC else ("browser" if USE_BROWSER_MIC else "file")
 

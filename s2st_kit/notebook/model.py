@@ -368,8 +368,9 @@ class Selection:
 
     input_kind: ``"file"``, ``"microphone"`` or ``"browser"``; input_path: the file (a data/
     clip or any path); mic_device: a device index (``None`` = default input).
-    output_kind: where the translated speech goes: ``"paced"`` (no device: played in real
-    time into memory, so timings are realistic), ``"speaker"`` or ``"browser"``.
+    output_kind: where the translated speech goes: ``"paced"`` (no device: played into
+    memory at the input's pace — real time unless ``pace`` says otherwise — so timings are
+    realistic), ``"speaker"`` or ``"browser"``.
     polly_engine: Polly's engine when ``tts == "aws"`` (``"neural"`` default).
     """
 

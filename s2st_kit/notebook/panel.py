@@ -636,7 +636,9 @@ class ControlPanel:
                 raise RuntimeError("the browser speaker is not available")
             return self._browser_speaker.sink()
         self.sink = MemorySink()
-        return PacedSink(self.sink)
+        pace = self.model.selection.pace if self.model.selection.input_kind == "file" else 1.0
+        # The output keeps the input's pace: 2× input plays 2× fast, "as fast as possible" not paced.
+        return PacedSink(self.sink, speed=pace) if pace > 0 else self.sink
 
     def _make_browser_widget(self, name: str, **kwargs: Any) -> Any:
         module, problem = self.model.inputs.browser(name)

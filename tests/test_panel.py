@@ -1,0 +1,382 @@
+"""The control panel without a browser: its model, its widgets' wiring, and live sessions.
+
+Widgets work without a frontend (their comms go nowhere), so clicking ``start_button``
+here runs the same code as a click in JupyterLab. Engines are the simulated ones, plus a
+small fake "offline" bundle whose capabilities are known exactly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar
+
+from conftest import pending_tasks
+
+from s2st_kit.datasets import data_dir
+from s2st_kit.engines import create_stage
+from s2st_kit.errors import EngineError, EngineNotInstalledError
+from s2st_kit.events import (
+    FinalTranscript,
+    PartialTranscript,
+    SegmentCommitted,
+    SegmentLogged,
+    TranslationReady,
+)
+from s2st_kit.notebook import (
+    ControlPanel,
+    EngineCatalog,
+    FeedModel,
+    InputCatalog,
+    PanelModel,
+    Throttle,
+)
+from s2st_kit.notebook.views import LatencyChart, render_chart_png, results_html, status_html
+from s2st_kit.records import AudioChunk, Transcript, Translation, Voice
+
+CLIP = str(data_dir() / "en_home.wav")
+
+
+class FakeRecognizer:
+    name, sample_rate = "fake-asr", 16000
+
+    def languages(self) -> frozenset[str]:
+        return frozenset({"en", "de"})
+
+    async def aclose(self) -> None: ...
+
+
+class FakeTranslator:
+    """en→es, en→fr, de→en; optionally fails every call."""
+
+    name = "fake-mt"
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+
+    def pairs(self) -> frozenset[tuple[str, str]]:
+        return frozenset({("en", "es"), ("en", "fr"), ("de", "en")})
+
+    async def translate(self, text: str, *, source: str, target: str) -> Translation:
+        if self.fail:
+            raise EngineError("the fake translator is broken", engine=self.name)
+        return Translation(
+            text=text.upper(), source_text=text, source=source, target=target, engine=self.name
+        )
+
+    async def aclose(self) -> None: ...
+
+
+class FakeSynthesizer:
+    """Voices for Spanish and English only (so French is not offered as a target)."""
+
+    name, sample_rate = "fake-tts", 16000
+    VOICES: ClassVar[list[Voice]] = [Voice("es-a", "Ana", "es", "es-ES", "female"), Voice("es-b", "Bea", "es"),
+              Voice("en-a", "Al", "en")]  # fmt: skip
+
+    def voices(self, language: str | None = None) -> list[Voice]:
+        return [v for v in self.VOICES if language is None or v.language == language]
+
+    def default_voice(self, language: str) -> str:
+        return self.voices(language)[-1].id
+
+    async def synthesize(
+        self, text: str, *, voice: str, language: str
+    ) -> AsyncIterator[AudioChunk]:
+        yield AudioChunk(b"\x00\x10" * 1600, self.sample_rate)
+
+    async def aclose(self) -> None: ...
+
+
+def factory(*, fail_mt: bool = False):
+    def make(stage: str, name: str, **options: Any) -> Any:
+        if name == "aws":
+            raise EngineNotInstalledError("engine 'aws' is not installed: no boto3 here")
+        if name == "offline":
+            return {
+                "asr": FakeRecognizer,
+                "mt": lambda: FakeTranslator(fail_mt),
+                "tts": FakeSynthesizer,
+            }[stage]()
+        return create_stage(stage, name, **options)
+
+    return make
+
+
+def no_live_audio() -> InputCatalog:
+    return InputCatalog(
+        devices_module="s2st_kit_tests.no_devices", browser_module="s2st_kit_tests.no_browser"
+    )
+
+
+def catalog(**kw: Any) -> EngineCatalog:
+    return EngineCatalog(factory=factory(**kw), credentials_check=None,
+                         options={"simulated": {"preset": "instant"}})  # fmt: skip
+
+
+def make_panel(**choices: Any) -> ControlPanel:
+    choices.setdefault("input_path", CLIP)
+    return ControlPanel(engines=catalog(), inputs=no_live_audio(), **choices)
+
+
+# --------------------------------------------------------------------------- model
+
+
+def test_unavailable_engine_is_disabled_with_its_reason():
+    panel = make_panel()
+    aws = panel.model.available("asr", "aws")
+    assert not aws.available and "no boto3 here" in aws.reason
+    button = panel.stage_rows["asr"].buttons["aws"]
+    assert button.disabled and "no boto3 here" in button.tooltip
+    assert "no boto3 here" in panel.stage_rows["tts"].note.value
+    assert not panel.stage_rows["asr"].buttons["simulated"].disabled
+
+
+def test_credentials_problem_disables_the_cloud():
+    cat = EngineCatalog(factory=factory(), credentials_check=lambda: "no AWS credentials found")
+    assert cat.availability("mt", "aws").reason == "no AWS credentials found"
+
+
+def test_languages_and_voices_follow_the_engines():
+    model = PanelModel(catalog(), no_live_audio())
+    model.update(asr="offline", mt="offline", tts="offline")
+    o = model.options
+    assert [c for _, c in o.source_langs] == ["en", "de"]
+    # fr is reachable by the translator but the synthesizer has no French voice
+    assert [c for _, c in o.target_langs] == ["es"]
+    assert [v for _, v in o.voices] == ["es-a", "es-b"]
+    assert model.selection.voice == "es-b"  # the engine's default
+    model.update(source_lang="de")
+    assert [c for _, c in model.options.target_langs] == ["en"]
+    assert model.selection.target_lang == "en" and model.selection.voice == "en-a"
+    # simulated translation and voices: many targets; choose German
+    model.update(mt="simulated", tts="simulated", source_lang="en", target_lang="de")
+    assert {"de", "fr", "es"} <= {c for _, c in model.options.target_langs}
+    assert [v for _, v in model.options.voices] == ["sim-de-1", "sim-de-2"]
+    # back to the fake bundle: German is not a target any more, the choice is corrected
+    model.update(mt="offline", tts="offline")
+    assert model.selection.target_lang == "es" and model.selection.voice == "es-b"
+
+
+def test_an_unavailable_choice_falls_back_and_says_why():
+    model = PanelModel(catalog(), no_live_audio())
+    sel = model.update(asr="aws")
+    assert sel.asr != "aws"
+    assert any("aws is unavailable" in p for p in model.options.problems)
+
+
+def test_missing_live_audio_modules_disable_microphones():
+    model = PanelModel(catalog(), no_live_audio())
+    inputs = {a.name: a for a in model.options.inputs}
+    assert inputs["file"].available
+    assert (
+        not inputs["microphone"].available
+        and "s2st_kit_tests.no_devices" in inputs["microphone"].reason
+    )
+    assert not inputs["browser"].available and "not available" in inputs["browser"].reason
+    assert model.update(input_kind="microphone").input_kind == "file"
+    assert not {a.name: a for a in model.options.outputs}["speaker"].available
+
+
+def test_widgets_follow_the_model():
+    panel = make_panel(asr="offline", mt="offline", tts="offline")
+    assert [v for _, v in panel.target_lang.options] == ["es"]
+    panel.stage_rows["mt"].buttons["simulated"].value = True  # a click
+    panel.stage_rows["tts"].buttons["simulated"].value = True
+    assert panel.model.selection.mt == "simulated"
+    assert not panel.stage_rows["mt"].buttons["offline"].value  # one selected at a time
+    assert "fr" in [v for _, v in panel.target_lang.options]
+    panel.target_lang.value = "fr"
+    assert panel.model.selection.target_lang == "fr"
+    assert [v for _, v in panel.voice.options] == ["sim-fr-1", "sim-fr-2"]
+    panel.chunk_ms.value = 240
+    panel.policy.value = "local-agreement"
+    cfg = panel.model.config()
+    assert (cfg.chunk_ms, cfg.policy, cfg.target_lang, cfg.voice) == (
+        240,
+        "local-agreement",
+        "fr",
+        "sim-fr-1",
+    )
+    assert panel.chunk_ms.min == 20 and panel.chunk_ms.max == 500
+    assert panel.input_row.buttons["microphone"].disabled
+
+
+def test_path_box(tmp_path):
+    panel = make_panel()
+    panel.path.value = str(tmp_path / "missing.wav")
+    assert "no such file" in panel.status.value
+    assert panel.model.selection.input_path == CLIP
+    other = data_dir() / "en_help.wav"
+    panel.path.value = str(other)
+    assert panel.model.selection.input_path == str(other)
+    assert panel.clip.value == str(other)  # a listed clip: the dropdown shows it
+
+
+# --------------------------------------------------------------------------- sessions
+
+
+async def wait_until(predicate, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.02)
+
+
+async def test_start_button_runs_a_session_and_shows_results():
+    panel = make_panel(asr="simulated", mt="simulated", tts="simulated", pace=4.0)
+    assert "idle" in panel.status.value and panel.stop_button.disabled
+    panel.start_button.click()
+    await wait_until(lambda: panel.running)
+    await wait_until(lambda: "running" in panel.status.value)
+    assert not panel.stop_button.disabled and panel.start_button.disabled
+    log = await panel.wait()
+    assert log is panel.log and len(log) == 3
+    df = panel.dataframe()
+    assert list(df.translation) == [
+        "La casa es muy grande.", "Mi hermana vive en la ciudad.", "Tomamos café todas las mañanas.",
+    ]  # fmt: skip
+    assert "stopped" in panel.status.value and "3 segments" in panel.status.value
+    assert (
+        "Tomamos café" in panel.feed.widget.value and "s2st-partial" not in panel.feed.widget.value
+    )
+    assert (
+        panel.results.table.value.count("<tr") >= 4
+        and "Latency by stage" in panel.results.table.value
+    )
+    assert panel.chart.image.value[:4] == b"\x89PNG"
+    assert panel.translated_audio()[:4] == b"RIFF"
+    assert panel.results.audio.value[:4] == b"RIFF"
+    assert not panel.start_button.disabled and panel.stop_button.disabled
+    await panel.aclose()
+    assert not pending_tasks()
+
+
+async def test_stop_button_ends_the_session_early():
+    panel = make_panel(asr="simulated", mt="simulated", tts="simulated", pace=1.0)
+    await panel.start()
+    await wait_until(lambda: "running" in panel.status.value)
+    await asyncio.sleep(0.6)
+    t0 = time.monotonic()
+    panel.stop_button.click()
+    log = await panel.wait()
+    assert time.monotonic() - t0 < 3.0
+    assert panel.pipeline.stats.audio_s < 3.0  # the 6.3 s clip was not read to the end
+    assert len(log) <= 1
+    assert "stopped" in panel.status.value
+    # a second session from the same panel
+    panel.set(pace=0.0)
+    assert len(await panel.run()) == 3
+    await panel.aclose()
+
+
+async def test_status_shows_segment_errors():
+    panel = ControlPanel(engines=EngineCatalog(factory=factory(fail_mt=True), credentials_check=None,
+                                               options={"simulated": {"preset": "instant"}}),
+                         inputs=no_live_audio(), input_path=CLIP, asr="simulated", mt="offline",
+                         tts="offline", pace=0.0)  # fmt: skip
+    log = await panel.run()
+    assert len(log) == 3 and set(panel.dataframe().status) == {"error"}
+    assert "the fake translator is broken" in panel.status.value
+    assert "3 errors" in panel.status.value
+    assert "✕" in panel.feed.widget.value
+    await panel.aclose()
+
+
+async def test_a_session_that_cannot_start_says_why(tmp_path):
+    panel = make_panel(asr="simulated", mt="simulated", tts="simulated")
+    bad = tmp_path / "not-audio.wav"
+    bad.write_bytes(b"this is not a wav file")
+    panel.set(input_path=str(bad))
+    assert await panel.start() is None
+    assert "failed" in panel.status.value and "not-audio.wav" in panel.status.value
+    assert not panel.start_button.disabled
+    await panel.aclose()
+
+
+async def test_preview_speaks_the_chosen_voice():
+    panel = make_panel(asr="simulated", mt="simulated", tts="simulated", target_lang="de")
+    wav = await panel.preview()
+    assert wav[:4] == b"RIFF" and panel.preview_audio.value == wav
+    assert panel.preview_box.layout.display is None
+    await panel.aclose()
+
+
+def test_buttons_without_an_event_loop_explain():
+    panel = make_panel()
+    panel.start_button.click()
+    assert "no running event loop" in panel.status.value
+
+
+# --------------------------------------------------------------------------- views
+
+
+def tr(text: str, final: bool, uid: int = 0) -> Transcript:
+    return Transcript(text=text, is_final=final, start_s=0.0, end_s=1.0, utterance_id=uid)
+
+
+def test_feed_replaces_partials_and_attaches_translations():
+    feed = FeedModel(max_lines=2)
+    assert feed.handle(PartialTranscript(0.1, tr("hel", False), 0))
+    assert feed.handle(PartialTranscript(0.2, tr("hello wor", False), 0))
+    html = feed.to_html()
+    assert "hello wor" in html and "hel<" not in html and "s2st-partial" in html
+    feed.handle(FinalTranscript(0.3, tr("Hello world.", True), 0))
+    feed.handle(SegmentCommitted(0.3, 0, "Hello world."))
+    feed.handle(
+        TranslationReady(0.4, 0, Translation("Hola <mundo>.", "Hello world.", "en", "es", "x"))
+    )
+    html = feed.to_html()
+    assert "s2st-final" in html and "s2st-partial" not in html
+    assert "→ Hola &lt;mundo&gt;." in html  # escaped
+    for uid in (1, 2):
+        feed.handle(FinalTranscript(1.0 + uid, tr(f"utterance {uid}", True, uid), uid))
+    assert sorted(feed.lines) == [1, 2]  # the oldest scrolled away
+
+
+def test_throttle_coalesces_calls():
+    async def main() -> list[float]:
+        calls: list[float] = []
+        throttle = Throttle(lambda: calls.append(time.monotonic()), 0.2)
+        for _ in range(20):
+            throttle()
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.3)
+        return calls
+
+    calls = asyncio.run(main())
+    assert len(calls) == 2  # the first call at once, the 19 others in one trailing call
+    assert calls[1] - calls[0] >= 0.19
+
+
+def test_live_chart_redraws_at_most_every_interval():
+    rows = [{"segment_id": i, "status": "ok", "t_speech_end": i, "t_asr_final": i + 0.5,
+             "t_mt_start": i + 0.5, "t_mt_end": i + 0.6, "t_tts_start": i + 0.6,
+             "t_tts_first_audio": i + 0.7, "t_tts_end": i + 0.8, "t_play_start": i + 0.7,
+             "t_play_end": i + 1.5, "audio_start_s": i - 1, "audio_end_s": i} for i in range(1, 13)]  # fmt: skip
+    assert render_chart_png(rows, "stages")[:4] == b"\x89PNG"
+
+    async def main() -> LatencyChart:
+        chart = LatencyChart(interval_s=0.25)
+        t0 = time.monotonic()
+        for row in rows:  # 12 rows in 0.6 s
+            chart.handle(SegmentLogged(0.0, row["segment_id"], row))
+            await asyncio.sleep(0.05)
+        await chart.draw()
+        assert time.monotonic() - t0 < 5
+        return chart
+
+    chart = asyncio.run(main())
+    assert 2 <= chart.renders <= 6
+    assert chart.image.value[:4] == b"\x89PNG" and chart.image.layout.display is None
+
+
+def test_results_and_status_html():
+    import pandas as pd
+
+    assert "no segment" in results_html(pd.DataFrame())
+    s = status_html("failed", elapsed_s=3.25, segments=1, errors=2, last_error="mt: <boom>")
+    assert "● failed" in s and "3.2 s" in s and "1 segment<" in s and "2 errors" in s
+    assert "mt: &lt;boom&gt;" in s
