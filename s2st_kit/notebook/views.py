@@ -238,7 +238,7 @@ class TranscriptFeed:
             self.model.to_html(),
             layout=widgets.Layout(
                 min_height="180px", max_height="360px", overflow="auto",
-                border="1px solid #ddd", padding="4px 8px", width="100%",
+                border="1px solid #ddd", padding="4px 8px", width="auto",
             ),
         )  # fmt: skip
         self._render = Throttle(self._draw, interval_s)
