@@ -55,10 +55,14 @@ class FinalTranscript(Event):
 
 @dataclass(frozen=True, slots=True)
 class SegmentCommitted(Event):
-    """Text committed by the policy; it becomes segment ``segment_id``."""
+    """Text committed by the policy; it becomes segment ``segment_id``.
+
+    utterance_id: the pipeline's utterance the text belongs to (as on the transcript events).
+    """
 
     segment_id: int
     text: str
+    utterance_id: int = -1
 
 
 @dataclass(frozen=True, slots=True)

@@ -294,11 +294,13 @@ class Pipeline:
         try:
             # Capability queries may do I/O (e.g. a cloud voice catalogue): off the loop.
             self.voice = await asyncio.to_thread(validate, self.engines, self.config)
-        except BaseException:
+            await self._warm_up()
+        except BaseException as exc:
             self.log.close()
-            self.state = PipelineState.FAILED
+            self.error = exc
+            self._set_state(PipelineState.FAILED)
+            self._emit(ErrorEvent(self.clock.now(), "session", str(exc) or type(exc).__name__, fatal=True))
             raise
-        await self._warm_up()
         self.clock.start()
         self._set_state(PipelineState.RUNNING)
         rate = self.engines.recognizer.sample_rate
@@ -570,7 +572,7 @@ class Pipeline:
         seg.t_first_partial = info.get("t_first_partial")
         seg.t_speech_end = self._speech_end_time(seg.audio_end_s)
         seg.t_asr_final = now
-        self._emit(SegmentCommitted(now, seg.segment_id, seg.transcript))
+        self._emit(SegmentCommitted(now, seg.segment_id, seg.transcript, commit.utterance_id))
         await self._enqueue(seg, seg_q)
 
     async def _error_segment(

@@ -413,3 +413,24 @@ async def test_record_input_saves_the_converted_audio(tmp_path):
     await pipe.run()
     info = sf.info(tmp_path / "in.wav")
     assert info.samplerate == 16000 and info.frames == pytest.approx(160000, abs=2)
+
+
+async def test_refused_session_tells_subscribers():
+    pipe = Pipeline(make_engines(), PipelineConfig(target_lang="xx"), source=source())
+    seen = []
+    pipe.subscribe(seen.append)
+    with pytest.raises(UnsupportedLanguageError):
+        await pipe.run()
+    assert [e.kind for e in seen] == ["state", "error"]
+    assert seen[0].state == "failed" and seen[1].fatal and "'xx'" in seen[1].message
+    assert pipe.state is PipelineState.FAILED
+
+
+async def test_commit_events_carry_the_utterance():
+    pipe = Pipeline(make_engines(), PipelineConfig(policy="local-agreement", min_commit_words=1), source=source(), sink=MemorySink())
+    commits = []
+    pipe.subscribe(lambda ev: commits.append(ev) if ev.kind == "committed" else None)
+    await pipe.run()
+    assert {c.utterance_id for c in commits} == {0, 1, 2}
+    for uid in range(3):
+        assert " ".join(c.text for c in commits if c.utterance_id == uid) == SCRIPT[uid][0]

@@ -70,6 +70,7 @@ class _Session:
             vad_mode=rec.vad_mode,
         )
         self._frame_bytes: int = self._ep.frame_bytes
+        self._slice_bytes = 2 * max(1, rec.sample_rate // 50)  # 20 ms of PCM16
         self._buffer = bytearray()
         self._offset_s: float | None = None  # stream position of the endpointer's t=0
         self._in_utt = False
@@ -139,7 +140,12 @@ class _Session:
         self._partials_sent = 0
 
     def _process(self, speech: bytes, out: list[Transcript]) -> None:
-        self._dec.process_raw(speech, False, False)
+        # pocketsphinx holds the GIL while it decodes: feed it at most 20 ms at a time so the
+        # event loop thread is never kept waiting longer than one short slice (the endpointer
+        # hands over its whole look-back window at the start of speech).
+        step = self._slice_bytes
+        for i in range(0, len(speech), step):
+            self._dec.process_raw(speech[i : i + step], False, False)
         n = len(speech) // 2
         self._utt_samples += n
         self._since_partial += n
