@@ -70,7 +70,7 @@ class _Session:
             vad_mode=rec.vad_mode,
         )
         self._frame_bytes: int = self._ep.frame_bytes
-        self._slice_bytes = 2 * max(1, rec.sample_rate // 50)  # 20 ms of PCM16
+        self._slice_bytes = 2 * max(1, rec.sample_rate // 100)  # 10 ms of PCM16 (one frame)
         self._buffer = bytearray()
         self._offset_s: float | None = None  # stream position of the endpointer's t=0
         self._in_utt = False
@@ -140,7 +140,7 @@ class _Session:
         self._partials_sent = 0
 
     def _process(self, speech: bytes, out: list[Transcript]) -> None:
-        # pocketsphinx holds the GIL while it decodes: feed it at most 20 ms at a time so the
+        # pocketsphinx holds the GIL while it decodes: feed it at most 10 ms (one frame) at a time so the
         # event loop thread is never kept waiting longer than one short slice (the endpointer
         # hands over its whole look-back window at the start of speech).
         step = self._slice_bytes
