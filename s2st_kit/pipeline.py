@@ -409,9 +409,6 @@ class Pipeline:
 
         async def push(chunks: list[AudioChunk]) -> None:
             for c in chunks:
-                t = self.clock.now()
-                self._speech_ends.append(c.end_s)
-                self._speech_ts.append(t)
                 self.stats.audio_chunks += 1
                 self.stats.audio_s += c.duration_s
                 if recorder is not None:
@@ -420,16 +417,31 @@ class Pipeline:
 
         async for chunk in self.source:
             if chunk.n_samples:
-                await push(chunker.push(resampler.process(chunk)))
+                converted = resampler.process(chunk)
+                # Delivery time of every source chunk, by its end position in the stream (s).
+                self._speech_ends.append(converted.end_s)
+                self._speech_ts.append(self.clock.now())
+                await push(chunker.push(converted))
         await push(chunker.push(resampler.flush()) + chunker.flush())
         await audio_q.put(_END)  # always waits: the end marker is never dropped
 
     def _speech_end_time(self, audio_end_s: float) -> float | None:
-        """Session time when the source delivered the audio at stream position ``audio_end_s``."""
+        """Session time (s) at which the audio at stream position ``audio_end_s`` was spoken.
+
+        A live or paced source (microphone, ``realtime=True`` file) captured that sample
+        before the chunk holding it was delivered: delivery time minus the audio after it in
+        that chunk (÷ the pacing speed). So ``ear_to_ear_s`` includes waiting for a chunk to
+        fill, and larger ``chunk_ms`` shows up as latency. For an unpaced source
+        (``realtime=False``) it is the chunk's delivery time.
+        """
         if not self._speech_ends:
             return None
-        i = bisect_left(self._speech_ends, audio_end_s - 1e-9)
-        return self._speech_ts[min(i, len(self._speech_ts) - 1)]
+        i = min(bisect_left(self._speech_ends, audio_end_s - 1e-9), len(self._speech_ts) - 1)
+        t = self._speech_ts[i]
+        if getattr(self.source, "realtime", True):
+            after = max(0.0, self._speech_ends[i] - audio_end_s)
+            t -= after / float(getattr(self.source, "speed", 1.0) or 1.0)
+        return t
 
     def _prune_speech_times(self, before_s: float) -> None:
         """Forget delivery times of audio before ``before_s`` (keeps memory flat on long runs)."""

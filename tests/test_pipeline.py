@@ -434,3 +434,18 @@ async def test_commit_events_carry_the_utterance():
     assert {c.utterance_id for c in commits} == {0, 1, 2}
     for uid in range(3):
         assert " ".join(c.text for c in commits if c.utterance_id == uid) == SCRIPT[uid][0]
+
+
+@pytest.mark.parametrize("realtime", [True, False])
+async def test_speech_end_is_when_it_was_spoken(realtime):
+    """With a paced source, waiting for a chunk to fill counts as latency (larger chunks cost)."""
+    script = [("One two three.", 0.2, 1.05), ("Four five six.", 1.6, 2.45)]
+    src = MemorySource(np.zeros(16000 * 3, np.int16), 16000, chunk_ms=400, realtime=realtime, speed=4)
+    cfg = PipelineConfig(chunk_ms=400)
+    df = (await Pipeline(make_engines(script), cfg, source=src, sink=MemorySink()).run()).to_pandas()
+    # utterances end 0.15 s and 0.35 s of audio before their 400 ms chunk ends (1.2 s, 2.8 s)
+    fill = np.array([1.2 - 1.05, 2.8 - 2.45]) / 4
+    if realtime:
+        assert np.allclose(df.asr_lag_s, fill, atol=0.02)
+    else:
+        assert (df.asr_lag_s < 0.02).all()
