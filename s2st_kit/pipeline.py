@@ -31,7 +31,7 @@ import os
 import uuid
 from bisect import bisect_left
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +103,6 @@ class _Slot:
 
     segment: Segment
     audio: asyncio.Queue[AudioChunk | object]
-    ready: asyncio.Event = field(default_factory=asyncio.Event)  # worker claimed or gave up
     finished: bool = False
 
 
@@ -640,7 +639,6 @@ class Pipeline:
     async def _process(self, slot: _Slot) -> None:
         seg, cfg = slot.segment, self.config
         mt = self.engines.translator
-        slot.ready.set()
         stage = "mt"
         try:
             seg.t_mt_start = self.clock.now()
@@ -712,7 +710,6 @@ class Pipeline:
             seg.status, seg.error = status, message
         if status == "error":
             self.stats.errors += 1
-        slot.ready.set()
         # Wake playback: drop queued audio and mark the end.
         while not slot.audio.empty():
             slot.audio.get_nowait()
