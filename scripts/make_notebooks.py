@@ -174,12 +174,15 @@ LIVE = [
 
         1. **Local microphone** (PortAudio through PyAudio): when the kernel runs on a machine
            with a sound card.
-        2. **Browser microphone** (an anywidget using `getUserMedia`): when the kernel runs on
-           a server and you sit at the browser.
-        3. **Fallback**: a recording paced at the speed of speech, which the pipeline cannot
-           tell from a microphone. Headless runs (CI) take this path.
+        2. **Browser microphone and speaker** (anywidgets using `getUserMedia` and Web Audio):
+           when the kernel runs on a server and you sit at the browser.
+        3. **The control panel** offers all of them — local devices, the browser microphone,
+           browser playback, the echo guard — and, as a fallback, a recording paced at the
+           speed of speech, which the pipeline cannot tell from a microphone. Headless runs
+           (CI) take this path.
 
-        Each section says what it found and skips cleanly when its input is missing.
+        Each section says what it found and skips cleanly when its input is missing; no cell
+        waits for you.
     """),
     code(SETUP),
     code("""
@@ -205,53 +208,192 @@ LIVE = [
             print(f"skipped: no local microphone ({mic_problem})")
     """),
     md("""
-        ## 2. Browser microphone
+        ## 2. Browser microphone and speaker
 
         The widgets below capture from the browser's microphone and play the translation
-        through its speakers. Click **Start** on the microphone and allow access, then set
-        `USE_BROWSER_MIC = True` and run the next two cells: the first starts a session in
-        the background (`pipe.start()` — a cell that awaited the whole session would hold the
-        microphone's audio back), the second stops it.
+        through its speakers. Choose the browser's processing (*echo cancellation*, *noise
+        suppression*, *auto gain*), then press **Start** on the microphone and allow access:
+        a session starts by itself (offline engines, English → Spanish). Speak; finals and
+        their translations appear in the feed. **Stop session** stops the microphone, finishes
+        the last segments and shows the segment table.
+
+        With open speakers the microphone would hear the translation: an **echo guard** mutes
+        the input while it plays (`GUARD_ENABLED = False` to switch it off). Each session writes
+        to `S2ST_LIVE_OUT` (default `out/live/` in the repository): the segment log
+        `session.jsonl`, the audio that reached Python `session.input.wav`, the muted spans
+        `session.muted.json` and the microphone / speaker counters `session.stats.json`
+        (capture → arrival delays included). Later sessions are numbered `session-2.jsonl`, …
+
+        The session runs in the background (`pipe.start()`): the kernel handles widget messages
+        only between cells, so a cell awaiting the whole session would hold the audio back.
     """),
     code("""
-        USE_BROWSER_MIC = False  # True once the microphone widget below is running
+        import asyncio
+        import html
+        import json
+        import time
+        from types import SimpleNamespace
 
+        import ipywidgets as W
+
+        from s2st_kit.audio.echo import EchoGuard
+        from s2st_kit.experiments import input_audio_path
+        from s2st_kit.notebook import ResultsView, TranscriptFeed
+        from s2st_kit.pipeline import validate
+
+        LIVE_OUT = Path(os.environ.get("S2ST_LIVE_OUT", ROOT / "out" / "live"))
+        LIVE_MAX_S = float(os.environ.get("S2ST_LIVE_MAX_S") or 0)  # > 0: stop by itself after that (s)
+        LIVE_CONFIG = PipelineConfig(source_lang="en", target_lang="es", chunk_ms=100)
+        GUARD_ENABLED = True
+
+        try:
+            live_engines = Engines.create("offline")
+            validate(live_engines, LIVE_CONFIG)
+            LIVE_ENGINE = "offline"
+        except Exception as exc:
+            print(f"offline engines unavailable ({exc}); using simulated engines")
+            live_engines, LIVE_ENGINE = Engines.create("simulated"), "simulated"
+        print(f"engines: {LIVE_ENGINE}; session files go to {LIVE_OUT}")
+    """),
+    code("""
         if browser_audio is not None:
-            mic = browser_audio.BrowserMicrophone(chunk_ms=100)
+            mic = browser_audio.BrowserMicrophone(chunk_ms=100)  # echo_cancellation=..., noise_suppression=..., auto_gain_control=...
             speaker = browser_audio.BrowserSpeaker()
-            display(mic, speaker)
+            feed = TranscriptFeed(max_lines=10)
+            results = ResultsView()
+            status = W.HTML("<i>press <b>Start</b> on the microphone: the session starts with it</i>")
+            stop_button = W.Button(description="Stop session", icon="stop", disabled=True,
+                                   layout=W.Layout(width="auto", flex="0 0 auto"))
+            feed.widget.add_class("s2st-live-feed")
+            results.widget.add_class("s2st-live-results")
+            display(mic, speaker, W.HBox([stop_button, status]), feed.widget, results.widget)
         else:
             print(f"skipped: {browser_problem}")
     """),
     code("""
-        if USE_BROWSER_MIC and browser_audio is not None:
-            live_engines = Engines.create("offline")
-            live = Pipeline(live_engines, PipelineConfig(source_lang="en", target_lang="es"),
-                            source=mic.source(), sink=speaker.sink())
-            live.start()  # speak now; run the next cell to stop
+        LOOP = asyncio.get_running_loop()  # the cells' loop: widget callbacks may run on another one
+        live = None  # the running session: pipe, guard, log path
+        live_sessions = 0
+        live_tasks = set()
+
+
+        def start_session():
+            \"\"\"A session on the browser microphone and speaker, behind the echo guard.\"\"\"
+            global live, live_sessions
+            if live is not None:
+                return  # already running (the microphone was restarted)
+            live_sessions += 1
+            log_path = LIVE_OUT / ("session.jsonl" if live_sessions == 1 else f"session-{live_sessions}.jsonl")
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            log_path.unlink(missing_ok=True)
+            guard = EchoGuard(mic.source(max_buffered_s=5.0), speaker.sink(), enabled=GUARD_ENABLED)
+            pipe = Pipeline(live_engines, LIVE_CONFIG, source=guard.source, sink=guard.sink,
+                            log_path=log_path, record_input=input_audio_path(log_path), clock=guard.clock)
+            feed.reset()
+            results.reset()
+            pipe.subscribe(feed.handle)
+            pipe.subscribe(lambda ev: ev.kind == "error" and ev.fatal and show_failure(ev.message))
+            pipe.start()
+            live = SimpleNamespace(pipe=pipe, guard=guard, log_path=log_path, stopping=False)
+            stop_button.disabled = False
+            status.value = f"<b style='color:#2e7d32'>● session running</b> · logging to <code>{log_path}</code>"
+            if LIVE_MAX_S > 0:
+                LOOP.call_later(LIVE_MAX_S, run_soon, stop_session, live)
+
+
+        async def stop_session(session=None):
+            \"\"\"Stop the microphone and the session; save spans and stats beside the log.\"\"\"
+            global live
+            session = session or live
+            if session is None or session is not live or session.stopping:
+                return
+            session.stopping = True
+            stop_button.disabled = True
+            status.value = "<b style='color:#b8860b'>● stopping</b>: finishing the last segments…"
+            mic.stop()
+            guard, log_path = session.guard, session.log_path
+            stats_path = log_path.with_suffix(".stats.json")
+            try:
+                log = await session.pipe.stop()
+                guard.save_json(guard.spans_path(log_path))
+                await asyncio.sleep(0.5)  # the speaker's last playback counters
+                mic_stats = guard.source.stats
+                stats = {
+                    "engine": LIVE_ENGINE, "t_stop": time.time(),
+                    "mic": mic_stats.as_dict(), "delays_ms": list(mic_stats.delays_ms),
+                    "mic_rate": guard.source.sample_rate, "received_samples": mic_stats.samples,
+                    "speaker": guard.sink.stats.as_dict(), "speaker_received_samples": speaker.received_samples,
+                    "guard": guard.summary(),
+                    "pipeline": {"audio_s": session.pipe.stats.audio_s, "state": session.pipe.state.value,
+                                 "error": None if session.pipe.error is None else repr(session.pipe.error)},
+                }
+                stats_path.write_text(json.dumps(stats, indent=1, default=str))
+                results.show(log.to_pandas())
+                status.value = (f"<b style='color:#1565c0'>● stopped</b> · {len(log)} segments · "
+                                f"<code>{log_path}</code>, <code>{stats_path.name}</code>")
+            except Exception as exc:
+                import traceback
+
+                stats_path.write_text(json.dumps({"error": traceback.format_exc()}))
+                show_failure(repr(exc))
+            finally:
+                live = None
+
+
+        def show_failure(message):
+            status.value = f"<b style='color:#c62828'>● failed</b>: {html.escape(message)} — press Stop session"
+
+
+        def run_soon(fn, *args):
+            \"\"\"Run coroutine function ``fn`` as a task on the cells' loop (from any thread).\"\"\"
+            def create():
+                task = LOOP.create_task(fn(*args))
+                live_tasks.add(task)
+                task.add_done_callback(live_tasks.discard)
+
+            LOOP.call_soon_threadsafe(create)
+
+
+        def on_mic_state(change):
+            if change["new"] == "running":  # may be called on another thread: hand over to LOOP
+                LOOP.call_soon_threadsafe(start_session)
+
+
+        if browser_audio is not None:
+            mic.observe(on_mic_state, "state")
+            stop_button.on_click(lambda _: run_soon(stop_session))
+            print("waiting for Start on the microphone widget (nothing runs until then)")
         else:
-            print("skipped: set USE_BROWSER_MIC = True after starting the microphone widget")
+            print("skipped: no browser microphone")
+    """),
+    md("""
+        After a session, the last log as a table (run this cell once you have pressed
+        **Stop session**):
     """),
     code("""
-        if USE_BROWSER_MIC and browser_audio is not None:
-            live_log = await live.stop()
-            await live_engines.aclose()
-            display(live_log.to_pandas()[["transcript", "translation", "ear_to_ear_s"]])
+        from s2st_kit import SegmentLog
+
+        last_log = LIVE_OUT / ("session.jsonl" if live_sessions <= 1 else f"session-{live_sessions}.jsonl")
+        if live is None and live_sessions and last_log.exists():
+            display(SegmentLog.load(last_log).to_pandas()[["transcript", "translation", "ear_to_ear_s"]])
         else:
-            print("skipped: no browser session to stop")
+            print("no finished browser session yet")
     """),
     md("""
         ## 3. The panel with a live input
 
-        The panel offers the inputs it found; unavailable ones are greyed out with the reason.
-        With a microphone, press **Start**, speak, and press **Stop**.
+        The panel offers the inputs it found — the local microphone, the browser microphone,
+        a file — and the outputs (paced into memory, the local speaker, the browser speaker);
+        unavailable ones are greyed out with the reason. With a live input and a loudspeaker
+        the echo guard is on (`panel.echo_guard`). With a microphone, press **Start**, speak,
+        and press **Stop**.
     """),
     code("""
         import soundfile as sf
 
         clips = sorted(librivox_clips(), key=lambda c: sf.info(c.path).duration)  # shortest first
         clip = clips[0] if clips else sample_clip("en")
-        LIVE_INPUT = "microphone" if HAVE_MIC else ("browser" if USE_BROWSER_MIC else "file")
+        LIVE_INPUT = "microphone" if HAVE_MIC else "file"
 
         panel = ControlPanel(input_kind=LIVE_INPUT, input_path=str(clip.path), pace=1.0)
         panel
