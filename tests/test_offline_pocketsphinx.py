@@ -138,6 +138,20 @@ async def test_flush_at_end_of_input(recognizer: PocketSphinxRecognizer) -> None
     assert len(finals) == 1 and finals[0].text
 
 
+async def test_input_ending_mid_speech_on_a_frame_boundary(
+    recognizer: PocketSphinxRecognizer,
+) -> None:
+    """Regression: stopping a live session mid-speech with nothing buffered crashed the
+    endpointer (``end_stream(b"")`` raises IndexError) and failed the whole session."""
+    clip = next(c for c in load_manifest() if c.id == "en_home")
+    pcm = _read(clip.path)
+    frame = 480  # the endpointer's 30 ms frame at 16 kHz
+    cut = (int(clip.utterances[0].end_s * 16000) - 1600) // frame * frame
+    results = await _run(recognizer, pcm[:cut], chunk_samples=frame)
+    finals = [t for t in results if t.is_final]
+    assert len(finals) == 1 and finals[0].text
+
+
 async def test_unsupported_language(recognizer: PocketSphinxRecognizer) -> None:
     with pytest.raises(UnsupportedLanguageError):
         async for _ in recognizer.stream(_chunks(np.zeros(1600, np.int16)), language="es"):

@@ -104,7 +104,9 @@ class _Session:
         rest = bytes(self._buffer)
         self._buffer.clear()
         if self._ep.in_speech:
-            rest = rest[: len(rest) // 2 * 2]
+            # end_stream needs at least one sample (it raises IndexError on b""), e.g. when
+            # the input stops mid-speech exactly at a frame boundary.
+            rest = rest[: len(rest) // 2 * 2] or bytes(2)
             speech = self._ep.end_stream(rest)
             if speech is not None:
                 if not self._in_utt:
