@@ -21,21 +21,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import re
-import secrets
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+from jupyterlab_harness import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ROOT,
+    busy_cells,
+    jupyter_lab,
+    settle,
+    skip_reason,
+)
 
 from s2st_kit.audio.echo import EchoGuard
 from s2st_kit.errors import PipelineStateError
@@ -46,8 +48,6 @@ from s2st_kit.records import AudioChunk
 pytest.importorskip("anywidget")
 from s2st_kit.notebook.browser_audio import BrowserMicrophone, BrowserSpeaker
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
 CLIP = ROOT / "data" / "en_home.wav"
 NOTEBOOK = ROOT / "notebooks" / "02_live_microphone.ipynb"
 RUN_S = 24.0  # how long the session listens before the test clicks "Stop session" (s)
@@ -117,81 +117,6 @@ async def test_speaker_sink_drains_on_confirmation_or_estimate():
 
 # -- the real browser -----------------------------------------------------------------------
 
-#: JupyterLab user settings: no news / update prompts; keep every cell in the DOM.
-LAB_SETTINGS = {
-    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
-        "fetchNews": "false",
-        "checkForUpdates": False,
-    },
-    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
-}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def jupyter_lab(root: Path, home: Path, env_extra: dict[str, str] | None = None):
-    """JupyterLab on 127.0.0.1 (random port, random token) serving ``root``; the kernels it
-    starts inherit ``env_extra``. Always stopped (process group)."""
-    port, token = free_port(), secrets.token_hex(16)
-    settings = home / "settings"
-    for name, value in LAB_SETTINGS.items():
-        path = settings / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(value))
-    env = {
-        **os.environ,
-        "JUPYTER_CONFIG_DIR": str(home / "config"),
-        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-        "JUPYTERLAB_SETTINGS_DIR": str(settings),
-        "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
-        "IPYTHONDIR": str(home / "ipython"),
-        "MPLBACKEND": "agg",
-        "PYTHONPATH": str(ROOT),
-        **(env_extra or {}),
-    }
-    cmd = [
-        str(Path(sys.executable).with_name("jupyter")), "lab", "--no-browser",
-        "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-        "--LabApp.news_url=None", "--LabApp.extension_manager=readonly",
-    ]  # fmt: skip
-    if os.geteuid() == 0:  # CI containers
-        cmd.append("--allow-root")
-    log = open(home / "jupyter.log", "wb")
-    proc = subprocess.Popen(
-        cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        "JupyterLab did not start:\n" + (home / "jupyter.log").read_text()[-3000:]
-                    ) from None
-                time.sleep(0.3)
-        yield url, token
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
-
 
 def fake_capture_wav(path: Path) -> Path:
     """The clip as Chromium's fake capture wants it: 16-bit PCM WAV (48 kHz mono here)."""
@@ -225,41 +150,15 @@ def best_match(received: np.ndarray, clip: np.ndarray) -> tuple[float, int, int]
     return best
 
 
-def busy_cells(page) -> int:
-    return page.evaluate(
-        "() => [...document.querySelectorAll('.jp-InputArea-prompt')]"
-        ".filter(e => e.textContent.includes('*')).length"
-    )
-
-
-def settle(page, timeout_s: float = 60.0, quiet_s: float = 2.0) -> None:
-    """Accept any dialog JupyterLab shows ("Select Kernel": python3 is preselected) until
-    the kernel is idle and no dialog has appeared for ``quiet_s`` seconds."""
-    deadline = time.monotonic() + timeout_s
-    last_dialog = time.monotonic()
-    while time.monotonic() < deadline:
-        dialog = page.locator(".jp-Dialog")
-        if dialog.count():
-            with contextlib.suppress(Exception):
-                dialog.locator("button.jp-mod-accept").click(timeout=2000)
-            last_dialog = time.monotonic()
-        elif (
-            page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").count()
-            and time.monotonic() - last_dialog > quiet_s
-        ):
-            return
-        page.wait_for_timeout(250)
-    raise AssertionError("JupyterLab did not settle (kernel not idle or dialogs keep coming)")
-
-
 @pytest.mark.browser
 @pytest.mark.slow
 def test_browser_microphone_and_speaker_in_jupyterlab(tmp_path, artifacts):
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
-    playwright = pytest.importorskip("playwright.sync_api")
-    if shutil.which("jupyter", path=str(Path(sys.executable).parent)) is None:
-        pytest.skip("jupyter lab is not installed in this environment")
+    reason = skip_reason()
+    if reason:
+        print(f"skipping the browser-microphone test: {reason}")
+        pytest.skip(reason)
+    import playwright.sync_api as playwright
+
     out = tmp_path / "live"
     nb_dir = tmp_path / "nb"
     nb_dir.mkdir()
@@ -275,13 +174,12 @@ def test_browser_microphone_and_speaker_in_jupyterlab(tmp_path, artifacts):
     args = [
         "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
         f"--use-file-for-fake-audio-capture={wav}", "--autoplay-policy=no-user-gesture-required",
-        "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run",
+        *CHROMIUM_ARGS,
     ]  # fmt: skip
     console: list[str] = []
     t_test = time.monotonic()
     with jupyter_lab(nb_dir, tmp_path, env) as (url, token), playwright.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=args)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
             page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
