@@ -119,7 +119,8 @@ DERIVED_COLUMNS: tuple[str, ...] = (
     "speaking_rate_cps",
 )
 
-_TIME_COLUMNS = (
+#: Numeric raw columns the derived ones are computed from (timestamps s, spans s, counts).
+TIME_COLUMNS = (
     "t_speech_end",
     "t_first_partial",
     "t_asr_final",
@@ -169,7 +170,7 @@ def add_derived(df: pd.DataFrame) -> pd.DataFrame:
     """
     out = df.copy()
     ok = _ok_mask(out)
-    t = {name: _numeric(out, name) for name in _TIME_COLUMNS}
+    t = {name: _numeric(out, name) for name in TIME_COLUMNS}
     derived: dict[str, pd.Series] = {}
     for name, start, end in DECOMPOSITION:
         derived[name] = t[end] - t[start]

@@ -22,7 +22,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from .metrics import STAGE_COLUMNS, add_derived
+from .metrics import STAGE_COLUMNS, TIME_COLUMNS, add_derived
 
 __all__ = [
     "STAGE_COLORS",
@@ -216,22 +216,7 @@ def plot_timeline(
         ax.set_xlabel("session time (s)")
         return fig
     y = np.arange(n, dtype=float)
-    t = {
-        c: _raw(rows, c)
-        for c in (
-            "t_speech_end",
-            "t_asr_final",
-            "t_mt_start",
-            "t_mt_end",
-            "t_tts_start",
-            "t_tts_first_audio",
-            "t_tts_end",
-            "t_play_start",
-            "t_play_end",
-            "audio_start_s",
-            "audio_end_s",
-        )
-    }
+    t = {c: _raw(rows, c) for c in TIME_COLUMNS}
     speech_start = t["t_speech_end"] - (t["audio_end_s"] - t["audio_start_s"])
     lane = 0.36
     row_pt = 72.0 * 0.8 * height / n  # approximate height of one row in points
@@ -343,6 +328,26 @@ def _cdf(ax: Any, values: np.ndarray, label: str, color: Any = None) -> None:
     ax.axvline(np.median(v), color=line.get_color(), linestyle=":", linewidth=1)
 
 
+def _cdf_panel(
+    ax: Any, curves: list[tuple[np.ndarray, str, Any]], *, xlabel: str, title: str, legend_size: int
+) -> None:
+    """Ear-to-ear CDF curves ``(values, label, color)`` on ``ax``, with axes and legend."""
+    drawn = 0
+    for values, label, color in curves:
+        if len(values):
+            _cdf(ax, values, label, color)
+            drawn += 1
+    if drawn:
+        ax.legend(loc="lower right", fontsize=legend_size)
+    else:
+        _no_data(ax)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("fraction of segments")
+    ax.set_ylim(0, 1.02)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+
+
 def plot_ear_to_ear_cdf(
     data: pd.DataFrame | Mapping[str, pd.DataFrame],
     *,
@@ -356,21 +361,14 @@ def plot_ear_to_ear_cdf(
     """
     fig = _figure(width, height)
     ax = fig.add_subplot()
-    drawn = 0
-    for label, frame in _as_sessions(data).items():
-        v = _values(_derived(frame), "ear_to_ear_s")
-        if len(v):
-            _cdf(ax, v, label)
-            drawn += 1
-    if drawn:
-        ax.legend(loc="lower right", fontsize=9)
-    else:
-        _no_data(ax)
-    ax.set_xlabel("ear-to-ear latency (s): speech end → playback start")
-    ax.set_ylabel("fraction of segments")
-    ax.set_ylim(0, 1.02)
-    ax.set_title("Ear-to-ear latency CDF")
-    ax.grid(alpha=0.3)
+    curves = [
+        (_values(_derived(frame), "ear_to_ear_s"), label, None)
+        for label, frame in _as_sessions(data).items()
+    ]
+    _cdf_panel(
+        ax, curves, xlabel="ear-to-ear latency (s): speech end → playback start",
+        title="Ear-to-ear latency CDF", legend_size=9,
+    )  # fmt: skip
     return fig
 
 
@@ -544,19 +542,11 @@ def plot_compare(
     left.set_title("Per-stage medians")
     left.legend(fontsize=9)
     left.grid(axis="y", alpha=0.3)
-    drawn = 0
-    for frame, label, color in zip(frames, labels, colors, strict=True):
-        v = _values(frame, "ear_to_ear_s")
-        if len(v):
-            _cdf(right, v, str(label), color)
-            drawn += 1
-    if drawn:
-        right.legend(loc="lower right", fontsize=8)
-    else:
-        _no_data(right)
-    right.set_xlabel("ear-to-ear latency (s)")
-    right.set_ylabel("fraction of segments")
-    right.set_ylim(0, 1.02)
-    right.set_title("Ear-to-ear CDF")
-    right.grid(alpha=0.3)
+    curves = [
+        (_values(frame, "ear_to_ear_s"), str(label), color)
+        for frame, label, color in zip(frames, labels, colors, strict=True)
+    ]
+    _cdf_panel(
+        right, curves, xlabel="ear-to-ear latency (s)", title="Ear-to-ear CDF", legend_size=8
+    )
     return fig
