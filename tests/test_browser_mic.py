@@ -1,6 +1,7 @@
 """Browser microphone and speaker, for real: JupyterLab + Debian Chromium driven by Playwright.
 
-Chromium's fake capture device plays ``data/en_home.wav`` (looped) into ``getUserMedia``.
+Chromium's fake capture device plays a recording (looped) into ``getUserMedia``: the LibriVox
+read speech of ``pocketsphinx-testdata`` when installed, else the English clip of ``data/``.
 JupyterLab opens ``notebooks/02_live_microphone.ipynb`` (a copy) and runs all its cells; the
 notebook displays :class:`BrowserMicrophone` and :class:`BrowserSpeaker`, and its session
 (offline engines, or simulated ones with a printed reason, behind an :class:`EchoGuard`)
@@ -40,6 +41,7 @@ from jupyterlab_harness import (
 )
 
 from s2st_kit.audio.echo import EchoGuard
+from s2st_kit.datasets import librivox_clips, sample_clip
 from s2st_kit.errors import PipelineStateError
 from s2st_kit.experiments import input_audio_path
 from s2st_kit.log import SegmentLog
@@ -48,7 +50,6 @@ from s2st_kit.records import AudioChunk
 pytest.importorskip("anywidget")
 from s2st_kit.notebook.browser_audio import BrowserMicrophone, BrowserSpeaker
 
-CLIP = ROOT / "data" / "en_home.wav"
 NOTEBOOK = ROOT / "notebooks" / "02_live_microphone.ipynb"
 RUN_S = 24.0  # how long the session listens before the test clicks "Stop session" (s)
 
@@ -118,32 +119,63 @@ async def test_speaker_sink_drains_on_confirmation_or_estimate():
 # -- the real browser -----------------------------------------------------------------------
 
 
-def fake_capture_wav(path: Path) -> Path:
+def spoken_clip(tmp_path: Path) -> tuple[Path, set[str], int, float]:
+    """What the fake microphone says.
+
+    Returns (WAV file, the words spoken in it, how many of them must be recognised, which
+    share of the recognised words must be among them).
+
+    Real read speech when Debian's ``pocketsphinx-testdata`` is installed (setup installs it
+    where apt works): its five LibriVox sentences joined with pauses, ~30 s. Otherwise the
+    synthetic English sample clip of ``data/``, which pocketsphinx recognises poorly, so fewer words
+    are required of it (and nothing of what else it hears).
+    """
+    clips = librivox_clips()
+    if not clips:
+        clip = sample_clip("en")
+        return clip.path, set(re.findall(r"[a-z']+", clip.transcript.lower())), 2, 0.0
+    pause = np.zeros(int(0.9 * 16000), np.float32)
+    parts = [pause]
+    for clip in clips:
+        samples, rate = sf.read(clip.path, dtype="float32")
+        assert rate == 16000
+        parts += [samples, pause]
+    path = tmp_path / "librivox_en.wav"
+    sf.write(path, np.concatenate(parts), 16000, subtype="PCM_16")
+    words = set(re.findall(r"[a-z']+", " ".join(c.transcript for c in clips).lower()))
+    return path, words, 8, 0.5
+
+
+def fake_capture_wav(clip: Path, path: Path) -> Path:
     """The clip as Chromium's fake capture wants it: 16-bit PCM WAV (48 kHz mono here)."""
     import soxr
 
-    data, rate = sf.read(CLIP, dtype="float32")
+    data, rate = sf.read(clip, dtype="float32")
     sf.write(path, soxr.resample(data, rate, 48000), 48000, subtype="PCM_16")
     return path
 
 
-def best_match(received: np.ndarray, clip: np.ndarray) -> tuple[float, int, int]:
-    """Best normalised cross-correlation of a 1 s stretch of ``received`` against the looped clip.
+def best_match(received: np.ndarray, clip: np.ndarray, win: int) -> tuple[float, int, int]:
+    """Best normalised cross-correlation of a ``win``-sample stretch of ``received`` against the looped clip.
 
     Returns (correlation, offset in received, offset in clip).
     """
     loop = np.concatenate([clip, clip])
-    win = len(clip) // 7  # ~1 s
+    sums = np.concatenate([[0.0], np.cumsum(loop.astype(np.float64) ** 2)])  # sliding energy
+    n = len(loop) + win
+    loop_spec = np.fft.rfft(loop, n)
     best = (0.0, 0, 0)
     for start in range(0, len(received) - win, win // 2):
         seg = received[start : start + win]
         if np.sqrt(np.mean(seg**2)) < 0.02:  # silence (or muted): nothing to match
             continue
-        n = len(loop) + win
-        spec = np.fft.rfft(loop, n) * np.conj(np.fft.rfft(seg, n))
+        spec = loop_spec * np.conj(np.fft.rfft(seg, n))
         corr = np.fft.irfft(spec, n)[: len(loop) - win]
-        energy = np.sqrt(np.convolve(loop**2, np.ones(win), "valid")[: len(corr)])
-        norm = corr / (energy * np.sqrt(np.sum(seg**2)) + 1e-9)
+        energy = np.sqrt(np.maximum(sums[win : win + len(corr)] - sums[: len(corr)], 0.0))
+        seg_norm = np.sqrt(np.sum(seg**2))
+        # Stretches of the clip far quieter than the segment cannot match it (and digital
+        # silence would divide FFT round-off by ~0).
+        norm = np.where(energy > 0.1 * seg_norm, corr / (energy * seg_norm + 1e-12), 0.0)
         k = int(np.argmax(norm))
         if norm[k] > best[0]:
             best = (float(norm[k]), start, k % len(clip))
@@ -170,7 +202,9 @@ def test_browser_microphone_and_speaker_in_jupyterlab(tmp_path, artifacts):
     }
     log_path = out / "session.jsonl"
     stats_path = out / "session.stats.json"
-    wav = fake_capture_wav(tmp_path / "fake_mic.wav")
+    spoken, clip_words, min_words, min_share = spoken_clip(tmp_path)
+    print(f"the fake microphone plays {spoken.name}")
+    wav = fake_capture_wav(spoken, tmp_path / "fake_mic.wav")
     args = [
         "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
         f"--use-file-for-fake-audio-capture={wav}", "--autoplay-policy=no-user-gesture-required",
@@ -262,14 +296,14 @@ def test_browser_microphone_and_speaker_in_jupyterlab(tmp_path, artifacts):
     assert res["received_samples"] == mic["samples"]
     # …and what the pipeline recorded (16 kHz, after the echo guard) matches the clip.
     received, rec_rate = sf.read(input_audio_path(log_path), dtype="float32")
-    clip, clip_rate = sf.read(CLIP, dtype="float32")
+    clip, clip_rate = sf.read(spoken, dtype="float32")
     assert rec_rate == clip_rate
     assert abs(len(received) / rec_rate - res["pipeline"]["audio_s"]) < 0.2
     assert abs(len(received) / rec_rate - mic["samples"] / rate) < 0.2
-    corr, at, at_clip = best_match(received, clip)
+    win = clip_rate  # 1 s
+    corr, at, at_clip = best_match(received, clip, win)
     print(f"received audio vs clip: correlation {corr:.3f}")
     assert corr > 0.9, f"no stretch of the received audio matches the clip (best {corr:.2f})"
-    win = len(clip) // 7
     level_db = 20 * np.log10(
         np.sqrt(np.mean(received[at : at + win] ** 2))
         / np.sqrt(np.mean(np.concatenate([clip, clip])[at_clip : at_clip + win] ** 2))
@@ -290,14 +324,16 @@ def test_browser_microphone_and_speaker_in_jupyterlab(tmp_path, artifacts):
     rows = df[df.status == "ok"]
     assert len(rows), df
     assert table_rows == min(len(df), 50)
-    clip_words = {"the", "house", "is", "very", "big", "my", "sister", "lives", "in", "city",
-                  "we", "drink", "coffee", "every", "morning"}  # fmt: skip
-    words = set(re.findall(r"[a-z]+", " ".join(rows.transcript).lower()))
-    shown = set(re.findall(r"[a-z]+", " ".join(shown_transcripts).lower()))
+    words = re.findall(r"[a-z']+", " ".join(rows.transcript).lower())
+    shown = set(re.findall(r"[a-z']+", " ".join(shown_transcripts).lower()))
     print("shown:", shown_transcripts, shown_translations)
+    hits = set(words) & clip_words
+    print(f"recognised {len(hits)} distinct words of the clip; "
+          f"{sum(w in clip_words for w in words)}/{len(words)} recognised words are in it")  # fmt: skip
     assert [t for t in shown_transcripts if t.strip()], shown_transcripts
     if res["engine"] == "offline":
-        assert len(words & clip_words) >= 2, words
+        assert len(hits) >= min_words, (sorted(hits), words)
+        assert sum(w in clip_words for w in words) >= min_share * len(words), words
         assert len(shown & clip_words) >= 2, shown_transcripts
     assert [t for t in shown_translations if t.strip("→ ").strip()], shown_translations
     assert rows.translation.str.strip().astype(bool).all()
