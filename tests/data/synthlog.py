@@ -95,33 +95,29 @@ def make_log(
             "status": "ok",
             "error": None,
         }
+        # Nothing after translation started exists for a failed or dropped segment.
+        no_output = dict.fromkeys(
+            (
+                "t_mt_end",
+                "t_tts_start",
+                "t_tts_first_audio",
+                "t_tts_end",
+                "t_play_start",
+                "t_play_end",
+            )
+        )
+        no_output.update(translation="", tts_audio_s=0.0, chars_synthesized=0)
         if i in errors:
             row.update(
-                translation="",
-                t_mt_end=None,
-                t_tts_start=None,
-                t_tts_first_audio=None,
-                t_tts_end=None,
-                t_play_start=None,
-                t_play_end=None,
-                tts_audio_s=0.0,
-                chars_synthesized=0,
+                no_output,
                 status="error",
                 error="EngineTimeoutError: translation took longer than 5 s",
             )
         elif i in dropped:
             row.update(
-                translation="",
+                no_output,
                 t_mt_start=None,
-                t_mt_end=None,
-                t_tts_start=None,
-                t_tts_first_audio=None,
-                t_tts_end=None,
-                t_play_start=None,
-                t_play_end=None,
-                tts_audio_s=0.0,
                 chars_translated=0,
-                chars_synthesized=0,
                 status="dropped",
                 error="segment queue full (overflow=drop-oldest)",
             )
