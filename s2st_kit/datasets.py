@@ -32,6 +32,7 @@ __all__ = [
     "Utterance",
     "data_dir",
     "find_clip",
+    "join_clips",
     "librivox_clips",
     "load_manifest",
     "sample_clip",
@@ -180,6 +181,30 @@ def find_clip(audio_path: str | Path) -> Clip | None:
         if clip.path.name == path.name:
             return clip
     return None
+
+
+def join_clips(
+    clips: list[Clip], path: str | Path, *, pause_s: float = 0.9, sample_rate: int = 16000
+) -> Path:
+    """Write ``clips`` one after another as one mono 16-bit WAV at ``sample_rate``.
+
+    ``pause_s`` of silence comes before, between and after the clips (a recording that
+    starts and ends quietly, like a person reading sentences). Returns the path.
+    """
+    import numpy as np
+    import soundfile as sf
+
+    from .audio.file import read_audio
+
+    pause = np.zeros(round(pause_s * sample_rate), np.float32)
+    parts = [pause]
+    for clip in clips:
+        samples, _ = read_audio(clip.path, sample_rate=sample_rate)
+        parts += [samples, pause]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, np.concatenate(parts), sample_rate, subtype="PCM_16")
+    return path
 
 
 def sample_clip(language: str = "en") -> Clip:

@@ -16,8 +16,7 @@ import numpy as np
 import soundfile as sf
 
 from s2st_kit import SegmentLog, cli
-from s2st_kit.audio import read_audio
-from s2st_kit.datasets import librivox_clips, sample_clip
+from s2st_kit.datasets import join_clips, librivox_clips, sample_clip
 
 OUT = Path("out/demo")
 PAUSE_S = 0.9
@@ -27,15 +26,8 @@ def pick_recording() -> tuple[Path, str, str]:
     """(audio file, reference transcript, description)."""
     clips = librivox_clips()
     if clips:
-        parts, texts = [], []
-        silence = np.zeros(int(PAUSE_S * 16000), np.float32)
-        for clip in clips:
-            samples, _ = read_audio(clip.path, sample_rate=16000)
-            parts += [samples, silence]
-            texts.append(clip.transcript)
-        path = OUT / "librivox_en.wav"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        sf.write(path, np.concatenate([silence, *parts]), 16000, subtype="PCM_16")
+        path = join_clips(clips, OUT / "librivox_en.wav", pause_s=PAUSE_S)
+        texts = [clip.transcript for clip in clips]
         return path, " ".join(texts), f"{len(clips)} LibriVox sentences (pocketsphinx-testdata), joined"
     clip = sample_clip("en")
     print(

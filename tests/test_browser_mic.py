@@ -41,7 +41,7 @@ from jupyterlab_harness import (
 )
 
 from s2st_kit.audio.echo import EchoGuard
-from s2st_kit.datasets import librivox_clips, sample_clip
+from s2st_kit.datasets import join_clips, librivox_clips, sample_clip
 from s2st_kit.errors import PipelineStateError
 from s2st_kit.experiments import input_audio_path
 from s2st_kit.log import SegmentLog
@@ -134,14 +134,7 @@ def spoken_clip(tmp_path: Path) -> tuple[Path, set[str], int, float]:
     if not clips:
         clip = sample_clip("en")
         return clip.path, set(re.findall(r"[a-z']+", clip.transcript.lower())), 2, 0.0
-    pause = np.zeros(int(0.9 * 16000), np.float32)
-    parts = [pause]
-    for clip in clips:
-        samples, rate = sf.read(clip.path, dtype="float32")
-        assert rate == 16000
-        parts += [samples, pause]
-    path = tmp_path / "librivox_en.wav"
-    sf.write(path, np.concatenate(parts), 16000, subtype="PCM_16")
+    path = join_clips(clips, tmp_path / "librivox_en.wav")
     words = set(re.findall(r"[a-z']+", " ".join(c.transcript for c in clips).lower()))
     return path, words, 8, 0.5
 
