@@ -298,7 +298,9 @@ class Pipeline:
             self.log.close()
             self.error = exc
             self._set_state(PipelineState.FAILED)
-            self._emit(ErrorEvent(self.clock.now(), "session", str(exc) or type(exc).__name__, fatal=True))
+            self._emit(
+                ErrorEvent(self.clock.now(), "session", str(exc) or type(exc).__name__, fatal=True)
+            )
             raise
         self.clock.start()
         self._set_state(PipelineState.RUNNING)

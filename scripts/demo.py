@@ -28,7 +28,11 @@ def pick_recording() -> tuple[Path, str, str]:
     if clips:
         path = join_clips(clips, OUT / "librivox_en.wav", pause_s=PAUSE_S)
         texts = [clip.transcript for clip in clips]
-        return path, " ".join(texts), f"{len(clips)} LibriVox sentences (pocketsphinx-testdata), joined"
+        return (
+            path,
+            " ".join(texts),
+            f"{len(clips)} LibriVox sentences (pocketsphinx-testdata), joined",
+        )
     clip = sample_clip("en")
     print(
         "note: Debian's pocketsphinx-testdata is not installed (needs apt as root); "
@@ -53,7 +57,10 @@ def main() -> int:
     try:
         from s2st_kit import plots
 
-        for name, fn in (("latency_by_stage.png", plots.plot_stage_latency), ("timeline.png", plots.plot_timeline)):
+        for name, fn in (
+            ("latency_by_stage.png", plots.plot_stage_latency),
+            ("timeline.png", plots.plot_timeline),
+        ):
             fig = fn(df)
             fig.savefig(OUT / name, dpi=110, bbox_inches="tight")
             outputs.append(OUT / name)
@@ -63,7 +70,9 @@ def main() -> int:
         from s2st_kit.quality import wer
 
         hyp = " ".join(df.transcript[df.status == "ok"])
-        print(f"\nword error rate of the transcript vs the LibriVox reference: {wer([reference], [hyp]):.1%}")
+        print(
+            f"\nword error rate of the transcript vs the LibriVox reference: {wer([reference], [hyp]):.1%}"
+        )
     except ImportError:
         pass
     data, rate = sf.read(wav, dtype="float32")

@@ -10,7 +10,15 @@ import pytest
 import soundfile as sf
 from conftest import speechlike
 
-from s2st_kit.audio import FileSource, MemorySink, PacedSink, Rechunker, StreamResampler, WavSink, probe
+from s2st_kit.audio import (
+    FileSource,
+    MemorySink,
+    PacedSink,
+    Rechunker,
+    StreamResampler,
+    WavSink,
+    probe,
+)
 from s2st_kit.errors import AudioFormatError
 from s2st_kit.records import AudioChunk
 
@@ -109,11 +117,16 @@ def test_rechunker_uniform_and_positions():
 def test_stream_resampler_keeps_length_and_level():
     x = speechlike(1.0, 22050, [(0, 1)])
     rs = StreamResampler(16000)
-    out = [rs.process(AudioChunk(x[i : i + 1000].tobytes(), 22050, i / 22050)) for i in range(0, len(x), 1000)]
+    out = [
+        rs.process(AudioChunk(x[i : i + 1000].tobytes(), 22050, i / 22050))
+        for i in range(0, len(x), 1000)
+    ]
     out.append(rs.flush())
     y = np.concatenate([c.samples() for c in out])
     assert len(y) == 16000
-    assert np.sqrt(np.mean((y / 32768.0) ** 2)) == pytest.approx(np.sqrt(np.mean((x / 32768.0) ** 2)), rel=0.03)
+    assert np.sqrt(np.mean((y / 32768.0) ** 2)) == pytest.approx(
+        np.sqrt(np.mean((x / 32768.0) ** 2)), rel=0.03
+    )
 
 
 async def test_wav_sink_writes_valid_file(tmp_path):

@@ -54,8 +54,14 @@ def test_bad_inputs_fail_fast_with_a_clear_message(tmp_path):
     text.write_text("not audio at all\n" * 10)
     empty = tmp_path / "empty.wav"
     empty.write_bytes(b"")
-    for path, needle in ((text, "not a readable audio file"), (empty, "empty"), (tmp_path / "x.wav", "no such file")):
-        r = s2st("run", path, "--engines", "simulated", "--no-realtime", "--out", tmp_path / "o.wav")
+    for path, needle in (
+        (text, "not a readable audio file"),
+        (empty, "empty"),
+        (tmp_path / "x.wav", "no such file"),
+    ):
+        r = s2st(
+            "run", path, "--engines", "simulated", "--no-realtime", "--out", tmp_path / "o.wav"
+        )
         assert r.returncode == 2 and needle in r.stderr, r.stderr
         assert "Traceback" not in r.stderr
     assert not (tmp_path / "o.wav").exists()
@@ -64,7 +70,16 @@ def test_bad_inputs_fail_fast_with_a_clear_message(tmp_path):
 def test_unknown_engine_and_language(tmp_path):
     r = s2st("run", DATA / "en_home.wav", "--engines", "watson")
     assert r.returncode == 2 and "invalid choice: 'watson'" in r.stderr
-    r = s2st("run", DATA / "en_home.wav", "--engines", "simulated", "--to", "tlh", "--out", tmp_path / "o.wav")
+    r = s2st(
+        "run",
+        DATA / "en_home.wav",
+        "--engines",
+        "simulated",
+        "--to",
+        "tlh",
+        "--out",
+        tmp_path / "o.wav",
+    )
     assert r.returncode == 2 and "cannot translate 'en' → 'tlh'" in r.stderr
     assert "Traceback" not in r.stderr
 
@@ -86,7 +101,11 @@ def test_report_writes_plots_and_tables(tmp_path):
     assert (tmp_path / "o.input.wav").exists()  # recorded input, for replay
     r = s2st("report", log, "--out", tmp_path / "rep", "--clip", DATA / "en_home.wav")
     assert r.returncode == 0, r.stderr
-    assert "ear_to_ear_s" in r.stdout and "quality: wer 0.000" in r.stdout and "bleu 100.000" in r.stdout
+    assert (
+        "ear_to_ear_s" in r.stdout
+        and "quality: wer 0.000" in r.stdout
+        and "bleu 100.000" in r.stdout
+    )
     for name in ("timeline.png", "latency_by_stage.png", "decomposition.png", "ear_to_ear_cdf.png"):
         png = tmp_path / "rep" / name
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000

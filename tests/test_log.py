@@ -33,7 +33,13 @@ def test_columns_exactly_as_designed():
 
 async def session(tmp_path) -> SegmentLog:
     src = MemorySource(np.zeros(16000 * 10, np.int16), 16000)
-    pipe = Pipeline(make_engines(), PipelineConfig(), source=src, sink=MemorySink(), log_path=tmp_path / "s.jsonl")
+    pipe = Pipeline(
+        make_engines(),
+        PipelineConfig(),
+        source=src,
+        sink=MemorySink(),
+        log_path=tmp_path / "s.jsonl",
+    )
     return await pipe.run()
 
 
@@ -41,7 +47,15 @@ async def test_jsonl_parquet_and_frame_agree(tmp_path):
     log = await session(tmp_path)
     df = log.to_pandas()
     assert list(df.columns[: len(SEGMENT_COLUMNS)]) == DESIGN_COLUMNS
-    for col in ("asr_lag_s", "dispatch_s", "mt_s", "handoff_s", "tts_ttfb_s", "queue_s", "ear_to_ear_s"):
+    for col in (
+        "asr_lag_s",
+        "dispatch_s",
+        "mt_s",
+        "handoff_s",
+        "tts_ttfb_s",
+        "queue_s",
+        "ear_to_ear_s",
+    ):
         assert col in df.columns
     lines = (tmp_path / "s.jsonl").read_text().splitlines()
     assert [json.loads(x) for x in lines] == log.rows

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import numpy as np
 import pytest
@@ -139,7 +140,10 @@ async def test_events_async_iterator_and_bad_subscriber():
 def test_property_order_no_overlap_exact_decomposition(lat, spread, seed, inflight, policy, n_utts):
     """Random stage latencies: speech order, no playback overlap, exact decomposition,
     and every utterance's words end up in rows exactly once."""
-    script = [(f"Sentence number {i}, with some words. And more.", 0.3 + 1.2 * i, 1.2 + 1.2 * i) for i in range(n_utts)]
+    script = [
+        (f"Sentence number {i}, with some words. And more.", 0.3 + 1.2 * i, 1.2 + 1.2 * i)
+        for i in range(n_utts)
+    ]
     model = LatencyModel(
         asr_final_lag=LogNormal(lat[0], lat[0] * spread),
         asr_partial_lag=LogNormal(lat[1], lat[1] * spread),
@@ -153,7 +157,9 @@ def test_property_order_no_overlap_exact_decomposition(lat, spread, seed, inflig
     config = PipelineConfig(policy=policy, max_inflight=inflight, min_commit_words=2)
 
     async def go():
-        return await Pipeline(engines, config, source=src, sink=PacedSink(MemorySink(), speed=40)).run()
+        return await Pipeline(
+            engines, config, source=src, sink=PacedSink(MemorySink(), speed=40)
+        ).run()
 
     df = asyncio.run(go()).to_pandas()
     check_log(df, len(df))
@@ -161,7 +167,9 @@ def test_property_order_no_overlap_exact_decomposition(lat, spread, seed, inflig
     # each utterance: rows concatenate to its text exactly once; with "final", one row each
     by_utt = {}
     for row in df.itertuples():
-        utt = next(i for i, (_, a, b) in enumerate(script) if a - 1e-6 <= row.audio_start_s <= b + 1e-6)
+        utt = next(
+            i for i, (_, a, b) in enumerate(script) if a - 1e-6 <= row.audio_start_s <= b + 1e-6
+        )
         by_utt.setdefault(utt, []).append(row.transcript)
     assert sorted(by_utt) == list(range(n_utts))
     for i, pieces in by_utt.items():
@@ -194,7 +202,9 @@ async def test_failing_segment_is_logged_and_session_goes_on(tmp_path):
     engines = make_engines()
     engines.translator = FailingTranslator(engines.translator, "streaming")
     errors = []
-    pipe = Pipeline(engines, PipelineConfig(), source=source(), sink=MemorySink(), log_path=tmp_path / "s.jsonl")
+    pipe = Pipeline(
+        engines, PipelineConfig(), source=source(), sink=MemorySink(), log_path=tmp_path / "s.jsonl"
+    )
     pipe.subscribe(lambda ev: errors.append(ev) if ev.kind == "error" else None)
     df = (await pipe.run()).to_pandas()
     assert list(df.status) == ["ok", "error", "ok"]
@@ -208,7 +218,12 @@ async def test_failing_segment_is_logged_and_session_goes_on(tmp_path):
 
 async def test_throttling_is_retried():
     faults = Faults(throttle_rate=0.3)
-    pipe = Pipeline(make_engines(faults=faults, seed=3), PipelineConfig(stage_retries=6), source=source(), sink=MemorySink())
+    pipe = Pipeline(
+        make_engines(faults=faults, seed=3),
+        PipelineConfig(stage_retries=6),
+        source=source(),
+        sink=MemorySink(),
+    )
     df = (await pipe.run()).to_pandas()
     assert (df.status == "ok").all()
     assert pipe.stats.retries > 0
@@ -229,21 +244,32 @@ async def test_dropped_recognizer_stream_is_restarted():
 
 async def test_synthesizer_crash_mid_stream_is_a_segment_error():
     faults = Faults(crash_synthesis_calls=frozenset({1}))
-    df = (await Pipeline(make_engines(faults=faults), PipelineConfig(), source=source(), sink=MemorySink()).run()).to_pandas()
+    df = (
+        await Pipeline(
+            make_engines(faults=faults), PipelineConfig(), source=source(), sink=MemorySink()
+        ).run()
+    ).to_pandas()
     assert list(df.status) == ["ok", "error", "ok"]
     assert df.error[1].startswith("tts: simulated synthesizer crashed")
 
 
 @pytest.mark.parametrize("drain", [True, False])
 async def test_stop_mid_run_leaves_nothing_behind(drain, tmp_path, no_leaks):
-    model = LatencyModel(asr_final_lag=LogNormal(0.3), mt=LogNormal(0.05), tts_first_audio=LogNormal(0.05), tts_rtf=0.1)
+    model = LatencyModel(
+        asr_final_lag=LogNormal(0.3),
+        mt=LogNormal(0.05),
+        tts_first_audio=LogNormal(0.05),
+        tts_rtf=0.1,
+    )
     engines = make_engines(preset=model)
     pipe = Pipeline(
         engines, PipelineConfig(), source=source(realtime=True, speed=2),
         sink=PacedSink(MemorySink(), speed=2), log_path=tmp_path / "log.jsonl",
     )  # fmt: skip
     second_utterance = asyncio.Event()
-    pipe.subscribe(lambda ev: second_utterance.set() if ev.kind == "partial" and ev.utterance_id == 1 else None)
+    pipe.subscribe(
+        lambda ev: second_utterance.set() if ev.kind == "partial" and ev.utterance_id == 1 else None
+    )
     task = pipe.start()
     with pytest.raises(PipelineStateError):
         pipe.start()
@@ -319,18 +345,22 @@ async def test_stereo_44k_input_is_converted():
     engines = make_engines()
     engines.recognizer = Probe(engines.recognizer)
     src = MemorySource(stereo, 44100)
-    df = (await Pipeline(engines, PipelineConfig(chunk_ms=50), source=src, sink=MemorySink()).run()).to_pandas()
+    df = (
+        await Pipeline(engines, PipelineConfig(chunk_ms=50), source=src, sink=MemorySink()).run()
+    ).to_pandas()
     assert len(df) == 3
     assert {c.sample_rate for c in seen} == {16000}
     assert {c.n_samples for c in seen[:-1]} == {800}  # uniform 50 ms chunks
     assert sum(c.n_samples for c in seen) == pytest.approx(160000, abs=2)
     # positions are contiguous
-    assert all(abs(b.start_s - a.end_s) < 1e-9 for a, b in zip(seen, seen[1:], strict=False))
+    assert all(abs(b.start_s - a.end_s) < 1e-9 for a, b in itertools.pairwise(seen))
 
 
 async def test_sink_rate_conversion():
     sink = MemorySink(sample_rate=8000)
-    df = (await Pipeline(make_engines(), PipelineConfig(), source=source(), sink=sink).run()).to_pandas()
+    df = (
+        await Pipeline(make_engines(), PipelineConfig(), source=source(), sink=sink).run()
+    ).to_pandas()
     assert {c.sample_rate for c in sink.chunks} == {8000}
     assert sink.duration_s == pytest.approx(df.tts_audio_s.sum(), abs=0.01)
 
@@ -372,7 +402,9 @@ async def test_overflow_error_stops_with_clear_error_and_keeps_log(tmp_path):
     engines = make_engines(many_utterances(12))
     engines.translator = SlowTranslator(0.05)
     cfg = PipelineConfig(segment_queue_size=1, max_inflight=1, overflow="error")
-    pipe = Pipeline(engines, cfg, source=source(4, spans=[]), sink=MemorySink(), log_path=tmp_path / "l.jsonl")
+    pipe = Pipeline(
+        engines, cfg, source=source(4, spans=[]), sink=MemorySink(), log_path=tmp_path / "l.jsonl"
+    )
     with pytest.raises(QueueOverflowError, match="segment queue is full"):
         await pipe.run()
     assert pipe.state is PipelineState.FAILED
@@ -384,7 +416,9 @@ async def test_overflow_block_applies_back_pressure():
     engines = make_engines(many_utterances(12))
     engines.translator = SlowTranslator(0.01)
     cfg = PipelineConfig(segment_queue_size=1, audio_queue_size=1, max_inflight=1, overflow="block")
-    df = (await Pipeline(engines, cfg, source=source(4, spans=[]), sink=MemorySink()).run()).to_pandas()
+    df = (
+        await Pipeline(engines, cfg, source=source(4, spans=[]), sink=MemorySink()).run()
+    ).to_pandas()
     assert len(df) == 12 and (df.status == "ok").all()
 
 
@@ -398,7 +432,11 @@ async def test_overlapping_translation_keeps_playback_order():
 
     engines = make_engines(many_utterances(3))
     engines.translator = Uneven(0)
-    df = (await Pipeline(engines, PipelineConfig(max_inflight=3), source=source(2, spans=[]), sink=MemorySink()).run()).to_pandas()
+    df = (
+        await Pipeline(
+            engines, PipelineConfig(max_inflight=3), source=source(2, spans=[]), sink=MemorySink()
+        ).run()
+    ).to_pandas()
     check_log(df, 3)
     # segment 1 was translated while 0 was still translating (overlap), yet played after it
     assert df.t_mt_end[1] < df.t_mt_end[0]
@@ -409,7 +447,13 @@ async def test_record_input_saves_the_converted_audio(tmp_path):
     import soundfile as sf
 
     src = MemorySource(speechlike(10, 22050, [(0.4, 3.0)]), 22050)
-    pipe = Pipeline(make_engines(), PipelineConfig(), source=src, sink=MemorySink(), record_input=tmp_path / "in.wav")
+    pipe = Pipeline(
+        make_engines(),
+        PipelineConfig(),
+        source=src,
+        sink=MemorySink(),
+        record_input=tmp_path / "in.wav",
+    )
     await pipe.run()
     info = sf.info(tmp_path / "in.wav")
     assert info.samplerate == 16000 and info.frames == pytest.approx(160000, abs=2)
@@ -427,7 +471,12 @@ async def test_refused_session_tells_subscribers():
 
 
 async def test_commit_events_carry_the_utterance():
-    pipe = Pipeline(make_engines(), PipelineConfig(policy="local-agreement", min_commit_words=1), source=source(), sink=MemorySink())
+    pipe = Pipeline(
+        make_engines(),
+        PipelineConfig(policy="local-agreement", min_commit_words=1),
+        source=source(),
+        sink=MemorySink(),
+    )
     commits = []
     pipe.subscribe(lambda ev: commits.append(ev) if ev.kind == "committed" else None)
     await pipe.run()
@@ -440,9 +489,13 @@ async def test_commit_events_carry_the_utterance():
 async def test_speech_end_is_when_it_was_spoken(realtime):
     """With a paced source, waiting for a chunk to fill counts as latency (larger chunks cost)."""
     script = [("One two three.", 0.2, 1.05), ("Four five six.", 1.6, 2.45)]
-    src = MemorySource(np.zeros(16000 * 3, np.int16), 16000, chunk_ms=400, realtime=realtime, speed=4)
+    src = MemorySource(
+        np.zeros(16000 * 3, np.int16), 16000, chunk_ms=400, realtime=realtime, speed=4
+    )
     cfg = PipelineConfig(chunk_ms=400)
-    df = (await Pipeline(make_engines(script), cfg, source=src, sink=MemorySink()).run()).to_pandas()
+    df = (
+        await Pipeline(make_engines(script), cfg, source=src, sink=MemorySink()).run()
+    ).to_pandas()
     # utterances end 0.15 s and 0.35 s of audio before their 400 ms chunk ends (1.2 s, 2.8 s)
     fill = np.array([1.2 - 1.05, 2.8 - 2.45]) / 4
     if realtime:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from s2st_kit.errors import ConfigError
@@ -11,7 +13,9 @@ from s2st_kit.records import Transcript, Word
 
 def hyp(words, *, final=False, uid=0, stable=0, timed=True):
     """Transcript from a word list; the first ``stable`` words are stable; word i spans [i, i+1) s."""
-    ws = tuple(Word(w, float(i), float(i + 1), stable=final or i < stable) for i, w in enumerate(words))
+    ws = tuple(
+        Word(w, float(i), float(i + 1), stable=final or i < stable) for i, w in enumerate(words)
+    )
     return Transcript(
         text=" ".join(words), is_final=final, start_s=0.0, end_s=float(len(words)),
         utterance_id=uid, stable_text=" ".join(words[:stable]) if not final else " ".join(words),
@@ -78,7 +82,7 @@ def test_every_word_committed_once(name):
     assert all(not c.closes_utterance for c in commits[:-1])
     # word spans are contiguous and cover the utterance
     assert commits[0].first_word == 0 and commits[-1].end_word == len(S)
-    for a, b in zip(commits, commits[1:], strict=False):
+    for a, b in itertools.pairwise(commits):
         assert a.end_word == b.first_word and a.audio_end_s <= b.audio_start_s
 
 
