@@ -94,16 +94,22 @@ async def test_killed_pipeline_restarts_and_retries(translator: ApertiumTranslat
     assert translator.pipeline_pids("en", "es") != pids
 
 
-async def test_dead_pipeline_detected_mid_call(translator: ApertiumTranslator) -> None:
-    """The stage dies after the liveness check: the in-flight sentence is retried."""
+@pytest.mark.parametrize("stage", ["first", "middle"])
+async def test_dead_pipeline_detected_mid_call(translator: ApertiumTranslator, stage: str) -> None:
+    """The stage dies but still looks alive (not yet reaped): the sentence is retried.
+
+    A dead middle stage makes the stages after it flush a NUL on EOF, which must not be
+    taken for an (empty) answer.
+    """
     await translator.translate("Hello.", source="en", target="es")
     direction = translator._directions[("en", "es")]
     pipeline = direction.pipeline
     assert pipeline is not None
     original = pipeline.alive
     pipeline.alive = lambda: True  # type: ignore[method-assign]  # hide the death once
-    os.kill(pipeline.pids[0], signal.SIGKILL)
-    pipeline.procs[0].wait()
+    victim = pipeline.procs[0 if stage == "first" else len(pipeline.procs) // 2]
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait()
     result = await translator.translate("The red car.", source="en", target="es")
     assert "coche" in result.text
     assert translator.restarts("en", "es") == 1

@@ -273,7 +273,7 @@ class _Pipeline:
         self._stdin_fd = first.stdin.fileno()
         self._stdout_fd = last.stdout.fileno()
         os.set_blocking(self._stdin_fd, False)
-        self._leftover = b""
+        self._requests = 0
 
     @property
     def pids(self) -> list[int]:
@@ -290,12 +290,21 @@ class _Pipeline:
             return ""
         return data[-limit:].decode("utf-8", "replace").strip()
 
-    def roundtrip(self, payload: bytes, timeout_s: float) -> bytes:
-        """Write ``payload`` (ending in NUL) and read the answer up to the next NUL."""
+    def roundtrip(self, request: bytes, timeout_s: float) -> bytes:
+        """Send ``request`` (escaped stream text) and return the pipeline's answer to it.
+
+        The request goes out as ``request + [s2st-N] + NUL``: every stage passes the
+        superblank ``[s2st-N]`` through unchanged, so a real answer ends with it. When a stage
+        dies, the ones after it flush what they hold and a NUL on EOF; that NUL may arrive
+        before the dead stage can be reaped (``alive()`` still true), and without the marker
+        it would pass for an empty translation.
+        """
         if not self.alive():
             raise _PipelineDied("a stage had exited")
+        self._requests += 1
+        marker = b"[s2st-%d]" % self._requests
         deadline = time.monotonic() + timeout_s
-        to_write = memoryview(payload)
+        to_write = memoryview(request + marker + b"\0")
         buf = bytearray()
         while True:
             remaining = deadline - time.monotonic()
@@ -319,10 +328,10 @@ class _Pipeline:
                     if end + 1 != len(buf) or to_write:
                         # More than one answer: the stream is out of step with us.
                         raise _PipelineDied("pipeline out of sync (unexpected NUL)")
-                    if not self.alive():
+                    if not self.alive() or not buf[:end].endswith(marker):
                         # Stages downstream of a dead one flush a NUL on EOF: not an answer.
                         raise _PipelineDied("a stage exited while translating")
-                    return bytes(buf[:end])
+                    return bytes(buf[: end - len(marker)])
 
     def close(self) -> None:
         for proc in self.procs:
@@ -459,7 +468,7 @@ class ApertiumTranslator:
             return direction
 
     def _translate_blocking(self, direction: _Direction, text: str) -> str:
-        payload = (escape_text(text) + "\n\0").encode("utf-8")
+        payload = (escape_text(text) + "\n").encode("utf-8")
         with direction.lock:
             for attempt in (1, 2):
                 if self._closed:
