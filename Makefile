@@ -25,6 +25,7 @@ lab: setup
 lint: setup
 	@$(VENV)/bin/ruff check s2st_kit tests scripts benchmarks
 	@$(VENV)/bin/ruff format --check s2st_kit tests scripts benchmarks
+	@$(VENV)/bin/mypy
 
 clean:
 	rm -rf out tests/artifacts .pytest_cache

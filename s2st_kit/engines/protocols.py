@@ -10,12 +10,28 @@ work in threads; an engine method must never block the event loop.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator
-from typing import Protocol, runtime_checkable
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from ..records import AudioChunk, Transcript, Translation, Voice
 
-__all__ = ["AudioSink", "AudioSource", "Recognizer", "Synthesizer", "Translator"]
+if TYPE_CHECKING:
+    from ..config import PipelineConfig
+
+__all__ = [
+    "AudioSink",
+    "AudioSource",
+    "PacedSource",
+    "Recognizer",
+    "SupportsCaptureDelay",
+    "SupportsCheckPair",
+    "SupportsConfigure",
+    "SupportsLoad",
+    "SupportsLoadPairs",
+    "SupportsVoiceCatalogue",
+    "Synthesizer",
+    "Translator",
+]
 
 
 @runtime_checkable
@@ -125,3 +141,93 @@ class AudioSink(Protocol):
     async def drain(self) -> None: ...
 
     async def aclose(self) -> None: ...
+
+
+# -- optional capabilities ------------------------------------------------------------------
+# Declared once, checked with ``isinstance(obj, SupportsX)`` (never ``getattr`` probes).
+# ``runtime_checkable`` checks that the members exist, not their signatures: the role
+# (recognizer, translator, …) tells which of the two ``load`` shapes applies.
+
+
+@runtime_checkable
+class SupportsConfigure(Protocol):
+    """An engine that adopts session settings before the clock starts.
+
+    The pipeline calls ``configure(config)`` once per session, before :class:`SupportsLoad`;
+    e.g. the AWS recognizer takes ``chunk_ms`` and ``stability`` from it. It must not keep
+    per-session state that outlives the session (engines are reused across sessions).
+    """
+
+    def configure(self, config: PipelineConfig) -> None: ...
+
+
+@runtime_checkable
+class SupportsLoad(Protocol):
+    """A recognizer or synthesizer that loads its model before the first segment.
+
+    ``load()`` may be a coroutine function (awaited on the loop) or a plain function
+    (run in a worker thread); either way the first segment's latency measures the work,
+    not the loading.
+    """
+
+    def load(self) -> object: ...
+
+
+@runtime_checkable
+class SupportsLoadPairs(Protocol):
+    """A translator that prepares the directions a session will use (``load(pairs)``).
+
+    Like :class:`SupportsLoad`: a coroutine function is awaited, a plain one runs in a thread.
+    """
+
+    def load(self, pairs: Iterable[tuple[str, str]]) -> object: ...
+
+
+@runtime_checkable
+class SupportsCheckPair(Protocol):
+    """A translator with its own message for a missing direction (e.g. the package to install).
+
+    ``check_pair(source, target)`` raises UnsupportedLanguageError or returns None.
+    """
+
+    def check_pair(self, source: str, target: str) -> None: ...
+
+
+@runtime_checkable
+class SupportsVoiceCatalogue(Protocol):
+    """A synthesizer whose voice list comes from a service (fetched once, then cached).
+
+    ``await load_voices()`` fetches it off the loop; ``voice_catalogue(language, engine)``
+    filters the cached list (all engines' voices, not only the configured one).
+    """
+
+    async def load_voices(self, *, refresh: bool = False) -> list[Voice]: ...
+
+    def voice_catalogue(
+        self, language: str | None = None, engine: str | None = None
+    ) -> list[Voice]: ...
+
+
+@runtime_checkable
+class PacedSource(Protocol):
+    """A source that knows whether it delivers in real time.
+
+    realtime: True when chunks arrive at the pace they were spoken (microphone, paced file).
+    speed: the pacing factor (1.0 = real time; 2.0 = twice as fast).
+    A source without these is taken to be live at speed 1.0.
+    """
+
+    realtime: bool
+    speed: float
+
+
+@runtime_checkable
+class SupportsCaptureDelay(Protocol):
+    """A live source that measures how long audio takes from capture to arrival (s).
+
+    Used by the echo guard to line up muted spans with what was captured (the browser
+    microphone measures it; a local device has none).
+    """
+
+    @property
+    def capture_delay_s(self) -> float: ...
