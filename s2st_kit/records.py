@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -17,6 +17,7 @@ __all__ = [
     "SEGMENT_COLUMNS",
     "AudioChunk",
     "Segment",
+    "SegmentStatus",
     "Transcript",
     "Translation",
     "Voice",
@@ -146,6 +147,11 @@ class Voice:
     engines: tuple[str, ...] = ()
 
 
+#: A logged segment's outcome: played (``ok``), failed in a stage (``error``) or never played
+#: (``dropped``: a full queue, a stop, an empty translation).
+SegmentStatus = Literal["ok", "error", "dropped"]
+
+
 @dataclass(slots=True)
 class Segment:
     """One row of the segment log: a committed piece of speech and everything done with it.
@@ -185,7 +191,7 @@ class Segment:
     tts_audio_s: float = 0.0
     chars_translated: int = 0
     chars_synthesized: int = 0
-    status: str = "ok"
+    status: SegmentStatus = "ok"
     error: str | None = None
     utterance_id: int | None = field(default=None, repr=False)
 
