@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import threading
 import time
@@ -10,6 +11,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from s2st_kit.engines.protocols import SupportsLoad, SupportsVoiceCatalogue
 from s2st_kit.errors import ConfigError, UnsupportedLanguageError, UnsupportedVoiceError
 from s2st_kit.records import AudioChunk
 
@@ -17,6 +19,7 @@ pytestmark = pytest.mark.offline
 
 pytest.importorskip("espeakng_loader", reason="espeakng-loader is not installed")
 
+from s2st_kit.engines.offline import espeak  # noqa: E402
 from s2st_kit.engines.offline.espeak import ESpeakSynthesizer, create_synthesizer  # noqa: E402
 
 
@@ -112,8 +115,16 @@ async def test_unknown_voice(synth: ESpeakSynthesizer) -> None:
     with pytest.raises(UnsupportedVoiceError, match="en-US"):
         async for _ in synth.synthesize("Hello.", voice="klingon-x", language="en"):
             pass
-    with pytest.raises(UnsupportedVoiceError):
-        create_synthesizer(voice="nope")
+    # The instance's voice is checked once the library is there: by load() (the pipeline
+    # calls it before the session starts) or the first synthesis.
+    wrong = create_synthesizer(voice="nope")
+    try:
+        with pytest.raises(UnsupportedVoiceError, match="'nope'"):
+            await wrong.load()
+        with pytest.raises(UnsupportedVoiceError, match="'nope'"):
+            await _collect(wrong, "Hello.", language="en")
+    finally:
+        await wrong.aclose()
 
 
 def test_bad_options() -> None:
@@ -148,3 +159,67 @@ async def test_thread_gone_after_aclose() -> None:
         assert await _collect(again, "Hello again.", language="en")
     finally:
         await again.aclose()
+
+
+class LoopWatch:
+    """Measure the longest stall of the running loop (s) while the ``async with`` body runs."""
+
+    def __init__(self, tick_s: float = 0.005) -> None:
+        self.tick_s = tick_s
+        self.max_gap_s = 0.0
+
+    async def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        while True:
+            await asyncio.sleep(self.tick_s)
+            now = loop.time()
+            self.max_gap_s = max(self.max_gap_s, now - last - self.tick_s)
+            last = now
+
+    async def __aenter__(self) -> LoopWatch:
+        self._task = asyncio.create_task(self._tick())
+        await asyncio.sleep(0)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await asyncio.sleep(self.tick_s * 2)  # one more tick sees a stall that just ended
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+
+async def test_construction_and_load_never_stall_the_loop(monkeypatch) -> None:
+    """Regression: the constructor waited on the eSpeak thread (library load, voice list) on
+    the caller's thread — a notebook widget callback on the event loop."""
+    real_load = espeak._load_library
+
+    def slow_load():
+        time.sleep(0.3)  # a cold disk, a slow container
+        return real_load()
+
+    monkeypatch.setattr(espeak, "_load_library", slow_load)
+    async with LoopWatch() as watch:
+        t0 = time.perf_counter()
+        s = ESpeakSynthesizer(voice="es")
+        constructed_s = time.perf_counter() - t0
+        try:
+            assert constructed_s < 0.1, f"the constructor took {constructed_s:.3f} s"
+            assert isinstance(s, SupportsLoad) and isinstance(s, SupportsVoiceCatalogue)
+            await s.load()
+            assert s.voice == "es" and s.sample_rate == 22050
+            assert [v.id for v in await s.load_voices()] == [v.id for v in s.voices()]
+            assert s.voice_catalogue("es", "espeak-ng") == s.voices("es") != []
+            assert await _collect(s, "Hola.", language="es")
+        finally:
+            await s.aclose()
+    assert watch.max_gap_s < 0.1, f"the loop stalled {watch.max_gap_s:.3f} s"
+
+
+def test_capability_queries_wait_for_the_library_off_the_loop() -> None:
+    """voices() / default_voice() from a worker thread (the pipeline's validate()) wait."""
+    s = ESpeakSynthesizer()
+    try:
+        assert s.default_voice("en") == "en-US" and s.voices("fr")
+    finally:
+        asyncio.run(s.aclose())

@@ -4,14 +4,22 @@ The wheel ships ``libespeak-ng.so`` and its data directory, so no system package
 The library is driven through ctypes in synchronous mode (``AUDIO_OUTPUT_SYNCHRONOUS``):
 ``espeak_Synth`` calls our ``SynthCallback`` with ~50 ms blocks of 16-bit mono samples
 while it synthesises, and each block is handed to the awaiting coroutine at once through
-``loop.call_soon_threadsafe`` — the first chunk arrives long before the sentence is done.
-A credit semaphore bounds the chunks waiting in the queue (back-pressure on the thread).
+the project's one thread → loop hand-off (:class:`s2st_kit.bridge.ThreadChannel`, bounded:
+back-pressure on the thread) — the first chunk arrives long before the sentence is done.
 
 eSpeak NG keeps global state (one voice, one set of parameters per process), so exactly
-ONE thread owns the library and makes every call into it. Synthesizer instances in one
-process share that owner (reference counted); each instance applies its own voice, rate
-and pitch before each synthesis. The last ``aclose()`` terminates the library and ends
-the thread.
+ONE thread owns the library and makes every call into it: loading the library, listing
+the voices, synthesising. Synthesizer instances in one process share that owner
+(reference counted); each instance applies its own voice, rate and pitch before each
+synthesis. The last ``aclose()`` terminates the library and ends the thread.
+
+Construction never waits for that thread (it is cheap enough for a widget callback on the
+event loop): ``await synth.load()`` (:class:`~s2st_kit.engines.protocols.SupportsLoad`,
+called by the pipeline before the session starts) or ``await synth.load_voices()`` waits
+for the library without blocking the loop; the first synthesis waits for it too. The
+synchronous queries ``voices()`` / ``default_voice()`` wait for it (~15 ms, once) when
+called before that — fine in a worker thread (the pipeline's ``validate()``), a script or a
+notebook cell; code on a busy loop awaits ``load()`` first.
 """
 
 from __future__ import annotations
@@ -20,12 +28,14 @@ import asyncio
 import concurrent.futures
 import ctypes
 import importlib
+import importlib.util
 import logging
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from ...bridge import ThreadChannel, executor
 from ...errors import (
     ConfigError,
     EngineError,
@@ -50,6 +60,7 @@ _POS_CHARACTER = 1
 _PARAM_RATE = 1
 _PARAM_PITCH = 3
 _BUFFER_MS = 50  # size of the blocks the callback receives (ms)
+_SAMPLE_RATE = 22050  # eSpeak NG's output rate (Hz); espeak_Initialize confirms it
 
 _CALLBACK = ctypes.CFUNCTYPE(
     ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p
@@ -137,36 +148,35 @@ def _locale(tag: str) -> str:
     return "-".join([parts[0], *[p.upper() if len(p) == 2 else p for p in parts[1:]]])
 
 
-class _Job:
-    """One synthesis request; its callbacks run in the eSpeak thread."""
-
-    def __init__(
-        self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Any], max_queued: int
-    ) -> None:
-        self.loop = loop
-        self.queue = queue
-        self.credits = threading.Semaphore(max_queued)
-        self.cancelled = threading.Event()
-
-    def put(self, item: Any) -> bool:
-        try:
-            self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
-        except RuntimeError:  # the loop is closed: nobody is listening any more
-            self.cancelled.set()
-            return False
-        return True
-
-    def deliver(self, pcm: bytes) -> bool:
-        """Queue one block, waiting for a credit; False means stop synthesising."""
-        while not self.credits.acquire(timeout=0.05):
-            if self.cancelled.is_set():
-                return False
-        if self.cancelled.is_set():
-            return False
-        return self.put(pcm)
+def _list_voices(lib: Any) -> list[Voice]:
+    """The library's voices (``espeak_ListVoices``; MBROLA voices left out)."""
+    voices: list[Voice] = []
+    array = lib.espeak_ListVoices(None)
+    i = 0
+    while array[i]:
+        v = array[i].contents
+        i += 1
+        tags = _parse_languages(v.languages)
+        ident = (v.identifier or b"").decode("utf-8", "replace")
+        if not tags or not ident or ident.startswith("mb/"):
+            continue
+        primary = tags[0].split("-")[0].lower()
+        voices.append(
+            Voice(
+                id=ident.rsplit("/", 1)[-1],
+                name=(v.name or b"").decode("utf-8", "replace"),
+                language=_LANG_ALIASES.get(primary, primary),
+                locale=_locale(tags[0]),
+                gender={1: "male", 2: "female"}.get(v.gender),
+                engines=("espeak-ng",),
+            )
+        )
+    return voices
 
 
-_END = object()
+#: what the eSpeak thread hands to the awaiting coroutine: a block of PCM, the error that
+#: ended the synthesis, or None at the end of the utterance.
+_Item = bytes | BaseException | None
 
 
 @dataclass(slots=True)
@@ -177,27 +187,41 @@ class _Settings:
 
 
 class _ESpeakHost:
-    """The one owner of libespeak-ng in this process: a thread plus the loaded library."""
+    """The one owner of libespeak-ng in this process: a thread plus the loaded library.
+
+    Construction starts loading the library in that thread and returns at once;
+    :meth:`ready` (async) and :meth:`wait_ready` (blocking) wait for it.
+    """
 
     def __init__(self) -> None:
-        self.lib, data_path = _load_library()
-        self._executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="s2st-espeak"
-        )
-        self._callback = _CALLBACK(self._on_audio)  # kept alive as long as the host
-        self._job: _Job | None = None
-        self._current: _Settings | None = None
+        self.lib: Any = None
+        self.sample_rate = _SAMPLE_RATE
+        self.voices: list[Voice] = []
         self.refs = 0
-        try:
-            self.sample_rate, self.voices = self._executor.submit(
-                self._initialize, data_path
-            ).result()
-        except BaseException:
-            self._executor.shutdown(wait=True)
-            raise
+        self._initialized = False
+        self._callback = _CALLBACK(self._on_audio)  # kept alive as long as the host
+        self._channel: ThreadChannel[_Item] | None = None
+        self._current: _Settings | None = None
+        self._executor = executor("espeak")
+        self._loaded = self._executor.submit(self._initialize)
+
+    @property
+    def failed(self) -> bool:
+        """True when loading the library failed (a new host is needed)."""
+        return self._loaded.done() and self._loaded.exception() is not None
+
+    async def ready(self) -> None:
+        """Wait without blocking the loop until the library is loaded (raises its error)."""
+        # shield: a cancelled waiter must not cancel the shared initialisation.
+        await asyncio.shield(asyncio.wrap_future(self._loaded))
+
+    def wait_ready(self) -> None:
+        """Block until the library is loaded (worker threads, scripts); raises its error."""
+        self._loaded.result()
 
     # -- in the eSpeak thread ---------------------------------------------------------
-    def _initialize(self, data_path: str) -> tuple[int, list[Voice]]:
+    def _initialize(self) -> None:
+        self.lib, data_path = _load_library()
         rate = self.lib.espeak_Initialize(
             _AUDIO_OUTPUT_SYNCHRONOUS, _BUFFER_MS, data_path.encode(), _INIT_DONT_EXIT
         )
@@ -205,72 +229,57 @@ class _ESpeakHost:
             raise EngineNotInstalledError(
                 f"eSpeak NG failed to initialise (data in {data_path}); reinstall: {_INSTALL}"
             )
+        self._initialized = True
         self.lib.espeak_SetSynthCallback(self._callback)
-        voices: list[Voice] = []
-        array = self.lib.espeak_ListVoices(None)
-        i = 0
-        while array[i]:
-            v = array[i].contents
-            i += 1
-            tags = _parse_languages(v.languages)
-            ident = (v.identifier or b"").decode("utf-8", "replace")
-            if not tags or not ident or ident.startswith("mb/"):
-                continue
-            primary = tags[0].split("-")[0].lower()
-            gender = {1: "male", 2: "female"}.get(v.gender)
-            voices.append(
-                Voice(
-                    id=ident.rsplit("/", 1)[-1],
-                    name=(v.name or b"").decode("utf-8", "replace"),
-                    language=_LANG_ALIASES.get(primary, primary),
-                    locale=_locale(tags[0]),
-                    gender=gender,
-                    engines=("espeak-ng",),
-                )
-            )
-        return rate, voices
+        self.voices = _list_voices(self.lib)
+        self.sample_rate = int(rate)
 
     def _on_audio(self, wav: Any, n_samples: int, events: Any) -> int:
-        job = self._job
-        if job is None or job.cancelled.is_set():
+        channel = self._channel
+        if channel is None or channel.closed:
             return 1  # abort synthesis
-        if wav and n_samples > 0:
-            if not job.deliver(ctypes.string_at(wav, n_samples * 2)):
-                return 1
+        if wav and n_samples > 0 and not channel.put(ctypes.string_at(wav, n_samples * 2)):
+            return 1
         return 0
 
-    def _synthesize(self, text: str, settings: _Settings, job: _Job) -> None:
+    def _apply(self, settings: _Settings) -> None:
+        if self._current == settings:
+            return
+        if self.lib.espeak_SetVoiceByName(settings.voice.encode()) != 0:
+            raise UnsupportedVoiceError(f"eSpeak NG could not load voice {settings.voice!r}")
+        self.lib.espeak_SetParameter(_PARAM_RATE, settings.rate, 0)
+        self.lib.espeak_SetParameter(_PARAM_PITCH, settings.pitch, 0)
+        self._current = _Settings(settings.voice, settings.rate, settings.pitch)
+
+    def _synthesize(self, text: str, settings: _Settings, channel: ThreadChannel[_Item]) -> None:
         try:
-            if self._current != settings:
-                if self.lib.espeak_SetVoiceByName(settings.voice.encode()) != 0:
-                    raise UnsupportedVoiceError(
-                        f"eSpeak NG could not load voice {settings.voice!r}"
-                    )
-                self.lib.espeak_SetParameter(_PARAM_RATE, settings.rate, 0)
-                self.lib.espeak_SetParameter(_PARAM_PITCH, settings.pitch, 0)
-                self._current = _Settings(settings.voice, settings.rate, settings.pitch)
+            self._apply(settings)
             data = text.encode("utf-8") + b"\0"
-            self._job = job
+            self._channel = channel
             try:
                 err = self.lib.espeak_Synth(
                     data, len(data), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None
                 )
             finally:
-                self._job = None
-            if err != 0 and not job.cancelled.is_set():
+                self._channel = None
+            if err != 0 and not channel.closed:
                 raise EngineError(f"espeak_Synth failed with code {err}", engine="espeak-ng")
-            job.put(_END)
-        except BaseException as exc:
-            job.put(exc)
+            channel.put(None)
+        except BaseException as exc:  # handed to the awaiting coroutine, which raises it
+            channel.put(exc)
 
     def _terminate(self) -> None:
-        self.lib.espeak_Terminate()
+        if self._initialized:
+            self.lib.espeak_Terminate()
 
     # -- from any thread -----------------------------------------------------------------
-    def submit(self, text: str, settings: _Settings, job: _Job) -> concurrent.futures.Future[None]:
-        return self._executor.submit(self._synthesize, text, settings, job)
+    def submit(
+        self, text: str, settings: _Settings, channel: ThreadChannel[_Item]
+    ) -> concurrent.futures.Future[None]:
+        return self._executor.submit(self._synthesize, text, settings, channel)
 
     def shutdown(self) -> None:
+        """(Blocking.) Terminate the library in its thread and end the thread."""
         try:
             self._executor.submit(self._terminate).result()
         finally:
@@ -282,15 +291,17 @@ _host: _ESpeakHost | None = None
 
 
 def _acquire_host() -> _ESpeakHost:
+    """The process's host (created, loading in its thread, when there is none); never waits."""
     global _host
     with _host_lock:
-        if _host is None:
+        if _host is None or _host.failed:  # a failed load is retried by the next instance
             _host = _ESpeakHost()
         _host.refs += 1
         return _host
 
 
 def _release_host(host: _ESpeakHost) -> None:
+    """(Blocking.) Drop one reference; the last one terminates the library and its thread."""
     global _host
     with _host_lock:
         host.refs -= 1
@@ -307,10 +318,14 @@ class ESpeakSynthesizer:
     Options (keyword-only):
         voice: default voice id (e.g. ``"en-US"``, ``"es"``, ``"es-419"``, ``"fr"``,
             optionally with a variant: ``"en-US+f3"``); ``None`` picks one per language.
+            Checked by :meth:`load` (UnsupportedVoiceError), once the library is loaded.
         rate: speaking rate in words per minute (80-450, default 175).
         pitch: base pitch 0-100 (default 50).
         max_queued_chunks: blocks (~50 ms each) synthesised ahead of the consumer before
             the eSpeak thread waits (default 32).
+
+    Construction returns at once: the library loads in the eSpeak thread. ``await load()``
+    waits for it without blocking the loop (see the module docstring).
     """
 
     name = "espeak-ng"
@@ -329,27 +344,74 @@ class ESpeakSynthesizer:
             raise ConfigError(f"pitch must be 0-100, got {pitch}")
         if max_queued_chunks < 1:
             raise ConfigError(f"max_queued_chunks must be >= 1, got {max_queued_chunks}")
+        if importlib.util.find_spec("espeakng_loader") is None:
+            raise EngineNotInstalledError(
+                f"the eSpeak NG synthesizer needs espeakng-loader. To install: {_INSTALL}"
+            )
         self.rate = rate
         self.pitch = pitch
         self.max_queued_chunks = max_queued_chunks
+        self.voice = voice
+        self.sample_rate: int = _SAMPLE_RATE
+        self._voices: list[Voice] | None = None  # the library's, once loaded
+        self._ids: dict[str, Voice] = {}
         self._host: _ESpeakHost | None = _acquire_host()
-        self.sample_rate: int = self._host.sample_rate
-        self._voices = list(self._host.voices)
-        self._ids = {v.id.lower(): v for v in self._voices}
-        try:
-            self.voice = self._check_voice(voice) if voice is not None else None
-        except BaseException:
-            host, self._host = self._host, None
-            _release_host(host)  # a refused instance must not keep the library alive
-            raise
+
+    # -- loading --------------------------------------------------------------------------
+    async def load(self) -> None:
+        """Wait (without blocking the loop) for the library; check the ``voice`` option.
+
+        Raises EngineNotInstalledError when the library cannot be loaded and
+        UnsupportedVoiceError when the instance's ``voice`` does not exist. Idempotent.
+        """
+        host = self._open_host()
+        await host.ready()
+        self._adopt(host)
+        if self.voice is not None:
+            self.voice = self._check_voice(self.voice)
+
+    async def load_voices(self, *, refresh: bool = False) -> list[Voice]:
+        """All voices, once the library is loaded (``refresh`` changes nothing: they are local)."""
+        host = self._open_host() if self._voices is None else None
+        if host is not None:
+            await host.ready()
+            self._adopt(host)
+        return self.voices()
+
+    def voice_catalogue(
+        self, language: str | None = None, engine: str | None = None
+    ) -> list[Voice]:
+        """:meth:`voices` for ``language``; ``engine`` other than ``"espeak-ng"`` has none."""
+        return [v for v in self.voices(language) if engine is None or engine in v.engines]
+
+    def _open_host(self) -> _ESpeakHost:
+        if self._host is None:
+            raise PipelineStateError("this ESpeakSynthesizer is closed; create a new one")
+        return self._host
+
+    def _adopt(self, host: _ESpeakHost) -> list[Voice]:
+        """Take the loaded library's voices and rate (once)."""
+        if self._voices is None:
+            self.sample_rate = host.sample_rate
+            self._ids = {v.id.lower(): v for v in host.voices}
+            self._voices = list(host.voices)
+        return self._voices
+
+    def _catalogue(self) -> list[Voice]:
+        if self._voices is not None:
+            return self._voices
+        host = self._open_host()
+        host.wait_ready()  # blocking, once: see the module docstring
+        return self._adopt(host)
 
     # -- capabilities -------------------------------------------------------------
     def voices(self, language: str | None = None) -> list[Voice]:
         """All voices, or those whose ISO 639-1 ``language`` matches (e.g. ``"es"``)."""
+        voices = self._catalogue()
         if language is None:
-            return list(self._voices)
+            return list(voices)
         lang = language.split("-")[0].lower()
-        return [v for v in self._voices if v.language == lang]
+        return [v for v in voices if v.language == lang]
 
     def default_voice(self, language: str) -> str:
         """The voice used for ``language`` when none is named; UnsupportedLanguageError if none."""
@@ -364,6 +426,7 @@ class ESpeakSynthesizer:
         return candidates[0].id
 
     def _check_voice(self, voice: str) -> str:
+        self._catalogue()
         base, _, variant = voice.partition("+")
         if base.lower() not in self._ids:
             sample = ", ".join(
@@ -385,31 +448,24 @@ class ESpeakSynthesizer:
         default for ``language``. Chunk ``start_s`` counts from 0 within this utterance.
         Requests are served one at a time (one eSpeak thread per process).
         """
-        host = self._host
-        if host is None:
-            raise PipelineStateError("this ESpeakSynthesizer is closed; create a new one")
-        chosen = voice or self.voice or self.default_voice(language)
-        chosen = self._check_voice(chosen)
+        host = self._open_host()
+        await host.ready()
+        self._adopt(host)
+        chosen = self._check_voice(voice or self.voice or self.default_voice(language))
         if not text.strip():
             return
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-        job = _Job(loop, queue, self.max_queued_chunks)
-        future = host.submit(text, _Settings(chosen, self.rate, self.pitch), job)
+        channel: ThreadChannel[_Item] = ThreadChannel(self.max_queued_chunks)
+        future = host.submit(text, _Settings(chosen, self.rate, self.pitch), channel)
         position = 0
         try:
-            while True:
-                item = await queue.get()
-                if item is _END:
-                    break
+            while (item := await channel.get()) is not None:
                 if isinstance(item, BaseException):
                     raise item
-                job.credits.release()
                 chunk = AudioChunk(item, self.sample_rate, position / self.sample_rate)
                 position += chunk.n_samples
                 yield chunk
         finally:
-            job.cancelled.set()
+            channel.close()  # the eSpeak thread stops at its next block
             if not future.done():
                 await asyncio.shield(asyncio.wrap_future(future))
 
