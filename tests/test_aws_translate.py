@@ -35,6 +35,8 @@ from s2st_kit.errors import (
     ThrottledError,
     UnsupportedLanguageError,
 )
+from s2st_kit.retry import RetryPolicy as StageRetryPolicy
+from s2st_kit.retry import retry_call
 from tests.fakes import FAKE_ACCESS_KEY_ID, FAKE_SECRET_ACCESS_KEY, FAKE_SESSION_TOKEN, fake_aws_env
 from tests.fakes.translate_server import FakeTranslateServer
 
@@ -130,6 +132,38 @@ async def test_throttling_gives_up_after_max_attempts(aws_env):
             await tr.translate("hello", source="en", target="es")
     assert len(fake.translate_calls()) == 3
     assert info.value.retryable and info.value.retry_after_s is not None
+
+
+async def test_engine_retry_inside_a_stage_retry_does_not_multiply(aws_env):
+    # The pipeline wraps translate() in its own retry_call. Before the engines used the shared
+    # retry scope, one always-throttled segment cost 3 stage tries x 5 engine tries = 15 calls.
+    with FakeTranslateServer(throttle=1000) as fake:
+        tr = translator(fake)  # max_attempts=5 of its own
+        stage = StageRetryPolicy(max_attempts=3, base_s=0.0, cap_s=0.01)
+        with pytest.raises(ThrottledError):
+            await retry_call(
+                lambda: tr.translate("hello", source="en", target="es"),
+                policy=stage,
+                what="translation of segment 0",
+            )
+        await tr.aclose()
+    assert 1 <= len(fake.translate_calls()) <= stage.max_attempts
+
+
+async def test_retry_after_header_sets_the_hint_and_the_wait(aws_env):
+    with FakeTranslateServer(throttle=1, retry_after_s=0.3) as fake:
+        tr = translator(fake, backoff_cap_s=2.0)
+        start = time.monotonic()
+        result = await tr.translate("hello", source="en", target="es")
+        waited = time.monotonic() - start
+    assert result.text == "hola" and len(fake.translate_calls()) == 2
+    assert waited >= 0.3  # at least the server's Retry-After, whatever the jitter drew
+    with FakeTranslateServer(throttle=100, retry_after_s=0.05) as fake:
+        with pytest.raises(ThrottledError) as info:
+            await translator(fake, max_attempts=2, backoff_cap_s=1.0).translate(
+                "hello", source="en", target="es"
+            )
+    assert info.value.retry_after_s == pytest.approx(0.05)
 
 
 async def test_backoff_is_exponential_with_full_jitter():

@@ -131,6 +131,7 @@ class LoopbackServer:
         payload: Any,
         content_type: str = "application/x-amz-json-1.1",
         error_type: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         data = json.dumps(payload).encode()
         handler.send_response(status)
@@ -139,6 +140,8 @@ class LoopbackServer:
         handler.send_header("x-amzn-RequestId", "fake-request-id")
         if error_type:
             handler.send_header("x-amzn-ErrorType", error_type)
+        for name, value in (headers or {}).items():
+            handler.send_header(name, value)
         handler.end_headers()
         handler.wfile.write(data)
 

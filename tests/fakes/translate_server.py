@@ -5,7 +5,8 @@ word dictionary (unknown words are kept), ``...ListLanguages`` lists a few langu
 Faults: ``throttle`` (next N calls get an error code such as ThrottlingException), pairs
 in ``unsupported_pairs``, texts over ``max_bytes`` (TextSizeLimitExceededException),
 ``access_denied``, and ``source="auto"`` on text it cannot place
-(DetectedLanguageLowConfidenceException). ``latency_s`` delays every answer.
+(DetectedLanguageLowConfidenceException). ``latency_s`` delays every answer;
+``retry_after_s`` adds a ``Retry-After`` header (s) to every throttling answer.
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ class FakeTranslateServer(LoopbackServer):
         max_bytes: int = 10_000,
         access_denied: bool = False,
         latency_s: float = 0.0,
+        retry_after_s: float | None = None,
     ) -> None:
         super().__init__()
         self.throttle = throttle
@@ -99,6 +101,7 @@ class FakeTranslateServer(LoopbackServer):
         self.max_bytes = max_bytes
         self.access_denied = access_denied
         self.latency_s = latency_s
+        self.retry_after_s = retry_after_s
         self.throttled = 0
         self.active = 0
         self.max_active = 0
@@ -123,8 +126,12 @@ class FakeTranslateServer(LoopbackServer):
             with self._state:
                 self.active -= 1
 
-    def _error(self, handler, code: str, message: str, status: int = 400) -> None:
-        self.send_json(handler, status, {"__type": code, "message": message}, error_type=code)
+    def _error(
+        self, handler, code: str, message: str, status: int = 400, headers: dict | None = None
+    ) -> None:
+        self.send_json(
+            handler, status, {"__type": code, "message": message}, error_type=code, headers=headers
+        )
 
     def _dispatch(self, handler, target: str, body: dict) -> None:
         with self._state:
@@ -134,7 +141,10 @@ class FakeTranslateServer(LoopbackServer):
                 self.throttled += 1
         if throttle:
             code = self.throttle_code
-            return self._error(handler, code, "Rate exceeded", _STATUS.get(code, 400))
+            hint = (
+                None if self.retry_after_s is None else {"Retry-After": f"{self.retry_after_s:g}"}
+            )
+            return self._error(handler, code, "Rate exceeded", _STATUS.get(code, 400), hint)
         if self.access_denied:
             return self._error(
                 handler,

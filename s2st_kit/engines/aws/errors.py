@@ -1,6 +1,8 @@
 """AWS errors mapped into :mod:`s2st_kit.errors`, and the throttling retry.
 
-Mapping (applied at the boundary with ``raise ... from exc``)::
+Mapping (applied at the boundary with ``raise ... from exc``; the tables are
+:data:`BOTO_CODE_MAP`, by the service's error code, and :data:`BOTOCORE_EXC_MAP`, by
+botocore exception class)::
 
     throttling (ThrottlingException, TooManyRequestsException,
                 ServiceUnavailableException, ...)     retried, then ThrottledError
@@ -18,6 +20,11 @@ Mapping (applied at the boundary with ``raise ... from exc``)::
     InternalServer / ServiceFailure                   EngineUnavailableError
     anything else from the service                    EngineError
 
+Throttling is retried through :func:`s2st_kit.retry.retry_call` (:class:`RetryPolicy` here
+*is* :class:`s2st_kit.retry.RetryPolicy`), so inside a pipeline stage retry the engine draws
+on the stage's attempts instead of multiplying them; a server's ``Retry-After`` header
+becomes :attr:`~s2st_kit.errors.ThrottledError.retry_after_s` and lengthens the wait.
+
 Messages carry the service's error code and message and say what to do; they never carry
 credentials, request headers or signed URLs (:func:`redact` scrubs anything that looks
 like one, as a second line of defence).
@@ -26,11 +33,10 @@ like one, as a second line of defence).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
-import random
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from ...errors import (
@@ -44,8 +50,11 @@ from ...errors import (
     UnsupportedLanguageError,
     UnsupportedVoiceError,
 )
+from ...retry import RetryPolicy, retry_call
 
 __all__ = [
+    "BOTOCORE_EXC_MAP",
+    "BOTO_CODE_MAP",
     "INSTALL_HINT",
     "THROTTLING_CODES",
     "DetectedLanguageLowConfidenceError",
@@ -146,19 +155,157 @@ def require_transcribe() -> Any:
     return amazon_transcribe
 
 
+#: An s2st_kit error class and its message template. Template fields: ``engine``,
+#: ``operation``, ``permission``, ``more`` (extra permissions sentence), ``code``, ``said``
+#: (code and message), ``name`` (exception class) and ``detail`` (the redacted exception text).
+ErrorSpec = tuple[type[S2STError], str]
+
+_THROTTLED: ErrorSpec = (
+    ThrottledError,
+    "{engine}: {operation} is being throttled ({said}); slow down, reduce max_inflight, or "
+    "ask AWS for a higher quota.",
+)
+_ACCESS_DENIED: ErrorSpec = (
+    ConfigError,
+    "{engine}: access denied for {operation} ({said}). Grant the IAM permission "
+    "'{permission}' to this identity.{more} See "
+    "s2st_kit.engines.aws.doctor.iam_policy_json() for a least-privilege policy.",
+)
+_CREDENTIALS_REJECTED: ErrorSpec = (
+    ConfigError,
+    "{engine}: the AWS credentials were rejected ({code}); they may be wrong, expired or for "
+    "another partition. Refresh them ('aws sso login', new keys) and check the system clock.",
+)
+_TOO_LONG: ErrorSpec = (
+    TextTooLongError,
+    "{engine}: {said}. The text was too long for one request even after splitting.",
+)
+_NOT_FOUND: ErrorSpec = (
+    ConfigError,
+    "{engine}: {said}. Check the names of terminologies / lexicons and the region.",
+)
+_VOICE: ErrorSpec = (UnsupportedVoiceError, "{engine}: {said}. Choose a voice that supports it.")
+_REJECTED: ErrorSpec = (ConfigError, "{engine}: the service rejected the request: {said}.")
+_SERVICE_FAILED: ErrorSpec = (
+    EngineUnavailableError,
+    "{engine}: the service failed ({said}); try again later.",
+)
+_CALL_FAILED: ErrorSpec = (EngineError, "{engine}: {operation} failed: {said}")
+_UNREACHABLE: ErrorSpec = (
+    EngineUnavailableError,
+    "{engine}: cannot reach the service for {operation} ({name}); check the network, the "
+    "region and endpoint_url.",
+)
+_TIMED_OUT: ErrorSpec = (
+    EngineTimeoutError,
+    "{engine}: {operation} timed out ({name}); check the network or raise the timeout options.",
+)
+_NO_CREDENTIALS: ErrorSpec = (
+    ConfigError,
+    "{engine}: no AWS credentials found. Set AWS_PROFILE (or the profile= option), run "
+    "'aws configure' / 'aws sso login', or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.",
+)
+
+#: Service error code (``ClientError.response["Error"]["Code"]``) -> s2st_kit error.
+BOTO_CODE_MAP: dict[str, ErrorSpec] = {
+    **dict.fromkeys(THROTTLING_CODES, _THROTTLED),
+    **dict.fromkeys(_CREDENTIAL_CODES, _CREDENTIALS_REJECTED),
+    "UnsupportedLanguagePairException": (
+        UnsupportedLanguageError,
+        "{engine}: {said}. Choose a language pair the service supports (see pairs()).",
+    ),
+    "DetectedLanguageLowConfidenceException": (
+        DetectedLanguageLowConfidenceError,
+        "{engine}: the source language could not be detected reliably ({said}); pass the "
+        "source language explicitly instead of 'auto'.",
+    ),
+    "TextSizeLimitExceededException": _TOO_LONG,
+    "TextLengthExceededException": _TOO_LONG,
+    "AccessDeniedException": _ACCESS_DENIED,
+    "AccessDenied": _ACCESS_DENIED,
+    "ResourceNotFoundException": _NOT_FOUND,
+    "LexiconNotFoundException": _NOT_FOUND,
+    "EngineNotSupportedException": _VOICE,
+    "LanguageNotSupportedException": _VOICE,
+    **dict.fromkeys(
+        (
+            "InvalidSsmlException",
+            "InvalidSampleRateException",
+            "InvalidRequestException",
+            "ValidationException",
+            "SsmlMarksNotSupportedForTextTypeException",
+            "MarksNotSupportedForFormatException",
+            "InvalidParameterValueException",
+        ),
+        _REJECTED,
+    ),
+    **dict.fromkeys(
+        ("InternalServerException", "ServiceFailureException", "InternalFailure"),
+        _SERVICE_FAILED,
+    ),
+}
+
+#: botocore exception class name -> s2st_kit error; the most specific class of the
+#: exception's MRO that is listed wins (``ReadTimeoutError`` before ``HTTPClientError``).
+BOTOCORE_EXC_MAP: dict[str, ErrorSpec] = {
+    "NoCredentialsError": _NO_CREDENTIALS,
+    "PartialCredentialsError": _NO_CREDENTIALS,
+    "ProfileNotFound": (ConfigError, "{engine}: {detail}; run 'aws configure --profile NAME'."),
+    "ConnectTimeoutError": _TIMED_OUT,
+    "ReadTimeoutError": _TIMED_OUT,
+    "EndpointConnectionError": _UNREACHABLE,
+    "ConnectionClosedError": _UNREACHABLE,
+    "HTTPClientError": (
+        EngineUnavailableError,
+        "{engine}: {operation} failed at the HTTP level ({name}).",
+    ),
+}
+
+
 def _client_error_parts(exc: BaseException) -> tuple[str, str, int | None]:
-    response = getattr(exc, "response", None) or {}
-    error = response.get("Error", {}) if isinstance(response, dict) else {}
+    """(code, redacted message, HTTP status) of a botocore ClientError-shaped exception."""
+    response = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        return "", "", None
+    error = response.get("Error", {})
     code = str(error.get("Code", "") or "")
     message = str(error.get("Message", "") or "")
     status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    return code, redact(message), status
+    return code, redact(message), status if isinstance(status, int) else None
+
+
+def retry_after_of(exc: BaseException) -> float | None:
+    """The ``Retry-After`` header (s) of a botocore ClientError, when it is a number."""
+    response = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        return None
+    headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+    try:
+        value = float(headers.get("retry-after", ""))
+    except (TypeError, ValueError):  # absent, or an HTTP date: no hint
+        return None
+    return value if value >= 0 else None
 
 
 def is_throttling(exc: BaseException) -> bool:
     """True for a botocore ClientError whose code is in :data:`THROTTLING_CODES`."""
     code, _, status = _client_error_parts(exc)
     return code in THROTTLING_CODES or (not code and status in (429, 503))
+
+
+def _spec_for(exc: BaseException, code: str, status: int | None) -> ErrorSpec:
+    if code or status is not None:  # the service answered with an error
+        if code in BOTO_CODE_MAP:
+            return BOTO_CODE_MAP[code]
+        if not code and status in (429, 503):
+            return _THROTTLED
+        if code.startswith("AccessDenied") or status == 403:
+            return _ACCESS_DENIED
+        return _SERVICE_FAILED if status is not None and status >= 500 else _CALL_FAILED
+    for cls in type(exc).__mro__:
+        if cls.__module__.startswith("botocore") and cls.__name__ in BOTOCORE_EXC_MAP:
+            return BOTOCORE_EXC_MAP[cls.__name__]
+    return (EngineError, "{engine}: {operation} failed: {name}")
 
 
 def map_boto_error(
@@ -173,131 +320,35 @@ def map_boto_error(
 
     operation: the API call (``"TranslateText"``); permission: the IAM action it needs
     (``"translate:TranslateText"``), named in access-denied messages, together with
-    ``extra_permissions`` (a sentence) when more may be involved.
+    ``extra_permissions`` (a sentence) when more may be involved. The error class and
+    message come from :data:`BOTO_CODE_MAP` / :data:`BOTOCORE_EXC_MAP`.
     """
-    _, botocore = require_boto3()
-    bexc = botocore.exceptions
     if isinstance(exc, S2STError):
         return exc
-    if isinstance(exc, bexc.NoCredentialsError | bexc.PartialCredentialsError):
-        return ConfigError(
-            f"{engine}: no AWS credentials found. Set AWS_PROFILE (or the profile= option), "
-            "run 'aws configure' / 'aws sso login', or export AWS_ACCESS_KEY_ID and "
-            "AWS_SECRET_ACCESS_KEY."
-        )
-    if isinstance(exc, bexc.ProfileNotFound):
-        return ConfigError(f"{engine}: {redact(str(exc))}; run 'aws configure --profile NAME'.")
-    if isinstance(exc, bexc.ConnectTimeoutError | bexc.ReadTimeoutError):
-        return EngineTimeoutError(
-            f"{engine}: {operation} timed out ({type(exc).__name__}); check the network or "
-            "raise the timeout options.",
-            engine=engine,
-        )
-    if isinstance(exc, bexc.EndpointConnectionError | bexc.ConnectionClosedError):
-        return EngineUnavailableError(
-            f"{engine}: cannot reach the service for {operation} ({type(exc).__name__}); "
-            "check the network, the region and endpoint_url.",
-            engine=engine,
-        )
-    if isinstance(exc, bexc.HTTPClientError):
-        return EngineUnavailableError(
-            f"{engine}: {operation} failed at the HTTP level ({type(exc).__name__}).",
-            engine=engine,
-        )
-    if not isinstance(exc, bexc.ClientError):
-        return EngineError(f"{engine}: {operation} failed: {type(exc).__name__}", engine=engine)
-
     code, message, status = _client_error_parts(exc)
-    said = f"{code}: {message}" if message else code
-    if code in THROTTLING_CODES or (not code and status in (429, 503)):
-        return ThrottledError(
-            f"{engine}: {operation} is being throttled ({said}); slow down, reduce "
-            "max_inflight, or ask AWS for a higher quota.",
-            engine=engine,
-        )
-    if code == "UnsupportedLanguagePairException":
-        return UnsupportedLanguageError(
-            f"{engine}: {said}. Choose a language pair the service supports (see pairs()).",
-        )
-    if code == "DetectedLanguageLowConfidenceException":
-        return DetectedLanguageLowConfidenceError(
-            f"{engine}: the source language could not be detected reliably ({said}); "
-            "pass the source language explicitly instead of 'auto'.",
-            engine=engine,
-        )
-    if code in ("TextSizeLimitExceededException", "TextLengthExceededException"):
-        return TextTooLongError(
-            f"{engine}: {said}. The text was too long for one request even after splitting.",
-            engine=engine,
-        )
-    if code.startswith("AccessDenied") or (status == 403 and code not in _CREDENTIAL_CODES):
-        more = f" {extra_permissions}" if extra_permissions else ""
-        return ConfigError(
-            f"{engine}: access denied for {operation} ({said}). Grant the IAM permission "
-            f"'{permission}' to this identity.{more} See "
-            "s2st_kit.engines.aws.doctor.iam_policy_json() for a least-privilege policy."
-        )
-    if code in _CREDENTIAL_CODES:
-        return ConfigError(
-            f"{engine}: the AWS credentials were rejected ({code}); they may be wrong, "
-            "expired or for another partition. Refresh them ('aws sso login', new keys) "
-            "and check the system clock."
-        )
-    if code in ("ResourceNotFoundException", "LexiconNotFoundException"):
-        return ConfigError(
-            f"{engine}: {said}. Check the names of terminologies / lexicons and the region."
-        )
-    if code in ("EngineNotSupportedException", "LanguageNotSupportedException"):
-        return UnsupportedVoiceError(f"{engine}: {said}. Choose a voice that supports it.")
-    if code in (
-        "InvalidSsmlException",
-        "InvalidSampleRateException",
-        "InvalidRequestException",
-        "ValidationException",
-        "SsmlMarksNotSupportedForTextTypeException",
-        "MarksNotSupportedForFormatException",
-        "InvalidParameterValueException",
-    ):
-        return ConfigError(f"{engine}: the service rejected the request: {said}.")
-    if code in ("InternalServerException", "ServiceFailureException", "InternalFailure") or (
-        status is not None and status >= 500
-    ):
-        return EngineUnavailableError(
-            f"{engine}: the service failed ({said}); try again later.", engine=engine
-        )
-    return EngineError(f"{engine}: {operation} failed: {said}", engine=engine)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential back-off with full jitter for throttled calls.
-
-    max_attempts: calls in total, including the first (default 5).
-    base_s: back-off scale (s, default 0.1); attempt n waits uniform(0, min(cap_s, base_s·2ⁿ)).
-    cap_s: longest single wait (s, default 5).
-    """
-
-    max_attempts: int = 5
-    base_s: float = 0.1
-    cap_s: float = 5.0
-    rng: random.Random = field(default_factory=random.Random, compare=False, repr=False)
-
-    def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ConfigError(f"max_attempts must be >= 1, got {self.max_attempts}")
-        if self.base_s < 0 or self.cap_s < 0:
-            raise ConfigError("back-off times must be >= 0 s")
-
-    def ceiling(self, attempt: int) -> float:
-        """Upper bound (s) of the wait after failed attempt ``attempt`` (0-based)."""
-        return min(self.cap_s, self.base_s * (2**attempt))
-
-    def delay(self, attempt: int) -> float:
-        """A random wait (s) in [0, ceiling(attempt)] — "full jitter"."""
-        return self.rng.uniform(0.0, self.ceiling(attempt))
+    cls, template = _spec_for(exc, code, status)
+    text = template.format(
+        engine=engine,
+        operation=operation,
+        permission=permission,
+        more=f" {extra_permissions}" if extra_permissions else "",
+        code=code,
+        said=f"{code}: {message}" if message else (code or f"HTTP {status}"),
+        name=type(exc).__name__,
+        detail=redact(str(exc)),
+    )
+    if issubclass(cls, ThrottledError):
+        return cls(text, engine=engine, retry_after_s=retry_after_of(exc))
+    if issubclass(cls, EngineError):
+        return cls(text, engine=engine)
+    return cls(text)
 
 
 T = TypeVar("T")
+
+
+def _throttled(exc: BaseException) -> bool:
+    return isinstance(exc, ThrottledError)
 
 
 async def call_with_retry(
@@ -308,42 +359,43 @@ async def call_with_retry(
     operation: str,
     permission: str,
     extra_permissions: str = "",
-    sleep: Callable[[float], Any] = asyncio.sleep,
+    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    executor: concurrent.futures.Executor | None = None,
 ) -> T:
     """Run blocking ``call`` in a worker thread; retry throttling per ``policy``; map errors.
 
-    Raises :class:`~s2st_kit.errors.ThrottledError` (``retry_after_s`` set) when every
-    attempt was throttled, and the mapped error for anything else (never retried here).
+    Retries go through :func:`s2st_kit.retry.retry_call`: inside an enclosing retry (the
+    pipeline's stage retry) the enclosing scope's attempts and budget apply, so the layers
+    never multiply. A ``Retry-After`` hint lengthens the wait. Raises
+    :class:`~s2st_kit.errors.ThrottledError` (``retry_after_s`` set) when every attempt was
+    throttled, and the mapped error for anything else (never retried here).
+    executor: where ``call`` runs (default: the loop's default executor).
     """
-    for attempt in range(policy.max_attempts):
+    attempts = 0
+
+    async def attempt() -> T:
+        nonlocal attempts
+        attempts += 1
         try:
-            return await asyncio.to_thread(call)
+            return await asyncio.get_running_loop().run_in_executor(executor, call)
         except Exception as exc:
-            if not is_throttling(exc):
-                raise map_boto_error(
-                    exc,
-                    engine=engine,
-                    operation=operation,
-                    permission=permission,
-                    extra_permissions=extra_permissions,
-                ) from exc
-            if attempt + 1 >= policy.max_attempts:
-                code, _, _ = _client_error_parts(exc)
-                raise ThrottledError(
-                    f"{engine}: {operation} still throttled ({code}) after "
-                    f"{policy.max_attempts} attempts; slow down, reduce max_inflight or ask "
-                    "AWS for a higher quota.",
-                    engine=engine,
-                    retry_after_s=policy.ceiling(attempt + 1),
-                ) from exc
-            wait = policy.delay(attempt)
-            logger.info(
-                "%s: %s throttled (attempt %d/%d); retrying in %.3f s",
-                engine,
-                operation,
-                attempt + 1,
-                policy.max_attempts,
-                wait,
-            )
-            await sleep(wait)
-    raise AssertionError("unreachable")  # pragma: no cover
+            raise map_boto_error(
+                exc,
+                engine=engine,
+                operation=operation,
+                permission=permission,
+                extra_permissions=extra_permissions,
+            ) from exc
+
+    try:
+        return await retry_call(
+            attempt, policy=policy, what=f"{engine} {operation}", retryable=_throttled, sleep=sleep
+        )
+    except ThrottledError as exc:
+        raise ThrottledError(
+            f"{engine}: {operation} still throttled after {attempts} "
+            f"attempt{'s' if attempts != 1 else ''}; slow down, "
+            "reduce max_inflight or ask AWS for a higher quota.",
+            engine=engine,
+            retry_after_s=exc.retry_after_s or policy.ceiling(attempts),
+        ) from exc
