@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
@@ -29,7 +30,7 @@ import pytest
 
 from s2st_kit.audio import devices
 from s2st_kit.audio.devices import MicrophoneSource, PortAudioNotInstalledError, SpeakerSink
-from s2st_kit.errors import DeviceError, EngineNotInstalledError
+from s2st_kit.errors import DeviceError, EngineNotInstalledError, PipelineStateError
 from s2st_kit.records import AudioChunk
 
 pytest.importorskip("pyaudio")
@@ -351,3 +352,143 @@ async def test_speaker_back_pressure_drain_and_underruns(fake_pyaudio):
     assert spk.stats.underruns == 1
     played = np.frombuffer(bytes(fake_pyaudio.streams[0].played), np.int16)
     assert (played == 1000).sum() == 5 * 1600 + 2 * 320  # every sample played, once
+
+
+# -- lifecycle: open off the loop, a failed open -------------------------------------------------
+
+
+class LoopWatch:
+    """Measure the longest stall of the running loop (s) while the ``async with`` body runs."""
+
+    def __init__(self, tick_s: float = 0.005) -> None:
+        self.tick_s = tick_s
+        self.max_gap_s = 0.0
+
+    async def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        while True:
+            await asyncio.sleep(self.tick_s)
+            now = loop.time()
+            self.max_gap_s = max(self.max_gap_s, now - last - self.tick_s)
+            last = now
+
+    async def __aenter__(self) -> LoopWatch:
+        self._task = asyncio.create_task(self._tick())
+        await asyncio.sleep(0)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await asyncio.sleep(self.tick_s * 2)  # one more tick sees a stall that just ended
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+
+class BrokenPyAudio(FakePyAudio):
+    """PortAudio that initialises but cannot open a stream (a busy or unplugged device)."""
+
+    terminated = 0
+
+    def open(self, **kw):
+        raise OSError("[Errno -9985] Device unavailable")
+
+    def terminate(self):
+        BrokenPyAudio.terminated += 1
+
+
+class SlowPyAudio(FakePyAudio):
+    """PortAudio whose initialisation and stream opening take a while (a real ALSA setup)."""
+
+    delay_s = 0.3
+
+    def __init__(self):
+        time.sleep(self.delay_s)
+
+    def open(self, **kw):
+        time.sleep(self.delay_s)
+        return super().open(**kw)
+
+
+async def test_speaker_failed_open_refuses_writes_and_drain_promptly(fake_pyaudio, monkeypatch):
+    """Regression: a failed open left the sink "open" without a stream; drain waited forever."""
+    mod = types.SimpleNamespace(PyAudio=BrokenPyAudio, paInt16=8)
+    monkeypatch.setattr(devices, "_import_pyaudio", lambda: mod)
+    BrokenPyAudio.terminated = 0
+    spk = SpeakerSink("speaker")
+    pcm = np.zeros(1600, np.int16).tobytes()
+    async with asyncio.timeout(2):
+        with pytest.raises(DeviceError, match="cannot open output device 1 'Fake Speaker'"):
+            await spk.write(AudioChunk(pcm, 16000, 0.0))
+        refusals = []
+        attempts = (lambda: spk.write(AudioChunk(pcm, 16000, 0.1)), spk.drain, lambda: spk.open())
+        for attempt in attempts:
+            try:  # the old code accepted this write, then its drain waited forever
+                await attempt()
+            except DeviceError as exc:
+                refusals.append(str(exc))
+        assert BrokenPyAudio.terminated == 1  # PortAudio was released when the open failed
+        await spk.aclose()
+        await spk.aclose()
+    assert len(refusals) == 3
+    assert all("could not be opened" in r and "Device unavailable" in r for r in refusals)
+    assert BrokenPyAudio.terminated == 1 and spk.state == "closed"
+
+
+async def test_microphone_failed_open_is_a_device_error(fake_pyaudio, monkeypatch):
+    mod = types.SimpleNamespace(PyAudio=BrokenPyAudio, paInt16=8)
+    monkeypatch.setattr(devices, "_import_pyaudio", lambda: mod)
+    BrokenPyAudio.terminated = 0
+    mic = MicrophoneSource()
+    async with asyncio.timeout(2):
+        with pytest.raises(DeviceError, match="cannot open input device 0 'Fake USB Mic'"):
+            await mic.open()
+        with pytest.raises(DeviceError, match="could not be opened"):
+            async for _ in mic:
+                pass
+        await mic.aclose()
+    assert BrokenPyAudio.terminated == 1 and mic.state == "closed"
+
+
+async def test_devices_are_created_and_opened_off_the_loop(fake_pyaudio, monkeypatch):
+    """Regression: constructing a device initialised PortAudio on the caller's (loop) thread."""
+    mod = types.SimpleNamespace(PyAudio=SlowPyAudio, paInt16=8)
+    monkeypatch.setattr(devices, "_import_pyaudio", lambda: mod)
+    async with LoopWatch() as watch:
+        mic = await MicrophoneSource.create("usb", chunk_ms=20)
+        spk = await SpeakerSink.create("speaker", buffer_ms=10)
+        await asyncio.gather(mic.open(), spk.open(), spk.open())  # opening twice opens once
+    assert watch.max_gap_s < 0.1, f"the loop stalled {watch.max_gap_s:.3f} s"
+    assert mic.state == spk.state == "open" and len(SlowPyAudio.streams) == 2
+    chunks = []
+    async for c in mic:
+        chunks.append(c)
+        if len(chunks) == 3:
+            break
+    await spk.write(AudioChunk(np.zeros(320, np.int16).tobytes(), 16000, 0.0))
+    await spk.drain()
+    await spk.aclose()
+    assert [c.n_samples for c in chunks] == [320] * 3
+    assert mic.state == "closed" and spk.state == "closed"
+
+
+async def test_opened_microphone_closes_without_being_read(fake_pyaudio):
+    mic = MicrophoneSource()
+    await mic.open()
+    await asyncio.sleep(0.25)  # buffers arrive with nobody reading: bounded, then dropped
+    await mic.aclose()
+    assert mic.state == "closed" and not fake_pyaudio.streams[0].is_active()
+    assert mic.stats.dropped_buffers == 0  # 2 s may wait by default
+    with pytest.raises(PipelineStateError, match="closed"):
+        await mic.open()
+
+
+def test_threads_reach_the_loop_only_through_the_bridge():
+    """One thread → asyncio hand-off (s2st_kit/bridge.py): no private copies in these modules."""
+    paths = [
+        *sorted((ROOT / "s2st_kit" / "audio").glob("*.py")),
+        *sorted((ROOT / "s2st_kit" / "engines" / "offline").glob("*.py")),
+        ROOT / "s2st_kit" / "notebook" / "browser_audio.py",
+    ]
+    copies = [p.name for p in paths if "call_soon_threadsafe" in p.read_text(encoding="utf-8")]
+    assert copies == []

@@ -42,14 +42,16 @@ import collections
 import logging
 import time
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import anywidget
 import numpy as np
 import traitlets as t
 
+from ..bridge import call_soon
 from ..errors import AudioError, PipelineStateError
 from ..records import AudioChunk
 
@@ -68,16 +70,16 @@ _ASSETS = Path(__file__).parent
 _DEFAULT_BROWSER_RATE = 48000  # what browsers usually run an AudioContext at (Hz)
 
 
-def _deliver(loop: asyncio.AbstractEventLoop | None, fn: Any, *args: Any) -> None:
-    """Call ``fn(*args)`` on ``loop``: directly when we are on it, else thread-safely."""
-    try:
-        running = asyncio.get_running_loop()
-    except RuntimeError:
-        running = None
-    if loop is None or running is loop:
+def _deliver(
+    loop: asyncio.AbstractEventLoop | None, fn: Callable[..., object], *args: object
+) -> None:
+    """Call ``fn(*args)`` on ``loop`` through the project's one hand-off (:mod:`s2st_kit.bridge`):
+    directly when on it, else thread-safely; dropped when the loop is closed. Before a
+    consumer exists (``loop`` None) the call happens now, on the caller's thread."""
+    if loop is None:
         fn(*args)
-    elif not loop.is_closed():
-        loop.call_soon_threadsafe(fn, *args)
+    else:
+        call_soon(loop, fn, *args)
 
 
 @dataclass(slots=True)
@@ -139,7 +141,7 @@ class BrowserMicSource:
         self.widget = widget
         self.max_buffered_s = max_buffered_s
         self.stats = BrowserMicStats()
-        self._state = "unopened"
+        self._state: Literal["unopened", "open", "closed"] = "unopened"
         self._closing = False
         self._loop: asyncio.AbstractEventLoop | None = None
         try:
@@ -199,10 +201,10 @@ class BrowserMicSource:
         self._queue.put_nowait(None)
 
     # -- AudioSource ---------------------------------------------------------------------------
-    def __aiter__(self) -> Any:
+    def __aiter__(self) -> AsyncIterator[AudioChunk]:
         return self._chunks()
 
-    async def _chunks(self) -> Any:
+    async def _chunks(self) -> AsyncIterator[AudioChunk]:
         if self._state != "unopened":
             raise PipelineStateError(
                 "this BrowserMicSource is already in use or finished; call mic.source() again"
@@ -332,7 +334,7 @@ class BrowserSpeakerStats:
 
     def as_dict(self) -> dict[str, int]:
         """The counters as a plain dict."""
-        return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 class BrowserSpeakerSink:
@@ -358,7 +360,7 @@ class BrowserSpeakerSink:
         confirm_timeout_s: float = 2.0,
     ) -> None:
         self.widget = widget
-        self.sample_rate = sample_rate  # type: ignore[assignment]
+        self.sample_rate: int | None = sample_rate
         self.max_ahead_s = max_ahead_s
         self.lead_s = lead_s
         self.confirm_timeout_s = confirm_timeout_s
