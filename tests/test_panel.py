@@ -111,7 +111,7 @@ def no_live_audio() -> InputCatalog:
 
 
 def catalog(**kw: Any) -> EngineCatalog:
-    return EngineCatalog(factory=factory(**kw), credentials_check=None,
+    return EngineCatalog(factory=factory(**kw), credential_checks={},
                          options={"simulated": {"preset": "instant"}})  # fmt: skip
 
 
@@ -127,14 +127,14 @@ def test_unavailable_engine_is_disabled_with_its_reason():
     panel = make_panel()
     aws = panel.model.available("asr", "aws")
     assert not aws.available and "no boto3 here" in aws.reason
-    button = panel.stage_rows["asr"].buttons["aws"]
+    button = panel.engines_section.rows["asr"].buttons["aws"]
     assert button.disabled and "no boto3 here" in button.tooltip
-    assert "no boto3 here" in panel.stage_rows["tts"].note.value
-    assert not panel.stage_rows["asr"].buttons["simulated"].disabled
+    assert "no boto3 here" in panel.engines_section.rows["tts"].note.value
+    assert not panel.engines_section.rows["asr"].buttons["simulated"].disabled
 
 
 def test_credentials_problem_disables_the_cloud():
-    cat = EngineCatalog(factory=factory(), credentials_check=lambda: "no AWS credentials found")
+    cat = EngineCatalog(factory=factory(), credential_checks={"aws": lambda: "no AWS credentials found"})
     assert cat.availability("mt", "aws").reason == "no AWS credentials found"
 
 
@@ -181,17 +181,17 @@ def test_missing_live_audio_modules_disable_microphones():
 
 def test_widgets_follow_the_model():
     panel = make_panel(asr="offline", mt="offline", tts="offline")
-    assert [v for _, v in panel.target_lang.options] == ["es"]
-    panel.stage_rows["mt"].buttons["simulated"].value = True  # a click
-    panel.stage_rows["tts"].buttons["simulated"].value = True
+    assert [v for _, v in panel.voice_section.target_lang.options] == ["es"]
+    panel.engines_section.rows["mt"].buttons["simulated"].value = True  # a click
+    panel.engines_section.rows["tts"].buttons["simulated"].value = True
     assert panel.model.selection.mt == "simulated"
-    assert not panel.stage_rows["mt"].buttons["offline"].value  # one selected at a time
-    assert "fr" in [v for _, v in panel.target_lang.options]
-    panel.target_lang.value = "fr"
+    assert not panel.engines_section.rows["mt"].buttons["offline"].value  # one selected at a time
+    assert "fr" in [v for _, v in panel.voice_section.target_lang.options]
+    panel.voice_section.target_lang.value = "fr"
     assert panel.model.selection.target_lang == "fr"
-    assert [v for _, v in panel.voice.options] == ["sim-fr-1", "sim-fr-2"]
-    panel.chunk_ms.value = 240
-    panel.policy.value = "local-agreement"
+    assert [v for _, v in panel.voice_section.voice.options] == ["sim-fr-1", "sim-fr-2"]
+    panel.streaming_section.chunk_ms.value = 240
+    panel.streaming_section.policy.value = "local-agreement"
     cfg = panel.model.config()
     assert (cfg.chunk_ms, cfg.policy, cfg.target_lang, cfg.voice) == (
         240,
@@ -199,19 +199,19 @@ def test_widgets_follow_the_model():
         "fr",
         "sim-fr-1",
     )
-    assert panel.chunk_ms.min == 20 and panel.chunk_ms.max == 500
-    assert panel.input_row.buttons["microphone"].disabled
+    assert panel.streaming_section.chunk_ms.min == 20 and panel.streaming_section.chunk_ms.max == 500
+    assert panel.input_section.row.buttons["microphone"].disabled
 
 
 def test_path_box(tmp_path):
     panel = make_panel()
-    panel.path.value = str(tmp_path / "missing.wav")
-    assert "no such file" in panel.status.value
+    panel.input_section.path.value = str(tmp_path / "missing.wav")
+    assert "no such file" in panel.controls.status.value
     assert panel.model.selection.input_path == CLIP
     other = data_dir() / "en_help.wav"
-    panel.path.value = str(other)
+    panel.input_section.path.value = str(other)
     assert panel.model.selection.input_path == str(other)
-    assert panel.clip.value == str(other)  # a listed clip: the dropdown shows it
+    assert panel.input_section.clip.value == str(other)  # a listed clip: the dropdown shows it
 
 
 # --------------------------------------------------------------------------- sessions
@@ -227,18 +227,18 @@ async def wait_until(predicate, timeout_s: float = 10.0) -> None:
 
 async def test_start_button_runs_a_session_and_shows_results():
     panel = make_panel(asr="simulated", mt="simulated", tts="simulated", pace=4.0)
-    assert "idle" in panel.status.value and panel.stop_button.disabled
-    panel.start_button.click()
+    assert "idle" in panel.controls.status.value and panel.controls.stop_button.disabled
+    panel.controls.start_button.click()
     await wait_until(lambda: panel.running)
-    await wait_until(lambda: "running" in panel.status.value)
-    assert not panel.stop_button.disabled and panel.start_button.disabled
+    await wait_until(lambda: "running" in panel.controls.status.value)
+    assert not panel.controls.stop_button.disabled and panel.controls.start_button.disabled
     log = await panel.wait()
     assert log is panel.log and len(log) == 3
     df = panel.dataframe()
     assert list(df.translation) == [
         "La casa es muy grande.", "Mi hermana vive en la ciudad.", "Tomamos café todas las mañanas.",
     ]  # fmt: skip
-    assert "stopped" in panel.status.value and "3 segments" in panel.status.value
+    assert "stopped" in panel.controls.status.value and "3 segments" in panel.controls.status.value
     assert (
         "Tomamos café" in panel.feed.widget.value and "s2st-partial" not in panel.feed.widget.value
     )
@@ -249,7 +249,7 @@ async def test_start_button_runs_a_session_and_shows_results():
     assert panel.chart.image.value[:4] == b"\x89PNG"
     assert panel.translated_audio()[:4] == b"RIFF"
     assert panel.results.audio.value[:4] == b"RIFF"
-    assert not panel.start_button.disabled and panel.stop_button.disabled
+    assert not panel.controls.start_button.disabled and panel.controls.stop_button.disabled
     await panel.aclose()
     assert not pending_tasks()
 
@@ -257,15 +257,15 @@ async def test_start_button_runs_a_session_and_shows_results():
 async def test_stop_button_ends_the_session_early():
     panel = make_panel(asr="simulated", mt="simulated", tts="simulated", pace=1.0)
     await panel.start()
-    await wait_until(lambda: "running" in panel.status.value)
+    await wait_until(lambda: "running" in panel.controls.status.value)
     await asyncio.sleep(0.6)
     t0 = time.monotonic()
-    panel.stop_button.click()
+    panel.controls.stop_button.click()
     log = await panel.wait()
     assert time.monotonic() - t0 < 3.0
     assert panel.pipeline.stats.audio_s < 3.0  # the 6.3 s clip was not read to the end
     assert len(log) <= 1
-    assert "stopped" in panel.status.value
+    assert "stopped" in panel.controls.status.value
     # a second session from the same panel
     panel.set(pace=0.0)
     assert len(await panel.run()) == 3
@@ -273,14 +273,14 @@ async def test_stop_button_ends_the_session_early():
 
 
 async def test_status_shows_segment_errors():
-    panel = ControlPanel(engines=EngineCatalog(factory=factory(fail_mt=True), credentials_check=None,
+    panel = ControlPanel(engines=EngineCatalog(factory=factory(fail_mt=True), credential_checks={},
                                                options={"simulated": {"preset": "instant"}}),
                          inputs=no_live_audio(), input_path=CLIP, asr="simulated", mt="offline",
                          tts="offline", pace=0.0)  # fmt: skip
     log = await panel.run()
     assert len(log) == 3 and set(panel.dataframe().status) == {"error"}
-    assert "the fake translator is broken" in panel.status.value
-    assert "3 errors" in panel.status.value
+    assert "the fake translator is broken" in panel.controls.status.value
+    assert "3 errors" in panel.controls.status.value
     assert "✕" in panel.feed.widget.value
     await panel.aclose()
 
@@ -291,23 +291,23 @@ async def test_a_session_that_cannot_start_says_why(tmp_path):
     bad.write_bytes(b"this is not a wav file")
     panel.set(input_path=str(bad))
     assert await panel.start() is None
-    assert "failed" in panel.status.value and "not-audio.wav" in panel.status.value
-    assert not panel.start_button.disabled
+    assert "failed" in panel.controls.status.value and "not-audio.wav" in panel.controls.status.value
+    assert not panel.controls.start_button.disabled
     await panel.aclose()
 
 
 async def test_preview_speaks_the_chosen_voice():
     panel = make_panel(asr="simulated", mt="simulated", tts="simulated", target_lang="de")
     wav = await panel.preview()
-    assert wav[:4] == b"RIFF" and panel.preview_audio.value == wav
-    assert panel.preview_box.layout.display is None
+    assert wav[:4] == b"RIFF" and panel.voice_section.preview_audio.value == wav
+    assert panel.voice_section.preview_box.layout.display is None
     await panel.aclose()
 
 
 def test_buttons_without_an_event_loop_explain():
     panel = make_panel()
-    panel.start_button.click()
-    assert "no running event loop" in panel.status.value
+    panel.controls.start_button.click()
+    assert "no running event loop" in panel.controls.status.value
 
 
 # --------------------------------------------------------------------------- views

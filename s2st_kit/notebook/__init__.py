@@ -9,7 +9,8 @@
 
 * :class:`ControlPanel` (:mod:`.panel`): thin widgets over :class:`PanelModel`.
 * :class:`PanelModel`, :class:`EngineCatalog`, :class:`InputCatalog`, :class:`Selection`
-  (:mod:`.model`): the choices and the options valid for them, in plain Python.
+  (:mod:`.model`): the choices and the options valid for them, in plain Python;
+  :class:`SessionRunner` (:mod:`.model`): one session at a time, opened and closed safely.
 * :class:`TranscriptFeed`, :class:`LatencyChart`, :class:`ResultsView` (:mod:`.views`):
   pipeline subscribers that update widgets, throttled.
 
@@ -17,7 +18,15 @@ Importing this package needs ``ipywidgets`` (``pip install 's2st_kit[notebook]'`
 live-audio modules (local and browser microphone) are imported only when offered.
 """
 
-from .model import Availability, EngineCatalog, InputCatalog, PanelModel, PanelOptions, Selection
+from .model import (
+    Availability,
+    EngineCatalog,
+    InputCatalog,
+    PanelModel,
+    PanelOptions,
+    Selection,
+    SessionRunner,
+)
 from .panel import ChoiceRow, ControlPanel
 from .views import FeedModel, LatencyChart, ResultsView, Throttle, TranscriptFeed
 
@@ -33,6 +42,7 @@ __all__ = [
     "PanelOptions",
     "ResultsView",
     "Selection",
+    "SessionRunner",
     "Throttle",
     "TranscriptFeed",
 ]

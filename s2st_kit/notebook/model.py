@@ -1,54 +1,84 @@
 """The control panel's logic, in plain Python (no widgets): testable without a browser.
 
-* :class:`EngineCatalog` knows which engines exist and what they can do. It answers from
-  one *probe* instance per (stage, engine) created on first use; an engine that cannot be
+* :class:`EngineCatalog` knows which engines exist (the registry's bundles,
+  :data:`s2st_kit.engines.BUNDLES`) and what they can do. It answers from one *probe*
+  instance per (stage, engine, options) created on first use; an engine that cannot be
   created (missing package, no credentials) is reported as unavailable with the reason.
-* :class:`InputCatalog` lists the inputs: sample clips from ``data/`` (and LibriVox), the
-  local microphone (:mod:`s2st_kit.audio.devices`) and the browser microphone
-  (:mod:`s2st_kit.notebook.browser_audio`), imported lazily; a missing module or device
-  makes the option unavailable with the reason.
+* :class:`InputCatalog` lists the inputs and outputs: sample clips from ``data/`` (and
+  LibriVox), the local microphone and speaker (:mod:`s2st_kit.audio.devices`) and the
+  browser microphone and speaker (:mod:`s2st_kit.notebook.browser_audio`), imported lazily;
+  a missing module or device makes the option unavailable with the reason.
 * :class:`PanelModel` holds the user's choices and recomputes the valid options whenever
   an engine or language changes: source languages the recognizer hears *and* the
   translator translates from, targets the translator reaches *and* the synthesizer speaks,
-  voices of the synthesizer for the target (and the Polly engine, for AWS).
+  voices of the synthesizer for the target, and the engine-specific settings of
+  :data:`ENGINE_SETTINGS` (Polly's engine, for the AWS synthesizer).
+* :class:`SessionRunner` runs one session at a time: it opens the input and the output,
+  starts the pipeline and stops it. A failed start closes what it opened; an error while
+  stopping is logged and shown, never swallowed.
 
-The widgets in :mod:`s2st_kit.notebook.panel` are thin views over these objects.
+Vendor knowledge lives in two tables here, :data:`ENGINE_SETTINGS` and
+:data:`CREDENTIAL_CHECKS`; everything else asks the registry or the capability Protocols of
+:mod:`s2st_kit.engines.protocols`. The widgets in :mod:`s2st_kit.notebook.panel` are thin
+views over these objects.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
+import inspect
 import io
+import logging
+import uuid
 import wave
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
-from ..config import POLICIES, PipelineConfig
+from ..audio import FileSource, MemorySink, PacedSink
+from ..config import POLICIES, PipelineConfig, PolicyName
 from ..datasets import Clip, data_dir, find_clip, librivox_clips, load_manifest
 from ..engines import BUNDLES, STAGES, Engines, create_stage
+from ..engines.protocols import AudioSink, AudioSource, SupportsVoiceCatalogue
 from ..errors import ConfigError, S2STError
+from ..events import ErrorEvent, Event, StateChanged
+from ..log import SegmentLog
+from ..pipeline import Pipeline
 from ..records import Voice
 
+if TYPE_CHECKING:
+    from ..audio.echo import EchoGuard
+
 __all__ = [
+    "CREDENTIAL_CHECKS",
     "ENGINE_NAMES",
+    "ENGINE_SETTINGS",
     "LANGUAGE_NAMES",
     "SAMPLE_SENTENCES",
     "Availability",
     "EngineCatalog",
+    "EngineSetting",
     "InputCatalog",
+    "InputKind",
+    "OutputKind",
     "PanelModel",
     "PanelOptions",
     "Selection",
+    "SessionRunner",
+    "SessionState",
+    "StatusLine",
     "aws_credentials_problem",
     "language_label",
     "pcm_to_wav",
 ]
 
-#: Engine bundles offered per stage, in display order.
-ENGINE_NAMES: tuple[str, ...] = ("simulated", "offline", "aws")
+logger = logging.getLogger(__name__)
+
+#: Engine bundles offered per stage, in display order: the registry's names.
+ENGINE_NAMES: tuple[str, ...] = tuple(BUNDLES)
 
 #: Readable names of ISO 639-1 codes (others show the code).
 LANGUAGE_NAMES: dict[str, str] = {
@@ -76,13 +106,24 @@ SAMPLE_SENTENCES: dict[str, str] = {
     "zh": "你好！这是我朗读翻译时的声音。",
 }
 
-INPUT_KINDS: tuple[str, ...] = ("file", "microphone", "browser")
+#: Where speech comes from: a file, the local microphone, the browser's microphone.
+InputKind = Literal["file", "microphone", "browser"]
+#: Where the translation goes: memory at the input's pace, the local speaker, the browser's.
+OutputKind = Literal["paced", "speaker", "browser"]
+#: Partial-result stabilisation requested from recognizers that have it.
+Stability = Literal["low", "medium", "high"]
+#: The panel's session states (the pipeline's, plus ``starting`` while a session opens).
+SessionState = Literal["idle", "starting", "running", "stopping", "stopped", "failed"]
+
+INPUT_KINDS: tuple[InputKind, ...] = get_args(InputKind)
+OUTPUT_KINDS: tuple[OutputKind, ...] = get_args(OutputKind)
+STABILITIES: tuple[Stability, ...] = get_args(Stability)
+SESSION_STATES: tuple[SessionState, ...] = get_args(SessionState)
 INPUT_LABELS: dict[str, str] = {
     "file": "file",
     "microphone": "local microphone",
     "browser": "browser microphone",
 }
-OUTPUT_KINDS: tuple[str, ...] = ("paced", "speaker", "browser")
 OUTPUT_LABELS: dict[str, str] = {
     "paced": "no device (timed, kept in memory)",
     "speaker": "local speaker",
@@ -141,7 +182,50 @@ def aws_credentials_problem() -> str | None:
     return None
 
 
+#: Per bundle: a check run once before its engines are offered (``None`` = usable, else why not).
+CREDENTIAL_CHECKS: dict[str, Callable[[], str | None]] = {"aws": aws_credentials_problem}
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSetting:
+    """A setting one bundle's engine takes beyond the panel's common ones.
+
+    bundle / stage: where it applies (e.g. ``"aws"`` / ``"tts"``).
+    selection_field: the :class:`Selection` field holding the choice (its default is the
+        default choice). keyword: the factory keyword the choice is passed as.
+    label: the widget's label. choices_from: ``"module:attribute"`` naming the engine
+        module's tuple of allowed values, imported when the setting is offered, so that the
+        engine module stays the one place that lists them.
+    """
+
+    bundle: str
+    stage: str
+    selection_field: str
+    keyword: str
+    label: str
+    choices_from: str
+
+    def choices(self) -> tuple[str, ...]:
+        """The allowed values (``()`` when the engine module cannot be imported)."""
+        module_name, _, attribute = self.choices_from.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            return ()
+        return tuple(getattr(module, attribute))
+
+
+#: The one place that knows engine-specific settings: Polly's engine for AWS synthesis.
+ENGINE_SETTINGS: tuple[EngineSetting, ...] = (
+    EngineSetting(
+        bundle="aws", stage="tts", selection_field="polly_engine", keyword="engine",
+        label="Polly", choices_from="s2st_kit.engines.aws.polly:ENGINES",
+    ),
+)  # fmt: skip
+
+
 Factory = Callable[..., Any]
+_Key = tuple[str, str, tuple[tuple[str, Any], ...]]
 
 
 class EngineCatalog:
@@ -151,12 +235,13 @@ class EngineCatalog:
         :meth:`Engines.create` (e.g. ``{"aws": {"region": "eu-west-1"}}``).
     factory: ``factory(stage, name, **options)`` creating an engine (default
         :func:`s2st_kit.engines.create_stage`; tests pass fakes).
-    credentials_check: returns ``None`` when the cloud can be used, else the reason
-        (default :func:`aws_credentials_problem`); asked once, for ``"aws"`` only.
-    names: engine names offered (default :data:`ENGINE_NAMES`).
+    credential_checks: per bundle, returns ``None`` when its engines can be used, else the
+        reason; asked once per bundle (default :data:`CREDENTIAL_CHECKS`; ``{}``: none).
+    names: engine names offered (default: the registry's bundles, :data:`BUNDLES`).
 
-    Probe instances are reused for sessions (the pipeline never closes engines);
-    :meth:`aclose` closes them.
+    Probe instances are reused for sessions (the pipeline never closes engines), so the
+    panel reads nothing per-session from them; :meth:`aclose` closes them.
+    ``tts_options`` below are the synthesizer's factory keywords from :data:`ENGINE_SETTINGS`.
     """
 
     def __init__(
@@ -164,30 +249,32 @@ class EngineCatalog:
         *,
         options: Mapping[str, Mapping[str, Any]] | None = None,
         factory: Factory = create_stage,
-        credentials_check: Callable[[], str | None] | None = aws_credentials_problem,
-        names: Sequence[str] = ENGINE_NAMES,
+        credential_checks: Mapping[str, Callable[[], str | None]] | None = None,
+        names: Sequence[str] | None = None,
     ) -> None:
         self.options = {k: dict(v) for k, v in (options or {}).items()}
         self.factory = factory
-        self.credentials_check = credentials_check
-        self.names = tuple(names)
-        self._engines: dict[tuple[str, str, tuple[tuple[str, Any], ...]], Any] = {}
+        checks = CREDENTIAL_CHECKS if credential_checks is None else credential_checks
+        self.credential_checks = dict(checks)
+        self.names = tuple(BUNDLES) if names is None else tuple(names)
+        self._engines: dict[_Key, Any] = {}
         self._errors: dict[tuple[str, str], str] = {}
-        self._aws_problem: str | bool | None = False  # False: not asked yet
+        self._credential_problems: dict[str, str | None] = {}
         self._catalogue_loaded: set[int] = set()
 
-    def _cloud_problem(self, name: str) -> str | None:
-        if name != "aws" or self.credentials_check is None:
+    def _credentials_problem(self, name: str) -> str | None:
+        check = self.credential_checks.get(name)
+        if check is None:
             return None
-        if self._aws_problem is False:
-            self._aws_problem = self.credentials_check()
-        return self._aws_problem  # type: ignore[return-value]
+        if name not in self._credential_problems:
+            self._credential_problems[name] = check()
+        return self._credential_problems[name]
 
     def availability(self, stage: str, name: str) -> Availability:
         """Can ``name`` serve ``stage``? Creates the probe engine on first use."""
         if name not in BUNDLES:
             return Availability(name, False, f"unknown engine {name!r}")
-        problem = self._cloud_problem(name)
+        problem = self._credentials_problem(name)
         if problem:
             return Availability(name, False, problem)
         try:
@@ -220,67 +307,68 @@ class EngineCatalog:
         return sorted(heard & from_, key=_lang_order)
 
     def target_languages(
-        self, mt: str, tts: str, source: str, *, polly_engine: str | None = None
+        self, mt: str, tts: str, source: str, *, tts_options: Mapping[str, Any] | None = None
     ) -> list[str]:
         """Codes the translator reaches from ``source`` and the synthesizer has a voice for."""
         reach = {b for a, b in self.get("mt", mt).pairs() if a == source}
-        if not self.catalogue_ready(tts):
+        if not self.catalogue_ready(tts, tts_options=tts_options):
             return sorted(reach, key=_lang_order)
-        return sorted((t for t in reach if self.voices(tts, t, polly_engine=polly_engine)),
+        return sorted((t for t in reach if self.voices(tts, t, tts_options=tts_options)),
                       key=_lang_order)  # fmt: skip
 
-    def voices(self, tts: str, language: str, *, polly_engine: str | None = None) -> list[Voice]:
-        """The synthesizer's voices for ``language`` ([] while a cloud catalogue is loading).
-
-        polly_engine: for AWS Polly, only voices supporting this engine (``"neural"``, ...).
-        """
-        synth = self.get("tts", tts)
-        if not self.catalogue_ready(tts):
+    def voices(
+        self, tts: str, language: str, *, tts_options: Mapping[str, Any] | None = None
+    ) -> list[Voice]:
+        """The synthesizer's voices for ``language`` ([] while a remote catalogue is loading)."""
+        if not self.catalogue_ready(tts, tts_options=tts_options):
             return []
         try:
-            catalogue = getattr(synth, "voice_catalogue", None)
-            if polly_engine is not None and catalogue is not None:
-                return list(catalogue(language, polly_engine))
-            return list(synth.voices(language))
+            return list(self.get("tts", tts, **(tts_options or {})).voices(language))
         except S2STError:
             return []
 
-    def default_voice(self, tts: str, language: str, voices: Sequence[Voice]) -> str | None:
+    def default_voice(
+        self,
+        tts: str,
+        language: str,
+        voices: Sequence[Voice],
+        *,
+        tts_options: Mapping[str, Any] | None = None,
+    ) -> str | None:
         """The engine's default for ``language`` if it is among ``voices``, else the first."""
         if not voices:
             return None
         try:
-            default = self.get("tts", tts).default_voice(language)
+            default = self.get("tts", tts, **(tts_options or {})).default_voice(language)
         except S2STError:
             default = None
         ids = [v.id for v in voices]
         return default if default in ids else ids[0]
 
-    def catalogue_ready(self, tts: str) -> bool:
-        """False while a synthesizer with a remote catalogue (``load_voices``) is unloaded."""
-        synth = self.get("tts", tts)
-        return not hasattr(synth, "load_voices") or id(synth) in self._catalogue_loaded
+    def catalogue_ready(self, tts: str, *, tts_options: Mapping[str, Any] | None = None) -> bool:
+        """False while a synthesizer with a remote voice catalogue has not loaded it."""
+        synth = self.get("tts", tts, **(tts_options or {}))
+        return not isinstance(synth, SupportsVoiceCatalogue) or id(synth) in self._catalogue_loaded
 
-    async def load_catalogue(self, tts: str) -> None:
+    async def load_catalogue(
+        self, tts: str, *, tts_options: Mapping[str, Any] | None = None
+    ) -> None:
         """Fetch a remote voice catalogue off the event loop (no-op for local engines)."""
-        synth = self.get("tts", tts)
-        loader = getattr(synth, "load_voices", None)
-        if loader is None or id(synth) in self._catalogue_loaded:
+        synth = self.get("tts", tts, **(tts_options or {}))
+        if not isinstance(synth, SupportsVoiceCatalogue) or id(synth) in self._catalogue_loaded:
             return
-        await loader()
+        await synth.load_voices()
         self._catalogue_loaded.add(id(synth))
 
     async def aclose(self) -> None:
         """Close every probe engine (each once)."""
         engines, self._engines = list(self._engines.values()), {}
+        self._catalogue_loaded.clear()
         seen: set[int] = set()
         for engine in engines:
-            if id(engine) in seen:
-                continue
-            seen.add(id(engine))
-            close = getattr(engine, "aclose", None)
-            if close is not None:
-                await close()
+            if id(engine) not in seen:
+                seen.add(id(engine))
+                await engine.aclose()
 
 
 def _lang_order(code: str) -> tuple[int, str]:
@@ -296,10 +384,10 @@ def _one_line(exc: BaseException) -> str:
 
 
 class InputCatalog:
-    """Where speech can come from: sample clips, the local microphone, the browser microphone.
+    """Where speech can come from and go to: sample clips, local devices, the browser.
 
     devices_module / browser_module: import paths of the live-audio modules (imported
-    lazily; tests point them elsewhere).
+    lazily; tests point them elsewhere). Sessions open devices through the same modules.
     """
 
     def __init__(
@@ -321,31 +409,36 @@ class InputCatalog:
 
     def microphones(self) -> tuple[list[Any], str | None]:
         """(input devices, None) or ([], why the local microphone cannot be used)."""
-        try:
-            devices = importlib.import_module(self.devices_module)
-        except ImportError as exc:
-            return [], f"module {self.devices_module} is not available ({exc})"
-        try:
-            found = [d for d in devices.list_devices() if getattr(d, "max_input_channels", 0) > 0]
-        except Exception as exc:  # PortAudio / PyAudio missing
-            return [], _one_line(exc)
-        if not found:
-            return [], "no input device (no sound card on this machine)"
-        return found, None
+        return self._devices("max_input_channels", "no input device")
 
     def speakers(self) -> tuple[list[Any], str | None]:
         """(output devices, None) or ([], why the local speaker cannot be used)."""
+        return self._devices("max_output_channels", "no output device")
+
+    def _devices(self, channels: str, none_found: str) -> tuple[list[Any], str | None]:
         try:
             devices = importlib.import_module(self.devices_module)
         except ImportError as exc:
             return [], f"module {self.devices_module} is not available ({exc})"
         try:
-            found = [d for d in devices.list_devices() if getattr(d, "max_output_channels", 0) > 0]
+            found = [d for d in devices.list_devices() if getattr(d, channels, 0) > 0]
         except Exception as exc:  # PortAudio / PyAudio missing
             return [], _one_line(exc)
         if not found:
-            return [], "no output device (no sound card on this machine)"
+            return [], f"{none_found} (no sound card on this machine)"
         return found, None
+
+    def open_microphone(self, device: int | None, *, chunk_ms: int) -> AudioSource:
+        """The local microphone as an AudioSource (blocking: run it in a thread)."""
+        source: AudioSource = importlib.import_module(self.devices_module).MicrophoneSource(
+            device, chunk_ms=chunk_ms
+        )
+        return source
+
+    def open_speaker(self) -> AudioSink:
+        """The default local speaker as an AudioSink (blocking: run it in a thread)."""
+        sink: AudioSink = importlib.import_module(self.devices_module).SpeakerSink()
+        return sink
 
     def browser(self, widget: str = "BrowserMicrophone") -> tuple[Any, str | None]:
         """(the browser-audio module, None) or (None, why ``widget`` cannot be used)."""
@@ -357,6 +450,21 @@ class InputCatalog:
             return None, f"{self.browser_module} has no {widget}"
         return module, None
 
+    def browser_widget(self, name: str, **kwargs: Any) -> tuple[Any, str | None]:
+        """(a new ``name`` widget, None) or (None, why not); ``kwargs`` it does not take are
+        left out (a stand-in module may take fewer)."""
+        module, problem = self.browser(name)
+        if module is None:
+            return None, problem
+        factory = getattr(module, name)
+        try:
+            params = inspect.signature(factory).parameters
+        except (TypeError, ValueError):
+            params = inspect.Signature().parameters
+        if "kwargs" not in params:
+            kwargs = {k: v for k, v in kwargs.items() if k in params}
+        return factory(**kwargs), None
+
 
 # --------------------------------------------------------------------------- choices
 
@@ -366,12 +474,14 @@ class Selection:
     """Everything the user chose. Units: ``chunk_ms`` in milliseconds, ``pace`` a speed
     factor (1.0 = real time, 0 = as fast as possible).
 
+    asr / mt / tts: engine names from the registry (``"offline"`` default).
     input_kind: ``"file"``, ``"microphone"`` or ``"browser"``; input_path: the file (a data/
     clip or any path); mic_device: a device index (``None`` = default input).
     output_kind: where the translated speech goes: ``"paced"`` (no device: played into
     memory at the input's pace — real time unless ``pace`` says otherwise — so timings are
     realistic), ``"speaker"`` or ``"browser"``.
-    polly_engine: Polly's engine when ``tts == "aws"`` (``"neural"`` default).
+    polly_engine: Polly's engine when the synthesizer is AWS (``"neural"`` default); see
+    :data:`ENGINE_SETTINGS`.
     """
 
     asr: str = "offline"
@@ -382,24 +492,28 @@ class Selection:
     voice: str | None = None
     polly_engine: str = "neural"
     chunk_ms: int = 100
-    policy: str = "final"
-    stability: str = "high"
-    input_kind: str = "file"
+    policy: PolicyName = "final"
+    stability: Stability = "high"
+    input_kind: InputKind = "file"
     input_path: str | None = None
     mic_device: int | None = None
     pace: float = 1.0
-    output_kind: str = "paced"
+    output_kind: OutputKind = "paced"
 
 
 @dataclass(frozen=True, slots=True)
 class PanelOptions:
-    """The choices the UI offers for the current selection (``(label, value)`` pairs)."""
+    """The choices the UI offers for the current selection (``(label, value)`` pairs).
+
+    engine_settings: per :class:`Selection` field of an :data:`ENGINE_SETTINGS` entry that
+    applies to the chosen engines, its allowed values.
+    """
 
     engines: dict[str, list[Availability]] = field(default_factory=dict)
     source_langs: list[tuple[str, str]] = field(default_factory=list)
     target_langs: list[tuple[str, str]] = field(default_factory=list)
     voices: list[tuple[str, str]] = field(default_factory=list)
-    polly_engines: list[str] = field(default_factory=list)
+    engine_settings: dict[str, tuple[str, ...]] = field(default_factory=dict)
     inputs: list[Availability] = field(default_factory=list)
     outputs: list[Availability] = field(default_factory=list)
     clips: list[tuple[str, str]] = field(default_factory=list)
@@ -408,7 +522,14 @@ class PanelOptions:
     voices_loading: bool = False
 
 
-POLLY_ENGINES: tuple[str, ...] = ("standard", "neural", "long-form", "generative")
+@dataclass(frozen=True, slots=True)
+class _Languages:
+    """One step of :meth:`PanelModel.update`: languages and voices valid for the engines."""
+
+    sources: list[str]
+    targets: list[str]
+    voices: list[Voice]
+    loading: bool
 
 
 class PanelModel:
@@ -420,7 +541,8 @@ class PanelModel:
         falls back to the first available one).
 
     ``update(**changes)`` applies changes and returns the corrected :class:`Selection`;
-    ``options`` is the matching :class:`PanelOptions`; ``config()`` the PipelineConfig.
+    ``options`` is the matching :class:`PanelOptions`; ``config()`` the PipelineConfig;
+    ``build_engines()`` a session's engines.
     """
 
     def __init__(
@@ -432,10 +554,16 @@ class PanelModel:
         self.engines = engines or EngineCatalog()
         self.inputs = inputs or InputCatalog()
         self._clips = self.inputs.clips()
-        self._mics, self._mic_problem = self.inputs.microphones()
-        self._browser, self._browser_problem = self.inputs.browser()
-        self._speakers, self._speaker_problem = self.inputs.speakers()
-        _, self._browser_out_problem = self.inputs.browser("BrowserSpeaker")
+        self._mics, mic_problem = self.inputs.microphones()
+        _, browser_problem = self.inputs.browser()
+        _, speaker_problem = self.inputs.speakers()
+        _, browser_out_problem = self.inputs.browser("BrowserSpeaker")
+        self._inputs = _availabilities(
+            ("file", None), ("microphone", mic_problem), ("browser", browser_problem)
+        )
+        self._outputs = _availabilities(
+            ("paced", None), ("speaker", speaker_problem), ("browser", browser_out_problem)
+        )
         self._availability = {
             stage: [self.engines.availability(stage, n) for n in self.engines.names]
             for stage in STAGES
@@ -462,19 +590,25 @@ class PanelModel:
 
     def input_availability(self) -> list[Availability]:
         """File, local microphone and browser microphone, with reasons when unusable."""
-        return [
-            Availability("file", True),
-            Availability("microphone", self._mic_problem is None, self._mic_problem),
-            Availability("browser", self._browser_problem is None, self._browser_problem),
-        ]
+        return list(self._inputs)
 
     def output_availability(self) -> list[Availability]:
         """Paced memory sink, local speaker and browser speaker, with reasons when unusable."""
-        return [
-            Availability("paced", True),
-            Availability("speaker", self._speaker_problem is None, self._speaker_problem),
-            Availability("browser", self._browser_out_problem is None, self._browser_out_problem),
-        ]
+        return list(self._outputs)
+
+    def engine_settings(self, selection: Selection | None = None) -> list[EngineSetting]:
+        """The :data:`ENGINE_SETTINGS` entries that apply to the chosen engines."""
+        sel = selection or self.selection
+        return [s for s in ENGINE_SETTINGS if _engine(sel, s.stage) == s.bundle]
+
+    def engine_options(self, stage: str, selection: Selection | None = None) -> dict[str, Any]:
+        """Factory keywords of ``stage``'s engine from its settings (``{"engine": "neural"}``)."""
+        sel = selection or self.selection
+        return {
+            s.keyword: getattr(sel, s.selection_field)
+            for s in self.engine_settings(sel)
+            if s.stage == stage
+        }
 
     # -- changes ------------------------------------------------------------------------
     def update(self, **changes: Any) -> Selection:
@@ -483,81 +617,103 @@ class PanelModel:
         if unknown:
             raise ConfigError(f"unknown panel setting(s): {', '.join(sorted(unknown))}")
         sel = replace(self.selection, **changes)
+        _check_closed_sets(sel)
         problems: list[str] = []
+        sel = self._usable_engines(sel, problems)
+        sel = self._valid_engine_settings(sel)
+        sel, langs = self._languages(sel, problems)
+        sel = self._usable_input_output(sel)
+        self.selection = sel
+        self.options = self._options(sel, langs, problems)
+        return sel
+
+    def _usable_engines(self, sel: Selection, problems: list[str]) -> Selection:
+        """An unavailable engine falls back to the first available one (with a problem note)."""
         fixes: dict[str, Any] = {}
         for stage in STAGES:
-            name = getattr(sel, stage)
-            if not self.available(stage, name).available:
-                usable = [a.name for a in self._availability[stage] if a.available]
-                if not usable:
-                    raise ConfigError(f"no engine is available for stage {stage!r}")
-                problems.append(
-                    f"{stage}: {name} is unavailable ({self.available(stage, name).reason}); using {usable[0]}"
-                )
-                fixes[stage] = usable[0]
-        sel = replace(sel, **fixes)
-        sources = self.engines.source_languages(sel.asr, sel.mt)
+            name = _engine(sel, stage)
+            chosen = self.available(stage, name)
+            if chosen.available:
+                continue
+            usable = [a.name for a in self._availability[stage] if a.available]
+            if not usable:
+                raise ConfigError(f"no engine is available for stage {stage!r}")
+            problems.append(f"{stage}: {name} is unavailable ({chosen.reason}); using {usable[0]}")
+            fixes[stage] = usable[0]
+        return replace(sel, **fixes)
+
+    def _valid_engine_settings(self, sel: Selection) -> Selection:
+        """A setting outside its engine's allowed values goes back to its default."""
+        fixes: dict[str, Any] = {}
+        for setting in self.engine_settings(sel):
+            allowed = setting.choices()
+            if allowed and getattr(sel, setting.selection_field) not in allowed:
+                fixes[setting.selection_field] = getattr(Selection(), setting.selection_field)
+        return replace(sel, **fixes)
+
+    def _languages(self, sel: Selection, problems: list[str]) -> tuple[Selection, _Languages]:
+        """Source and target languages both engines support, and the target's voices."""
+        catalog, tts_options = self.engines, self.engine_options("tts", sel)
+        sources = catalog.source_languages(sel.asr, sel.mt)
         if not sources:
             problems.append(
                 f"{sel.asr} (speech recognition) and {sel.mt} (translation) share no source language"
             )
-        elif sel.source_lang not in sources:
+            return sel, _Languages([], [], [], False)
+        if sel.source_lang not in sources:
             sel = replace(sel, source_lang=_prefer(sources, ("en",)))
-        polly = sel.polly_engine if sel.tts == "aws" else None
-        targets = (
-            self.engines.target_languages(sel.mt, sel.tts, sel.source_lang, polly_engine=polly)
-            if sources
-            else []
+        targets = catalog.target_languages(
+            sel.mt, sel.tts, sel.source_lang, tts_options=tts_options
         )
-        if sources and not targets:
+        if not targets:
             problems.append(
                 f"no target language: {sel.mt} reaches none from {sel.source_lang} that {sel.tts} can speak"
             )
-        elif targets and sel.target_lang not in targets:
+            return sel, _Languages(sources, [], [], False)
+        if sel.target_lang not in targets:
             sel = replace(sel, target_lang=_prefer(targets, ("es", "en")))
-        voices = (
-            self.engines.voices(sel.tts, sel.target_lang, polly_engine=polly) if targets else []
-        )
-        loading = targets != [] and not self.engines.catalogue_ready(sel.tts)
-        ids = [v.id for v in voices]
-        if sel.voice not in ids:
-            sel = replace(sel, voice=self.engines.default_voice(sel.tts, sel.target_lang, voices))
-        if sel.policy not in POLICIES:
-            raise ConfigError(f"unknown policy {sel.policy!r}; choose one of {', '.join(POLICIES)}")
-        if sel.input_kind not in INPUT_KINDS:
-            raise ConfigError(
-                f"unknown input {sel.input_kind!r}; choose one of {', '.join(INPUT_KINDS)}"
+        voices = catalog.voices(sel.tts, sel.target_lang, tts_options=tts_options)
+        if sel.voice not in [v.id for v in voices]:
+            default = catalog.default_voice(
+                sel.tts, sel.target_lang, voices, tts_options=tts_options
             )
-        inputs = self.input_availability()
-        if not next(a for a in inputs if a.name == sel.input_kind).available:
+            sel = replace(sel, voice=default)
+        loading = not catalog.catalogue_ready(sel.tts, tts_options=tts_options)
+        return sel, _Languages(sources, targets, voices, loading)
+
+    def _usable_input_output(self, sel: Selection) -> Selection:
+        """Unusable inputs fall back to the file, outputs to memory; a default microphone."""
+        if not _find(self._inputs, sel.input_kind).available:
             sel = replace(sel, input_kind="file")
-        if sel.output_kind not in OUTPUT_KINDS:
-            raise ConfigError(
-                f"unknown output {sel.output_kind!r}; choose one of {', '.join(OUTPUT_KINDS)}"
-            )
-        outputs = self.output_availability()
-        if not next(a for a in outputs if a.name == sel.output_kind).available:
+        if not _find(self._outputs, sel.output_kind).available:
             sel = replace(sel, output_kind="paced")
         if sel.input_kind == "microphone" and sel.mic_device is None and self._mics:
             default = next(
                 (d for d in self._mics if getattr(d, "is_default_input", False)), self._mics[0]
             )
             sel = replace(sel, mic_device=int(default.index))
-        self.selection = sel
-        self.options = PanelOptions(
+        return sel
+
+    def _options(self, sel: Selection, langs: _Languages, problems: list[str]) -> PanelOptions:
+        return PanelOptions(
             engines={s: list(v) for s, v in self._availability.items()},
-            source_langs=[(language_label(c), c) for c in sources],
-            target_langs=[(language_label(c), c) for c in targets],
-            voices=[(_voice_label(v), v.id) for v in voices],
-            polly_engines=list(POLLY_ENGINES) if sel.tts == "aws" else [],
-            inputs=inputs,
-            outputs=outputs,
+            source_langs=[(language_label(c), c) for c in langs.sources],
+            target_langs=[(language_label(c), c) for c in langs.targets],
+            voices=[(_voice_label(v), v.id) for v in langs.voices],
+            engine_settings={s.selection_field: s.choices() for s in self.engine_settings(sel)},
+            inputs=self.input_availability(),
+            outputs=self.output_availability(),
             clips=[(_clip_label(c), str(c.path)) for c in self._clips],
             microphones=[(f"{d.index}: {d.name}", int(d.index)) for d in self._mics],
             problems=problems,
-            voices_loading=loading,
-        )  # fmt: skip
-        return sel
+            voices_loading=langs.loading,
+        )
+
+    async def load_voices(self) -> Selection:
+        """Load the chosen synthesizer's remote voice catalogue, then update the options."""
+        sel = self.selection
+        await self.engines.load_catalogue(sel.tts, tts_options=self.engine_options("tts", sel))
+        return self.update()
 
     # -- what a session needs -------------------------------------------------------------
     def config(self, **overrides: Any) -> PipelineConfig:
@@ -565,8 +721,7 @@ class PanelModel:
         s = self.selection
         return PipelineConfig(
             source_lang=s.source_lang, target_lang=s.target_lang, voice=s.voice,
-            chunk_ms=int(s.chunk_ms), policy=s.policy,  # type: ignore[arg-type]
-            stability=s.stability, **overrides,
+            chunk_ms=int(s.chunk_ms), policy=s.policy, stability=s.stability, **overrides,
         )  # fmt: skip
 
     def input_clip(self) -> Clip | None:
@@ -574,6 +729,11 @@ class PanelModel:
         if self.selection.input_kind != "file" or not self.selection.input_path:
             return None
         return find_clip(self.selection.input_path)
+
+    def synthesizer(self) -> Any:
+        """The chosen synthesizer with its settings (the probe instance a session uses)."""
+        s = self.selection
+        return self.engines.get("tts", s.tts, **self.engine_options("tts"))
 
     async def build_engines(self) -> Engines:
         """Engines for a session: probes for offline / cloud stages, fresh simulated ones.
@@ -584,13 +744,11 @@ class PanelModel:
         s = self.selection
         built: dict[str, Any] = {}
         for stage in STAGES:
-            name = getattr(s, stage)
+            name = _engine(s, stage)
             if name == "simulated":
                 built[stage] = await self._simulated(stage)
-            elif stage == "tts" and name == "aws":
-                built[stage] = self.engines.get("tts", "aws", engine=s.polly_engine)
             else:
-                built[stage] = self.engines.get(stage, name)
+                built[stage] = self.engines.get(stage, name, **self.engine_options(stage))
         return Engines(built["asr"], built["mt"], built["tts"])
 
     async def _simulated(self, stage: str) -> Any:
@@ -617,6 +775,46 @@ class PanelModel:
             return simulated.SimulatedTranslator(preset=preset, seed=seed, references=refs or None)
         return simulated.SimulatedSynthesizer(preset=preset, seed=seed)
 
+    async def preview(self, text: str | None = None) -> bytes | None:
+        """``text`` (default: a sample sentence in the target language) spoken by the chosen
+        voice, as WAV bytes (``None`` without a voice or audio)."""
+        sel = self.selection
+        if not sel.voice:
+            return None
+        sentence = text or SAMPLE_SENTENCES.get(sel.target_lang, SAMPLE_SENTENCES["en"])
+        synth = self.synthesizer()
+        chunks = [
+            c async for c in synth.synthesize(sentence, voice=sel.voice, language=sel.target_lang)
+        ]
+        if not chunks:
+            return None
+        return pcm_to_wav(b"".join(c.pcm for c in chunks), chunks[0].sample_rate)
+
+
+def _engine(sel: Selection, stage: str) -> str:
+    """The engine name chosen for ``stage``."""
+    return str(getattr(sel, stage))
+
+
+def _availabilities(*named: tuple[str, str | None]) -> list[Availability]:
+    return [Availability(name, problem is None, problem) for name, problem in named]
+
+
+def _find(options: Sequence[Availability], name: str) -> Availability:
+    return next(a for a in options if a.name == name)
+
+
+def _check_closed_sets(sel: Selection) -> None:
+    """Values of the closed sets (policy, stability, input and output kinds) must be known."""
+    for what, value, allowed in (
+        ("policy", sel.policy, POLICIES),
+        ("stability", sel.stability, STABILITIES),
+        ("input", sel.input_kind, INPUT_KINDS),
+        ("output", sel.output_kind, OUTPUT_KINDS),
+    ):
+        if value not in allowed:
+            raise ConfigError(f"unknown {what} {value!r}; choose one of {', '.join(allowed)}")
+
 
 def _prefer(options: Sequence[str], preferred: Sequence[str]) -> str:
     for p in preferred:
@@ -639,3 +837,304 @@ def _clip_label(c: Clip) -> str:
     except ValueError:
         where = Path(c.path).name
     return f"{where} — {language_label(c.language)}, {c.source}"
+
+
+# --------------------------------------------------------------------------- sessions
+
+Subscriber = Callable[[Event], object]
+
+
+@dataclass(frozen=True, slots=True)
+class StatusLine:
+    """What the status line shows; the figures are the session's own (its pipeline and log).
+
+    elapsed_s: session time (s), frozen when the session ends; ``None`` before it runs.
+    """
+
+    state: SessionState
+    elapsed_s: float | None = None
+    segments: int = 0
+    errors: int = 0
+    last_error: str | None = None
+    note: str | None = None
+
+
+class SessionRunner:
+    """Runs the panel's sessions, one at a time, on the running event loop (no widgets).
+
+    model: the :class:`PanelModel` whose selection a session uses.
+    log_dir: folder for each session's JSONL log (``session-<id>.jsonl``); ``None`` keeps
+        logs in memory. on_status: called whenever the status line may have changed.
+    on_end: awaited with the pipeline once a session has ended, before :meth:`wait`
+        returns (the panel shows the results); an error there is logged and shown.
+    status_interval_s: how often ``on_status`` is called while a session runs (s, 0.5).
+
+    Attributes: ``echo_guard`` (default True: with a live input and a loudspeaker, mute the
+    input while the translation plays; the session's guard is ``guard``, its muted spans
+    are saved beside the log), ``browser_microphone`` / ``browser_speaker`` (the widgets
+    for browser input and output, set by the panel), ``pipeline`` (the last session's).
+
+    Lifecycle, as httpx's clients: :meth:`start` opens the input, then the output, then
+    starts the pipeline. When anything fails before the session runs — here, or in the
+    pipeline's validation and warm-up — everything start opened is closed again (and a
+    browser microphone it switched on is switched off). :meth:`stop` never swallows an
+    error: it is logged and shown, and the session is cancelled so Stop cannot hang.
+    """
+
+    def __init__(
+        self,
+        model: PanelModel,
+        *,
+        log_dir: str | Path | None = None,
+        on_status: Callable[[], None] | None = None,
+        on_end: Callable[[Pipeline], Awaitable[None]] | None = None,
+        status_interval_s: float = 0.5,
+    ) -> None:
+        self.model = model
+        self.log_dir = Path(log_dir) if log_dir is not None else None
+        self.on_status = on_status or (lambda: None)
+        self.on_end = on_end
+        self.status_interval_s = status_interval_s
+        self.echo_guard = True
+        self.browser_microphone: Any = None
+        self.browser_speaker: Any = None
+        self.pipeline: Pipeline | None = None
+        self.sink: MemorySink | None = None
+        self.guard: EchoGuard | None = None
+        self.state: SessionState = "idle"
+        self.note: str | None = None
+        self.last_error: str | None = None
+        self._ended_at: float | None = None
+        self._counting = False  # the status line counts the pipeline's figures
+        self._log_path: Path | None = None
+        self._undo: contextlib.AsyncExitStack | None = None  # what start opened, until running
+        self._task: asyncio.Task[SegmentLog] | None = None
+        self._watch: asyncio.Task[SegmentLog | None] | None = None
+
+    @property
+    def running(self) -> bool:
+        """True while a session is running (or starting / stopping)."""
+        return self._watch is not None and not self._watch.done()
+
+    # -- start ------------------------------------------------------------------------------
+    async def start(self, subscribers: Sequence[Subscriber] = ()) -> Pipeline | None:
+        """Start a session with the model's selection; ``subscribers`` get its events.
+
+        Returns its Pipeline, or ``None`` with the reason in ``last_error`` (and nothing
+        left open) when it could not start.
+        """
+        if self.running:
+            self.note = "a session is already running; press Stop first"
+            self.on_status()
+            return None
+        self.state, self.note, self.last_error = "starting", None, None
+        self._ended_at, self._counting = None, False
+        self.on_status()
+        opened = contextlib.AsyncExitStack()
+        try:
+            pipe = await self._open(opened)
+        except Exception as exc:
+            await self._close_opened(opened)
+            self.fail(exc)
+            return None
+        self.pipeline, self._undo, self._counting = pipe, opened, True
+        unsubscribe = [pipe.subscribe(s) for s in (*subscribers, self._on_event)]
+        self._task = pipe.start()
+        loop = asyncio.get_running_loop()
+        self._watch = loop.create_task(self._watch_session(pipe, self._task, unsubscribe))
+        return pipe
+
+    async def _open(self, opened: contextlib.AsyncExitStack) -> Pipeline:
+        """Engines, input, output and the pipeline; whatever is opened goes onto ``opened``."""
+        engines = await self.model.build_engines()
+        source = await self._open_source(opened)
+        sink = await self._open_sink(opened)
+        config = self.model.config(session_id=uuid.uuid4().hex[:12])
+        self._log_path = None
+        if self.log_dir is not None:
+            await asyncio.to_thread(self.log_dir.mkdir, parents=True, exist_ok=True)
+            self._log_path = self.log_dir / f"session-{config.session_id}.jsonl"
+        self.guard = None
+        sel = self.model.selection
+        live_in = sel.input_kind in ("microphone", "browser")
+        if self.echo_guard and live_in and sel.output_kind in ("speaker", "browser"):
+            from ..audio.echo import EchoGuard
+
+            self.guard = EchoGuard(source, sink)
+            # The guarded ends expose sample_rate as a read-only property; the Protocols
+            # declare a plain attribute (a Protocol question, not a runtime one).
+            source = cast(AudioSource, self.guard.source)
+            sink = cast(AudioSink, self.guard.sink)
+        clock = self.guard.clock if self.guard is not None else None
+        return Pipeline(
+            engines, config, source=source, sink=sink, log_path=self._log_path, clock=clock
+        )
+
+    async def _open_source(self, opened: contextlib.AsyncExitStack) -> AudioSource:
+        sel = self.model.selection
+        source: AudioSource
+        if sel.input_kind == "file":
+            if not sel.input_path:
+                raise FileNotFoundError("choose a clip or type the path of an audio file")
+            source = FileSource(
+                sel.input_path, chunk_ms=sel.chunk_ms, realtime=sel.pace > 0, speed=sel.pace or 1.0
+            )
+        elif sel.input_kind == "microphone":
+            source = await asyncio.to_thread(
+                self.model.inputs.open_microphone, sel.mic_device, chunk_ms=sel.chunk_ms
+            )
+        else:
+            mic = self.browser_microphone
+            if mic is None:
+                raise RuntimeError("the browser microphone is not available")
+            if mic.state != "running":
+                mic.start()  # the browser may still want a click on the widget's Start
+                opened.callback(mic.stop)
+            source = mic.source()
+        opened.push_async_callback(source.aclose)
+        return source
+
+    async def _open_sink(self, opened: contextlib.AsyncExitStack) -> AudioSink:
+        sel = self.model.selection
+        self.sink = None
+        sink: AudioSink
+        if sel.output_kind == "speaker":
+            sink = await asyncio.to_thread(self.model.inputs.open_speaker)
+        elif sel.output_kind == "browser":
+            if self.browser_speaker is None:
+                raise RuntimeError("the browser speaker is not available")
+            sink = self.browser_speaker.sink()
+        else:
+            self.sink = MemorySink()
+            pace = sel.pace if sel.input_kind == "file" else 1.0
+            # The output keeps the input's pace: 2× input plays 2× fast, "as fast as possible" not paced.
+            paced = PacedSink(self.sink, speed=pace) if pace > 0 else self.sink
+            # sample_rate stays None until the first chunk; AudioSink declares a plain int.
+            sink = cast(AudioSink, paced)
+        opened.push_async_callback(sink.aclose)
+        return sink
+
+    async def _close_opened(self, opened: contextlib.AsyncExitStack) -> None:
+        """Close what a failed start opened; a failure to close is logged and shown too."""
+        try:
+            await opened.aclose()
+        except Exception as exc:
+            logger.exception("closing the input or output of a failed start failed")
+            self.fail(exc, keep_state=True, doing="closing the input or output")
+
+    # -- the running session ----------------------------------------------------------------
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, StateChanged):
+            if event.state == "running":
+                self._undo = None  # the pipeline owns (and closes) the input and output now
+            if event.state in SESSION_STATES:
+                self.state = event.state
+            self.on_status()
+        elif isinstance(event, ErrorEvent):
+            self.last_error = f"{event.stage}: {event.message}"
+            self.on_status()
+
+    async def _watch_session(
+        self,
+        pipe: Pipeline,
+        task: asyncio.Task[SegmentLog],
+        unsubscribe: Sequence[Callable[[], None]],
+    ) -> SegmentLog | None:
+        ticker = asyncio.get_running_loop().create_task(self._tick())
+        try:
+            await task
+        except asyncio.CancelledError:
+            self.state = "stopped"
+        except Exception as exc:
+            self.fail(exc)
+        finally:
+            ticker.cancel()
+            for u in unsubscribe:
+                u()
+            await self._after_session()
+        if self.on_end is not None:
+            try:
+                await self.on_end(pipe)
+            except Exception as exc:  # a view must not lose the session's log
+                logger.exception("showing the results failed")
+                self.fail(exc, keep_state=True)
+        self.on_status()
+        return pipe.log
+
+    async def _after_session(self) -> None:
+        """Close what a session that never ran left open; save the echo guard's spans."""
+        undo, self._undo = self._undo, None
+        if undo is not None:
+            await self._close_opened(undo)
+        if self.guard is not None and self._log_path is not None:
+            guard, spans = self.guard, self.guard.spans_path(self._log_path)
+            try:
+                await asyncio.to_thread(guard.save_json, spans)
+            except OSError as exc:
+                logger.exception("saving the muted spans failed")
+                self.fail(exc, keep_state=True, doing="saving the muted spans")
+
+    async def _tick(self) -> None:
+        while True:
+            self.on_status()
+            await asyncio.sleep(self.status_interval_s)
+
+    # -- stop -------------------------------------------------------------------------------
+    async def stop(self, *, drain: bool = True) -> SegmentLog | None:
+        """Stop the running session (``drain``: finish what was already heard) and wait
+        until it has ended; returns its log.
+
+        An error while stopping is logged and shown in ``last_error``; the session is then
+        cancelled (segments not yet played are logged as dropped) so this never hangs.
+        """
+        pipe, task, watch = self.pipeline, self._task, self._watch
+        if pipe is None or task is None or watch is None:
+            return None
+        if not watch.done():
+            try:
+                await pipe.stop(drain=drain)
+            except Exception as exc:
+                logger.exception("stopping the session failed")
+                self.fail(exc, keep_state=True, doing="stopping the session failed")
+                task.cancel()
+        return await watch
+
+    async def wait(self) -> SegmentLog | None:
+        """Wait for the running session to end (and ``on_end`` to finish)."""
+        if self._watch is None:
+            return None
+        return await self._watch
+
+    # -- status -----------------------------------------------------------------------------
+    def fail(
+        self, exc: BaseException, *, keep_state: bool = False, doing: str | None = None
+    ) -> None:
+        """Show ``exc`` as the last error (``doing``: what was being done); the state
+        becomes ``failed`` unless ``keep_state``."""
+        message = str(exc) or type(exc).__name__
+        self.last_error = f"{doing}: {message}" if doing else message
+        if not keep_state:
+            self.state = "failed"
+        self.on_status()
+
+    def status_line(self) -> StatusLine:
+        """The status line, with figures read from the session itself (never from engines,
+        which are shared by every session)."""
+        pipe = self.pipeline if self._counting else None
+        if pipe is None:
+            return StatusLine(self.state, last_error=self.last_error, note=self.note)
+        elapsed: float | None = None
+        if self.state in ("running", "stopping"):
+            elapsed = pipe.clock.now()
+        elif self.state in ("stopped", "failed"):
+            if self._ended_at is None:
+                self._ended_at = pipe.clock.now()
+            elapsed = self._ended_at
+        return StatusLine(
+            self.state,
+            elapsed_s=elapsed,
+            segments=len(pipe.log),
+            errors=pipe.stats.errors,
+            last_error=self.last_error,
+            note=self.note,
+        )

@@ -8,10 +8,13 @@ then Start / Stop a session and watch it live.
     panel                            # ... press ▶ Start, or in a cell: await panel.run()
     panel.dataframe()                # the last session's segment log (pandas)
 
-The widgets are a thin view: the choices and the options valid for them live in
-:class:`~s2st_kit.notebook.model.PanelModel`, the live views in
-:mod:`s2st_kit.notebook.views`. Sessions run as tasks on the kernel's running event loop
-(``pipe.start()`` / ``await pipe.stop()``); nothing here blocks it.
+The widgets are a thin view, one small class per section of the panel
+(:class:`EnginesSection`, :class:`VoiceSection`, :class:`StreamingSection`,
+:class:`InputSection`, :class:`OutputSection`, :class:`ControlsBar`). The choices and the
+options valid for them live in :class:`~s2st_kit.notebook.model.PanelModel`, the sessions
+in :class:`~s2st_kit.notebook.model.SessionRunner`, the live views in
+:mod:`s2st_kit.notebook.views`. Sessions run as tasks on the kernel's running event loop;
+nothing here blocks it.
 
 While a cell is busy (e.g. ``await panel.run()``) the kernel handles no widget clicks:
 start sessions with the button when you want to be able to press Stop.
@@ -21,48 +24,89 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
+import html
 import itertools
-import logging
 import os
-import uuid
 from collections.abc import Callable, Coroutine
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
 import pandas as pd
 
-from ..audio import FileSource, MemorySink, PacedSink
 from ..config import POLICIES
-from ..events import ErrorEvent, Event, StateChanged
 from ..log import SegmentLog
 from ..pipeline import Pipeline
-from ..records import AudioChunk
 from .model import (
+    ENGINE_SETTINGS,
     INPUT_LABELS,
     OUTPUT_LABELS,
     PACES,
-    SAMPLE_SENTENCES,
+    STABILITIES,
     Availability,
     EngineCatalog,
     InputCatalog,
     PanelModel,
+    PanelOptions,
     Selection,
+    SessionRunner,
     pcm_to_wav,
 )
 from .views import LatencyChart, ResultsView, TranscriptFeed, status_html
 
-__all__ = ["ChoiceRow", "ControlPanel"]
+__all__ = [
+    "ChoiceRow",
+    "ControlPanel",
+    "ControlsBar",
+    "EnginesSection",
+    "InputSection",
+    "OutputSection",
+    "StreamingSection",
+    "VoiceSection",
+]
 
-logger = logging.getLogger(__name__)
+#: ``change(**selection_fields)``: what a section calls when the user edits a widget.
+Change = Callable[..., object]
 
 _STAGE_LABELS = {"asr": "Recognizer", "mt": "Translator", "tts": "Synthesizer"}
 _LABEL_WIDTH = "100px"
+_INDENT = "0 0 0 104px"
 
 
 def _label(text: str) -> widgets.Label:
     return widgets.Label(text, layout=widgets.Layout(width=_LABEL_WIDTH))
+
+
+def _heading(title: str) -> widgets.HTML:
+    return widgets.HTML(f"<div style='font-weight:600;margin:8px 0 2px;color:#444'>{title}</div>")
+
+
+def _escape(text: str, *, keep_bold: bool = False) -> str:
+    out = html.escape(text)
+    if keep_bold:
+        out = out.replace("&lt;b&gt;", "<b>").replace("&lt;/b&gt;", "</b>")
+    return out
+
+
+def _set_options(dropdown: widgets.Dropdown, options: list[tuple[str, Any]], value: Any) -> None:
+    if list(dropdown.options) != list(options):
+        dropdown.options = options
+    values = [v for _, v in options]
+    if value in values:
+        dropdown.value = value
+    elif values:
+        dropdown.value = values[0]
+
+
+def _pace_value(pace: float) -> float:
+    values = list(PACES.values())
+    return pace if pace in values else values[0]
+
+
+def _shown(visible: bool) -> str | None:
+    """A layout ``display`` value."""
+    return None if visible else "none"
 
 
 class ChoiceRow:
@@ -80,14 +124,14 @@ class ChoiceRow:
         *,
         value: str,
         labels: dict[str, str] | None = None,
-        on_change: Callable[[str], None] | None = None,
+        on_change: Callable[[str], object] | None = None,
     ) -> None:
         self.labels = labels or {}
         self.on_change = on_change
         self._value = value
         self._syncing = False
         self.buttons: dict[str, widgets.ToggleButton] = {}
-        self.note = widgets.HTML(layout=widgets.Layout(margin="0 0 0 104px"))
+        self.note = widgets.HTML(layout=widgets.Layout(margin=_INDENT))
         self.row = widgets.HBox([_label(title)])
         self.widget = widgets.VBox([self.row, self.note])
         self.set_options(options, value)
@@ -101,17 +145,7 @@ class ChoiceRow:
         """Replace the options (availability may have changed) and select ``value``."""
         self._syncing = True
         try:
-            self.buttons = {}
-            for a in options:
-                b = widgets.ToggleButton(
-                    value=a.name == value,
-                    description=self.labels.get(a.name, a.name),
-                    disabled=not a.available,
-                    tooltip=a.reason or "",
-                    layout=widgets.Layout(width="auto", min_width="90px"),
-                )
-                b.observe(self._clicked(a.name), names="value")
-                self.buttons[a.name] = b
+            self.buttons = {a.name: self._button(a, selected=a.name == value) for a in options}
             self.row.children = [self.row.children[0], *self.buttons.values()]
             reasons = [
                 f"<b>{self.labels.get(a.name, a.name)}</b> unavailable: {a.reason}"
@@ -128,6 +162,17 @@ class ChoiceRow:
             self._value = value
         finally:
             self._syncing = False
+
+    def _button(self, a: Availability, *, selected: bool) -> widgets.ToggleButton:
+        b = widgets.ToggleButton(
+            value=selected,
+            description=self.labels.get(a.name, a.name),
+            disabled=not a.available,
+            tooltip=a.reason or "",
+            layout=widgets.Layout(width="auto", min_width="90px"),
+        )
+        b.observe(self._clicked(a.name), names="value")
+        return b
 
     def select(self, value: str) -> None:
         """Select ``value`` without calling ``on_change``."""
@@ -154,13 +199,263 @@ class ChoiceRow:
         return handler
 
 
-def _escape(text: str, *, keep_bold: bool = False) -> str:
-    import html
+class _Section:
+    """A part of the panel: widgets for some :class:`Selection` fields.
 
-    out = html.escape(text)
-    if keep_bold:
-        out = out.replace("&lt;b&gt;", "<b>").replace("&lt;/b&gt;", "</b>")
-    return out
+    change: called with ``field=value`` when the user edits a widget (not while
+    :meth:`refresh` pushes the model's values into the widgets).
+    """
+
+    widget: widgets.Widget
+
+    def __init__(self, change: Change) -> None:
+        self._change = change
+        self._syncing = False
+
+    def _bind(self, widget: widgets.ValueWidget, name: str) -> None:
+        def handler(change: dict[str, Any]) -> None:
+            if not self._syncing and change["new"] is not None:
+                self._change(**{name: change["new"]})
+
+        widget.observe(handler, names="value")
+
+    def refresh(self, sel: Selection, opt: PanelOptions) -> None:
+        """Show ``sel`` and ``opt`` without reporting the widgets' changes back."""
+        self._syncing = True
+        try:
+            self._show(sel, opt)
+        finally:
+            self._syncing = False
+
+    def _show(self, sel: Selection, opt: PanelOptions) -> None:
+        raise NotImplementedError
+
+
+class EnginesSection(_Section):
+    """One row of engine buttons per stage (recognizer, translator, synthesizer)."""
+
+    def __init__(self, model: PanelModel, change: Change) -> None:
+        super().__init__(change)
+        self.rows = {
+            stage: ChoiceRow(
+                _STAGE_LABELS[stage],
+                model.options.engines[stage],
+                value=str(getattr(model.selection, stage)),
+                on_change=self._picker(stage),
+            )
+            for stage in _STAGE_LABELS
+        }
+        for row, following in itertools.pairwise(self.rows.values()):
+            if row.note.value and row.note.value == following.note.value:
+                row.note.layout.display = "none"  # the same reason once, under the last row
+        self.widget = widgets.VBox([r.widget for r in self.rows.values()])
+
+    def _picker(self, stage: str) -> Callable[[str], None]:
+        def pick(name: str) -> None:
+            self._change(**{stage: name})
+
+        return pick
+
+    def _show(self, sel: Selection, opt: PanelOptions) -> None:
+        for stage, row in self.rows.items():
+            row.select(str(getattr(sel, stage)))
+
+
+class VoiceSection(_Section):
+    """Source and target language, the voice (with a preview player) and the chosen
+    engine's own settings (:data:`~s2st_kit.notebook.model.ENGINE_SETTINGS`)."""
+
+    def __init__(self, change: Change, *, on_preview: Callable[[], None]) -> None:
+        super().__init__(change)
+        w = widgets
+        self.source_lang = w.Dropdown(description="From", layout=w.Layout(width="260px"))
+        self.target_lang = w.Dropdown(description="To", layout=w.Layout(width="260px"))
+        self.voice = w.Dropdown(description="Voice", layout=w.Layout(width="420px"))
+        self.engine_settings = {
+            s.selection_field: w.Dropdown(description=s.label, layout=w.Layout(width="200px"))
+            for s in ENGINE_SETTINGS
+        }
+        self.preview_button = w.Button(
+            description="Preview",
+            icon="volume-up",
+            tooltip="speak a sample sentence with this voice",
+        )
+        self.preview_audio = w.Audio(
+            format="wav", autoplay=True, loop=False, layout=w.Layout(width="300px", height="32px")
+        )
+        self.preview_box = w.HBox([self.preview_audio], layout=w.Layout(display="none"))
+        for name in ("source_lang", "target_lang", "voice"):
+            self._bind(getattr(self, name), name)
+        for name, dropdown in self.engine_settings.items():
+            self._bind(dropdown, name)
+        self.preview_button.on_click(lambda _: on_preview())
+        row = [self.voice, *self.engine_settings.values(), self.preview_button, self.preview_box]
+        self.widget = w.VBox([w.HBox([self.source_lang, self.target_lang]), w.HBox(row)])
+
+    def _show(self, sel: Selection, opt: PanelOptions) -> None:
+        _set_options(self.source_lang, opt.source_langs, sel.source_lang)
+        _set_options(self.target_lang, opt.target_langs, sel.target_lang)
+        if opt.voices_loading:
+            _set_options(self.voice, [("loading voices…", None)], None)
+        else:
+            _set_options(self.voice, opt.voices, sel.voice)
+        self.voice.disabled = self.preview_button.disabled = not opt.voices
+        for name, dropdown in self.engine_settings.items():
+            choices = opt.engine_settings.get(name)
+            dropdown.layout.display = _shown(bool(choices))
+            if choices:
+                _set_options(dropdown, [(c, c) for c in choices], getattr(sel, name))
+
+    def show_preview(self, wav: bytes) -> None:
+        """Play ``wav`` in the preview player."""
+        self.preview_audio.value = wav
+        self.preview_box.layout.display = None
+
+
+class StreamingSection(_Section):
+    """Chunk size, commit policy and partial-result stability."""
+
+    def __init__(self, sel: Selection, change: Change) -> None:
+        super().__init__(change)
+        w = widgets
+        self.chunk_ms = w.IntSlider(
+            value=sel.chunk_ms, min=20, max=500, step=10, description="Chunk (ms)",
+            continuous_update=False, layout=w.Layout(width="360px"),
+            style={"description_width": "80px"},
+        )  # fmt: skip
+        self.policy = w.Dropdown(
+            options=list(POLICIES), value=sel.policy, description="Commit",
+            layout=w.Layout(width="220px"),
+        )  # fmt: skip
+        self.stability = w.Dropdown(
+            options=list(STABILITIES), value=sel.stability, description="Stability",
+            tooltip="partial-result stabilisation (recognizers that support it, e.g. Transcribe)",
+            layout=w.Layout(width="200px"),
+        )  # fmt: skip
+        for name in ("chunk_ms", "policy", "stability"):
+            self._bind(getattr(self, name), name)
+        self.widget = w.HBox([self.chunk_ms, self.policy, self.stability])
+
+    def _show(self, sel: Selection, opt: PanelOptions) -> None:
+        self.chunk_ms.value = sel.chunk_ms
+        self.policy.value = sel.policy
+        self.stability.value = sel.stability
+
+
+class InputSection(_Section):
+    """The input: a clip or any file (with its pace), a local or the browser microphone.
+
+    on_note: shows a one-line note in the status line (``None`` clears it).
+    """
+
+    def __init__(
+        self, model: PanelModel, change: Change, *, on_note: Callable[[str | None], None]
+    ) -> None:
+        super().__init__(change)
+        self._on_note = on_note
+        w, sel = widgets, model.selection
+        self.row = ChoiceRow(
+            "Input", model.options.inputs, value=sel.input_kind, labels=INPUT_LABELS,
+            on_change=lambda kind: self._change(input_kind=kind),
+        )  # fmt: skip
+        self.clip = w.Dropdown(description="Clip", layout=w.Layout(width="460px"))
+        self.path = w.Text(
+            placeholder="… or a path to any audio file", layout=w.Layout(width="300px")
+        )
+        self.pace = w.Dropdown(
+            options=list(PACES.items()), value=_pace_value(sel.pace), description="Pace",
+            layout=w.Layout(width="240px"),
+        )  # fmt: skip
+        self.file_box = w.VBox(
+            [w.HBox([self.clip, self.path]), self.pace], layout=w.Layout(margin=_INDENT)
+        )
+        self.mic = w.Dropdown(description="Device", layout=w.Layout(width="420px"))
+        self.mic_box = w.HBox([self.mic], layout=w.Layout(margin=_INDENT))
+        self.browser_box = w.VBox(layout=w.Layout(margin=_INDENT))
+        self._bind(self.pace, "pace")
+        self._bind(self.mic, "mic_device")
+        self.clip.observe(self._on_clip, names="value")
+        self.path.observe(self._on_path, names="value")
+        self.widget = w.VBox([self.row.widget, self.file_box, self.mic_box, self.browser_box])
+
+    def _on_clip(self, change: dict[str, Any]) -> None:
+        if not self._syncing and change["new"]:
+            self._change(input_path=change["new"])
+
+    def _on_path(self, change: dict[str, Any]) -> None:
+        if self._syncing:
+            return
+        text = change["new"].strip()
+        if not text:
+            self._change(input_path=self.clip.value)
+        elif Path(text).expanduser().is_file():
+            self._on_note(None)
+            self._change(input_path=str(Path(text).expanduser()))
+        else:
+            self._on_note(f"no such file: {text}")
+
+    def _show(self, sel: Selection, opt: PanelOptions) -> None:
+        self.row.select(sel.input_kind)
+        if list(self.clip.options) != list(opt.clips):
+            self.clip.options = opt.clips
+        if sel.input_path in [v for _, v in opt.clips]:
+            self.clip.value = sel.input_path
+            self.path.value = ""
+        else:  # a file of the user's: shown in the path box, no clip selected
+            self.clip.value = None
+            self.path.value = sel.input_path or ""
+        self.pace.value = _pace_value(sel.pace)
+        _set_options(self.mic, opt.microphones, sel.mic_device)
+        self.file_box.layout.display = _shown(sel.input_kind == "file")
+        self.mic_box.layout.display = _shown(sel.input_kind == "microphone")
+        self.browser_box.layout.display = _shown(sel.input_kind == "browser")
+
+
+class OutputSection(_Section):
+    """Where the translated speech goes: memory at the input's pace, a speaker, the browser."""
+
+    def __init__(self, model: PanelModel, change: Change) -> None:
+        super().__init__(change)
+        self.row = ChoiceRow(
+            "Output", model.options.outputs, value=model.selection.output_kind,
+            labels=OUTPUT_LABELS, on_change=lambda kind: self._change(output_kind=kind),
+        )  # fmt: skip
+        self.speaker_box = widgets.VBox(layout=widgets.Layout(margin=_INDENT))
+        self.widget = widgets.VBox([self.row.widget, self.speaker_box])
+
+    def _show(self, sel: Selection, opt: PanelOptions) -> None:
+        self.row.select(sel.output_kind)
+        self.speaker_box.layout.display = _shown(sel.output_kind == "browser")
+
+
+class ControlsBar:
+    """Start and Stop, the status line, and the problems with the current choices."""
+
+    def __init__(self, *, on_start: Callable[[], None], on_stop: Callable[[], None]) -> None:
+        w = widgets
+        self.start_button = w.Button(description="Start", icon="play", button_style="success")
+        self.stop_button = w.Button(
+            description="Stop", icon="stop", button_style="danger", disabled=True
+        )
+        self.status = w.HTML(layout=w.Layout(margin="0 0 0 12px"))
+        self.problems = w.HTML()
+        self.start_button.on_click(lambda _: on_start())
+        self.stop_button.on_click(lambda _: on_stop())
+        self.widget = w.HBox(
+            [self.start_button, self.stop_button, self.status],
+            layout=w.Layout(align_items="center", margin="10px 0 6px"),
+        )
+
+    def show_problems(self, problems: list[str]) -> None:
+        """The model's problems with the current choices, one per line."""
+        self.problems.value = "".join(
+            f"<div style='color:#c62828'>{_escape(p)}</div>" for p in problems
+        )
+
+    def show_running(self, running: bool) -> None:
+        """Enable Start or Stop."""
+        self.start_button.disabled = running
+        self.stop_button.disabled = not running
 
 
 class ControlPanel:
@@ -176,7 +471,10 @@ class ControlPanel:
     chart_interval_s: minimum time between two redraws of the live chart (s, default 0.5).
 
     Attributes for later cells: ``pipeline`` (the last session's :class:`Pipeline`),
-    ``log`` (its :class:`SegmentLog`), ``dataframe()``, ``model`` (choices and options).
+    ``log`` (its :class:`SegmentLog`), ``dataframe()``, ``model`` (choices and options),
+    ``runner`` (the :class:`~s2st_kit.notebook.model.SessionRunner`), and the sections
+    ``engines_section``, ``voice_section``, ``streaming_section``, ``input_section``,
+    ``output_section``, ``controls``.
     ``echo_guard`` (default True): with a live input and a loudspeaker output, mute the
     input while the translation plays (:class:`~s2st_kit.audio.echo.EchoGuard`; the last
     session's guard is ``guard``, its muted spans are saved beside the log as ``.muted.json``).
@@ -192,207 +490,63 @@ class ControlPanel:
         chart_interval_s: float = 0.5,
         **choices: Any,
     ) -> None:
-        start = selection or Selection()
-        if choices:
-            from dataclasses import replace
-
-            start = replace(start, **choices)
-        self.model = PanelModel(engines, inputs, start)
-        self.log_dir = Path(log_dir) if log_dir is not None else None
-        self.pipeline: Pipeline | None = None
-        self.last_error: str | None = None
-        self.sink: MemorySink | None = None
-        self.echo_guard = True
-        self.guard: Any = None  # the last session's EchoGuard, if one was used
+        self.model = PanelModel(engines, inputs, replace(selection or Selection(), **choices))
+        self.runner = SessionRunner(
+            self.model,
+            log_dir=Path(log_dir) if log_dir is not None else None,
+            on_status=self._update_status,
+            on_end=self._show_results,
+        )
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._watch: asyncio.Task[SegmentLog | None] | None = None
-        self._ticker: asyncio.Task[None] | None = None
-        self._unsubscribe: Callable[[], None] | None = None
-        self._browser_mic: Any = None  # BrowserMicrophone widget, made when first chosen
-        self._browser_speaker: Any = None  # BrowserSpeaker widget, made when first chosen
-        self._syncing = False
-        self._state = "idle"
-        self._note: str | None = None
-        self._ended_at: float | None = None  # session time (s) when the last session ended
-
         self.feed = TranscriptFeed()
         self.chart = LatencyChart(interval_s=chart_interval_s)
         self.results = ResultsView()
-        self._build()
+        self.engines_section = EnginesSection(self.model, self._change)
+        self.voice_section = VoiceSection(self._change, on_preview=self._spawn_preview)
+        self.streaming_section = StreamingSection(self.model.selection, self._change)
+        self.input_section = InputSection(self.model, self._change, on_note=self._show_note)
+        self.output_section = OutputSection(self.model, self._change)
+        self.controls = ControlsBar(
+            on_start=lambda: self._spawn(self.start()), on_stop=lambda: self._spawn(self.stop())
+        )
+        self.widget = self._layout()
         self._refresh()
         self._update_status()
+        if self.model.options.voices_loading:
+            with contextlib.suppress(RuntimeError):  # no running loop: loaded on the next change
+                self._spawn_on(asyncio.get_running_loop(), self._load_voices())
 
-    # -- layout ---------------------------------------------------------------------------
-    def _build(self) -> None:
-        m, sel = self.model, self.model.selection
-        self.stage_rows = {
-            stage: ChoiceRow(
-                _STAGE_LABELS[stage],
-                m.options.engines[stage],
-                value=getattr(sel, stage),
-                on_change=lambda name, stage=stage: self._change(**{stage: name}),
-            )
-            for stage in ("asr", "mt", "tts")
-        }
-        rows = list(self.stage_rows.values())
-        for row, following in itertools.pairwise(rows):
-            if row.note.value and row.note.value == following.note.value:
-                row.note.layout.display = "none"  # the same reason once, under the last row
+    def _layout(self) -> widgets.VBox:
         w = widgets
-        self.source_lang = w.Dropdown(description="From", layout=w.Layout(width="260px"))
-        self.target_lang = w.Dropdown(description="To", layout=w.Layout(width="260px"))
-        self.voice = w.Dropdown(description="Voice", layout=w.Layout(width="420px"))
-        self.polly_engine = w.Dropdown(
-            description="Polly", options=["standard", "neural", "long-form", "generative"],
-            layout=w.Layout(width="200px"),
-        )  # fmt: skip
-        self.preview_button = w.Button(
-            description="Preview",
-            icon="volume-up",
-            tooltip="speak a sample sentence with this voice",
-        )
-        self.preview_audio = w.Audio(
-            format="wav", autoplay=True, loop=False, layout=w.Layout(width="300px", height="32px")
-        )
-        self.preview_box = w.HBox([self.preview_audio], layout=w.Layout(display="none"))
-        self.chunk_ms = w.IntSlider(
-            value=sel.chunk_ms, min=20, max=500, step=10, description="Chunk (ms)",
-            continuous_update=False, layout=w.Layout(width="360px"),
-            style={"description_width": "80px"},
-        )  # fmt: skip
-        self.policy = w.Dropdown(
-            options=list(POLICIES),
-            value=sel.policy,
-            description="Commit",
-            layout=w.Layout(width="220px"),
-        )
-        self.stability = w.Dropdown(
-            options=["low", "medium", "high"], value=sel.stability, description="Stability",
-            tooltip="partial-result stabilisation (recognizers that support it, e.g. Transcribe)",
-            layout=w.Layout(width="200px"),
-        )  # fmt: skip
-        self.input_row = ChoiceRow(
-            "Input",
-            m.options.inputs,
-            value=sel.input_kind,
-            labels=INPUT_LABELS,
-            on_change=lambda kind: self._change(input_kind=kind),
-        )
-        self.clip = w.Dropdown(description="Clip", layout=w.Layout(width="460px"))
-        self.path = w.Text(
-            placeholder="… or a path to any audio file", layout=w.Layout(width="300px")
-        )
-        self.pace = w.Dropdown(
-            options=list(PACES.items()), value=_pace_value(sel.pace), description="Pace",
-            layout=w.Layout(width="240px"),
-        )  # fmt: skip
-        self.file_box = w.VBox(
-            [w.HBox([self.clip, self.path]), self.pace], layout=w.Layout(margin="0 0 0 104px")
-        )
-        self.output_row = ChoiceRow(
-            "Output",
-            m.options.outputs,
-            value=sel.output_kind,
-            labels=OUTPUT_LABELS,
-            on_change=lambda kind: self._change(output_kind=kind),
-        )
-        self.speaker_box = w.VBox(layout=w.Layout(margin="0 0 0 104px"))
-        self.mic = w.Dropdown(description="Device", layout=w.Layout(width="420px"))
-        self.mic_box = w.HBox([self.mic], layout=w.Layout(margin="0 0 0 104px"))
-        self.browser_box = w.VBox(layout=w.Layout(margin="0 0 0 104px"))
-        self.start_button = w.Button(description="Start", icon="play", button_style="success")
-        self.stop_button = w.Button(
-            description="Stop", icon="stop", button_style="danger", disabled=True
-        )
-        self.status = w.HTML(layout=w.Layout(margin="0 0 0 12px"))
-        self.problems = w.HTML()
-
-        for widget, name in (
-            (self.source_lang, "source_lang"), (self.target_lang, "target_lang"),
-            (self.voice, "voice"), (self.polly_engine, "polly_engine"),
-            (self.chunk_ms, "chunk_ms"), (self.policy, "policy"), (self.stability, "stability"),
-            (self.pace, "pace"), (self.mic, "mic_device"),
-        ):  # fmt: skip
-            widget.observe(self._on_widget(name), names="value")
-        self.clip.observe(self._on_clip, names="value")
-        self.path.observe(self._on_path, names="value")
-        self.preview_button.on_click(lambda _: self._spawn(self.preview()))
-        self.start_button.on_click(lambda _: self._spawn(self.start()))
-        self.stop_button.on_click(lambda _: self._spawn(self.stop()))
-
-        def section(title: str) -> widgets.HTML:
-            return w.HTML(f"<div style='font-weight:600;margin:8px 0 2px;color:#444'>{title}</div>")
-
         settings = w.VBox(
             [
-                section("Engines"),
-                *(r.widget for r in self.stage_rows.values()),
-                section("Languages and voice"),
-                w.HBox([self.source_lang, self.target_lang]),
-                w.HBox([self.voice, self.polly_engine, self.preview_button, self.preview_box]),
-                section("Streaming"),
-                w.HBox([self.chunk_ms, self.policy, self.stability]),
-                section("Input"),
-                self.input_row.widget,
-                self.file_box,
-                self.mic_box,
-                self.browser_box,
-                self.output_row.widget,
-                self.speaker_box,
-                self.problems,
-            ]
-        )
-        controls = w.HBox(
-            [self.start_button, self.stop_button, self.status],
-            layout=w.Layout(align_items="center", margin="10px 0 6px"),
-        )
-        live = w.HBox(
-            [
-                w.VBox([section("Transcripts → translations"), self.feed.widget], layout=w.Layout(width="45%")),
-                w.VBox([section("Latency"), self.chart.widget], layout=w.Layout(width="55%", margin="0 0 0 10px")),
+                _heading("Engines"), self.engines_section.widget,
+                _heading("Languages and voice"), self.voice_section.widget,
+                _heading("Streaming"), self.streaming_section.widget,
+                _heading("Input"), self.input_section.widget, self.output_section.widget,
+                self.controls.problems,
             ]
         )  # fmt: skip
-        self.widget = w.VBox(
+        live = w.HBox(
+            [
+                w.VBox([_heading("Transcripts → translations"), self.feed.widget], layout=w.Layout(width="45%")),
+                w.VBox([_heading("Latency"), self.chart.widget], layout=w.Layout(width="55%", margin="0 0 0 10px")),
+            ]
+        )  # fmt: skip
+        panel = w.VBox(
             [
                 w.HTML("<h3 style='margin:4px 0'>s2st_kit — speech-to-speech translation</h3>"),
-                settings,
-                controls,
-                live,
-                section("Results"),
-                self.results.widget,
+                settings, self.controls.widget, live, _heading("Results"), self.results.widget,
             ],
             layout=w.Layout(border="1px solid #ccc", padding="6px 12px", width="100%"),
-        )
-        self.widget.add_class("s2st-panel")
+        )  # fmt: skip
+        panel.add_class("s2st-panel")
+        return panel
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
 
     # -- choices ----------------------------------------------------------------------------
-    def _on_widget(self, name: str) -> Callable[[dict[str, Any]], None]:
-        def handler(change: dict[str, Any]) -> None:
-            if not self._syncing and change["new"] is not None:
-                self._change(**{name: change["new"]})
-
-        return handler
-
-    def _on_clip(self, change: dict[str, Any]) -> None:
-        if not self._syncing and change["new"]:
-            self._change(input_path=change["new"])
-
-    def _on_path(self, change: dict[str, Any]) -> None:
-        if self._syncing:
-            return
-        text = change["new"].strip()
-        if not text:
-            self._change(input_path=self.clip.value)
-        elif Path(text).expanduser().is_file():
-            self._note = None
-            self._change(input_path=str(Path(text).expanduser()))
-        else:
-            self._note = f"no such file: {text}"
-            self._update_status()
-
     def set(self, **changes: Any) -> Selection:
         """Change settings from code (``panel.set(asr="simulated", chunk_ms=200)``);
         returns the corrected selection. The widgets follow."""
@@ -402,88 +556,82 @@ class ControlPanel:
         sel = self.model.update(**changes)
         self._refresh()
         if self.model.options.voices_loading:
-            self._spawn(self._load_voices(sel.tts))
-        if sel.input_kind == "browser" and self._browser_mic is None:
-            self._browser_mic = self._make_browser_widget(
-                "BrowserMicrophone", chunk_ms=sel.chunk_ms
-            )
-        if sel.output_kind == "browser" and self._browser_speaker is None:
-            self._browser_speaker = self._make_browser_widget("BrowserSpeaker")
-        self.browser_box.children = [self._browser_mic] if self._browser_mic is not None else []
-        self.speaker_box.children = (
-            [self._browser_speaker] if self._browser_speaker is not None else []
-        )
+            self._spawn(self._load_voices())
+        self._add_browser_widgets(sel)
         return sel
 
-    async def _load_voices(self, tts: str) -> None:
-        await self.model.engines.load_catalogue(tts)
-        self.model.update()
+    def _add_browser_widgets(self, sel: Selection) -> None:
+        """Create the browser microphone / speaker widget when first chosen."""
+        runner, inputs = self.runner, self.model.inputs
+        if sel.input_kind == "browser" and runner.browser_microphone is None:
+            mic, problem = inputs.browser_widget("BrowserMicrophone", chunk_ms=sel.chunk_ms)
+            runner.browser_microphone = mic
+            self._show_note(problem)
+        if sel.output_kind == "browser" and runner.browser_speaker is None:
+            runner.browser_speaker, problem = inputs.browser_widget("BrowserSpeaker")
+            self._show_note(problem)
+        mic, speaker = runner.browser_microphone, runner.browser_speaker
+        self.input_section.browser_box.children = [mic] if mic is not None else []
+        self.output_section.speaker_box.children = [speaker] if speaker is not None else []
+
+    async def _load_voices(self) -> None:
+        await self.model.load_voices()
         self._refresh()
 
     def _refresh(self) -> None:
         """Push the model's selection and options into the widgets."""
         sel, opt = self.model.selection, self.model.options
-        self._syncing = True
-        try:
-            for stage, row in self.stage_rows.items():
-                row.select(getattr(sel, stage))
-            _set_options(self.source_lang, opt.source_langs, sel.source_lang)
-            _set_options(self.target_lang, opt.target_langs, sel.target_lang)
-            if opt.voices_loading:
-                _set_options(self.voice, [("loading voices…", None)], None)
-            else:
-                _set_options(self.voice, opt.voices, sel.voice)
-            self.voice.disabled = not opt.voices
-            self.preview_button.disabled = not opt.voices
-            self.polly_engine.layout.display = None if sel.tts == "aws" else "none"
-            if sel.tts == "aws":
-                self.polly_engine.value = sel.polly_engine
-            self.chunk_ms.value = sel.chunk_ms
-            self.policy.value = sel.policy
-            self.stability.value = sel.stability
-            self.input_row.select(sel.input_kind)
-            clip_paths = [v for _, v in opt.clips]
-            if list(self.clip.options) != list(opt.clips):
-                self.clip.options = opt.clips
-            if sel.input_path in clip_paths:
-                self.clip.value = sel.input_path
-                self.path.value = ""
-            else:  # a file of the user's: shown in the path box, no clip selected
-                self.clip.value = None
-                self.path.value = sel.input_path or ""
-            self.pace.value = _pace_value(sel.pace)
-            _set_options(self.mic, opt.microphones, sel.mic_device)
-            self.file_box.layout.display = None if sel.input_kind == "file" else "none"
-            self.mic_box.layout.display = None if sel.input_kind == "microphone" else "none"
-            self.browser_box.layout.display = None if sel.input_kind == "browser" else "none"
-            self.output_row.select(sel.output_kind)
-            self.speaker_box.layout.display = None if sel.output_kind == "browser" else "none"
-            self.problems.value = "".join(
-                f"<div style='color:#c62828'>{_escape(p)}</div>" for p in opt.problems
-            )
-        finally:
-            self._syncing = False
+        for section in (
+            self.engines_section, self.voice_section, self.streaming_section,
+            self.input_section, self.output_section,
+        ):  # fmt: skip
+            section.refresh(sel, opt)
+        self.controls.show_problems(opt.problems)
 
     # -- sessions ---------------------------------------------------------------------------
     @property
     def running(self) -> bool:
         """True while a session is running (or starting / stopping)."""
-        return self._watch is not None and not self._watch.done()
+        return self.runner.running
+
+    @property
+    def pipeline(self) -> Pipeline | None:
+        """The last session's pipeline (``None`` before the first session)."""
+        return self.runner.pipeline
 
     @property
     def log(self) -> SegmentLog | None:
         """The last session's segment log (``None`` before the first session)."""
         return self.pipeline.log if self.pipeline is not None else None
 
+    @property
+    def last_error(self) -> str | None:
+        """The last error shown in the status line."""
+        return self.runner.last_error
+
+    @property
+    def guard(self) -> Any:
+        """The last session's EchoGuard, if one was used."""
+        return self.runner.guard
+
+    @property
+    def echo_guard(self) -> bool:
+        """Mute a live input while the translation plays through a loudspeaker (default True)."""
+        return self.runner.echo_guard
+
+    @echo_guard.setter
+    def echo_guard(self, value: bool) -> None:
+        self.runner.echo_guard = value
+
     def dataframe(self) -> pd.DataFrame:
         """The last session's segments as a DataFrame (with derived latency columns)."""
-        if self.pipeline is None:
-            return SegmentLog().to_pandas()
-        return self.pipeline.log.to_pandas()
+        log = self.log if self.log is not None else SegmentLog()
+        frame: pd.DataFrame = log.to_pandas()
+        return frame
 
     def translated_audio(self) -> bytes | None:
         """The last session's translated speech as WAV bytes (``None`` if none was played)."""
-        sink = self.sink
+        sink = self.runner.sink
         if sink is None or not sink.chunks or not sink.sample_rate:
             return None
         return pcm_to_wav(b"".join(c.pcm for c in sink.chunks), sink.sample_rate)
@@ -491,71 +639,26 @@ class ControlPanel:
     async def start(self) -> Pipeline | None:
         """Start a session with the current settings; returns its Pipeline (``None`` and
         the reason in the status line if it could not start)."""
-        if self.running:
-            self._note = "a session is already running; press Stop first"
-            self._update_status()
-            return None
-        self._state, self._note, self.last_error = "starting", None, None
-        self._ended_at = None
-        self.start_button.disabled = True
-        self.feed.reset()
-        self.chart.reset()
-        self.results.reset()
-        self._update_status()
-        try:
-            engines = await self.model.build_engines()
-            source = await self._make_source()
-            sink = await self._make_sink()
-            config = self.model.config(session_id=uuid.uuid4().hex[:12])
-            log_path = None
-            if self.log_dir is not None:
-                self.log_dir.mkdir(parents=True, exist_ok=True)
-                log_path = self.log_dir / f"session-{config.session_id}.jsonl"
-            self.guard = None
-            sel = self.model.selection
-            live_in = sel.input_kind in ("microphone", "browser")
-            if self.echo_guard and live_in and sel.output_kind in ("speaker", "browser"):
-                from ..audio.echo import EchoGuard
-
-                self.guard = EchoGuard(source, sink)
-                source, sink = self.guard.source, self.guard.sink
-            clock = self.guard.clock if self.guard is not None else None
-            pipe = Pipeline(
-                engines, config, source=source, sink=sink, log_path=log_path, clock=clock
-            )
-        except Exception as exc:
-            self._fail(exc)
-            self.start_button.disabled = False
-            return None
-        self.pipeline = pipe
-        handlers = (self.feed.handle, self.chart.handle, self._on_event)
-        unsubs = [pipe.subscribe(h) for h in handlers]
-        self._unsubscribe = lambda: [u() for u in unsubs]  # type: ignore[func-returns-value]
-        task = pipe.start()
-        if self.guard is not None and log_path is not None:
-            guard, spans = self.guard, self.guard.spans_path(log_path)
-            task.add_done_callback(lambda _t: guard.save_json(spans))
-        self._watch = asyncio.get_running_loop().create_task(self._watch_session(pipe, task))
-        self._ticker = asyncio.get_running_loop().create_task(self._tick())
-        self.stop_button.disabled = False
+        if not self.running:
+            self.controls.show_running(True)
+            self.feed.reset()
+            self.chart.reset()
+            self.results.reset()
+        pipe = await self.runner.start((self.feed.handle, self.chart.handle))
+        self.controls.show_running(self.running)
         return pipe
 
     async def stop(self, *, drain: bool = True) -> SegmentLog | None:
         """Stop the running session (``drain``: finish what was already heard) and wait
-        until its results are shown; returns its log."""
-        if self.pipeline is None or self._watch is None:
-            return None
-        if not self._watch.done():
-            self.stop_button.disabled = True
-            with contextlib.suppress(Exception):
-                await self.pipeline.stop(drain=drain)
-        return await self._watch
+        until its results are shown; returns its log. An error while stopping is shown in
+        the status line (and logged)."""
+        if self.running:
+            self.controls.stop_button.disabled = True
+        return await self.runner.stop(drain=drain)
 
     async def wait(self) -> SegmentLog | None:
         """Wait for the running session to end (and its results to be shown)."""
-        if self._watch is None:
-            return None
-        return await self._watch
+        return await self.runner.wait()
 
     async def run(self) -> SegmentLog | None:
         """Start a session and wait for it to end (the source ends or Stop is pressed)."""
@@ -566,34 +669,17 @@ class ControlPanel:
     async def preview(self, text: str | None = None) -> bytes | None:
         """Speak ``text`` (default: a sample sentence in the target language) with the chosen
         voice and play it in the panel; returns the WAV bytes."""
-        sel = self.model.selection
-        if not sel.voice:
-            return None
-        sentence = text or SAMPLE_SENTENCES.get(sel.target_lang, SAMPLE_SENTENCES["en"])
-        self.preview_button.disabled = True
+        button = self.voice_section.preview_button
+        button.disabled = True
         try:
-            if sel.tts == "simulated":
-                from ..engines.simulated import SimulatedSynthesizer
-
-                synth: Any = SimulatedSynthesizer()
-            elif sel.tts == "aws":
-                synth = self.model.engines.get("tts", "aws", engine=sel.polly_engine)
-            else:
-                synth = self.model.engines.get("tts", sel.tts)
-            chunks: list[AudioChunk] = [
-                c
-                async for c in synth.synthesize(sentence, voice=sel.voice, language=sel.target_lang)
-            ]
+            wav = await self.model.preview(text)
         except Exception as exc:
-            self._fail(exc, state=self._state)
+            self.runner.fail(exc, keep_state=True, doing="preview")
             return None
         finally:
-            self.preview_button.disabled = False
-        if not chunks:
-            return None
-        wav = pcm_to_wav(b"".join(c.pcm for c in chunks), chunks[0].sample_rate)
-        self.preview_audio.value = wav
-        self.preview_box.layout.display = None
+            button.disabled = not self.model.options.voices
+        if wav is not None:
+            self.voice_section.show_preview(wav)
         return wav
 
     async def aclose(self) -> None:
@@ -603,120 +689,22 @@ class ControlPanel:
         await self.model.engines.aclose()
 
     # -- internals ----------------------------------------------------------------------------
-    async def _make_source(self) -> Any:
-        sel = self.model.selection
-        if sel.input_kind == "file":
-            if not sel.input_path:
-                raise FileNotFoundError("choose a clip or type the path of an audio file")
-            return FileSource(
-                sel.input_path, chunk_ms=sel.chunk_ms, realtime=sel.pace > 0, speed=sel.pace or 1.0
-            )
-        if sel.input_kind == "microphone":
-            from ..audio import devices
+    async def _show_results(self, pipe: Pipeline) -> None:
+        self.feed.flush()
+        self.controls.show_running(False)
+        df = pipe.log.to_pandas()
+        await self.chart.draw()
+        self.results.show(df, wav=self.translated_audio())
 
-            return await asyncio.to_thread(
-                devices.MicrophoneSource, sel.mic_device, chunk_ms=sel.chunk_ms
-            )
-        mic = self._browser_mic
-        if mic is None:
-            raise RuntimeError("the browser microphone is not available")
-        if getattr(mic, "state", "running") != "running":
-            mic.start()  # the browser may still want a click on the widget's Start
-        return mic.source()
-
-    async def _make_sink(self) -> Any:
-        kind = self.model.selection.output_kind
-        self.sink = None
-        if kind == "speaker":
-            from ..audio import devices
-
-            return await asyncio.to_thread(devices.SpeakerSink)
-        if kind == "browser":
-            if self._browser_speaker is None:
-                raise RuntimeError("the browser speaker is not available")
-            return self._browser_speaker.sink()
-        self.sink = MemorySink()
-        pace = self.model.selection.pace if self.model.selection.input_kind == "file" else 1.0
-        # The output keeps the input's pace: 2× input plays 2× fast, "as fast as possible" not paced.
-        return PacedSink(self.sink, speed=pace) if pace > 0 else self.sink
-
-    def _make_browser_widget(self, name: str, **kwargs: Any) -> Any:
-        module, problem = self.model.inputs.browser(name)
-        if module is None:
-            self._note = problem
-            return None
-        factory = getattr(module, name)
-        try:
-            params = inspect.signature(factory).parameters
-        except (TypeError, ValueError):
-            params = {}
-        if "kwargs" not in params:
-            kwargs = {k: v for k, v in kwargs.items() if k in params}
-        return factory(**kwargs)
-
-    def _on_event(self, event: Event) -> None:
-        if isinstance(event, StateChanged):
-            self._state = event.state
-            self._update_status()
-        elif isinstance(event, ErrorEvent):
-            self.last_error = f"{event.stage}: {event.message}"
-            self._update_status()
-
-    async def _watch_session(
-        self, pipe: Pipeline, task: asyncio.Task[SegmentLog]
-    ) -> SegmentLog | None:
-        try:
-            await task
-        except asyncio.CancelledError:
-            self._state = "stopped"
-        except Exception as exc:
-            self._fail(exc)
-        finally:
-            if self._ticker is not None:
-                self._ticker.cancel()
-            if self._unsubscribe is not None:
-                self._unsubscribe()
-                self._unsubscribe = None
-            self.feed.flush()
-            self.stop_button.disabled = True
-            self.start_button.disabled = False
-        try:
-            df = pipe.log.to_pandas()
-            await self.chart.draw()
-            self.results.show(df, wav=self.translated_audio())
-        except Exception as exc:  # a view must not lose the session's log
-            logger.exception("showing the results failed")
-            self._fail(exc, state=self._state)
-        self._update_status()
-        return pipe.log
-
-    async def _tick(self, interval_s: float = 0.5) -> None:
-        while True:
-            self._update_status()
-            await asyncio.sleep(interval_s)
-
-    def _fail(self, exc: BaseException, *, state: str = "failed") -> None:
-        self._state = state
-        self.last_error = f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc)
+    def _show_note(self, note: str | None) -> None:
+        self.runner.note = note
         self._update_status()
 
     def _update_status(self) -> None:
-        pipe = self.pipeline
-        running = pipe is not None and self._state in ("running", "stopping")
-        done = pipe is not None and self._state in ("stopped", "failed")
-        elapsed = pipe.clock.now() if running else None
-        if done and pipe is not None:
-            if self._ended_at is None:
-                self._ended_at = pipe.clock.now()
-            elapsed = self._ended_at
-        self.status.value = status_html(
-            self._state,
-            elapsed_s=elapsed,
-            segments=len(pipe.log) if pipe is not None and self._state != "starting" else 0,
-            errors=pipe.stats.errors if pipe is not None and self._state != "starting" else 0,
-            last_error=self.last_error,
-            note=self._note,
-        )
+        self.controls.status.value = status_html(**asdict(self.runner.status_line()))
+
+    def _spawn_preview(self) -> None:
+        self._spawn(self.preview())
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Run ``coro`` as a task on the kernel's running loop (from a widget callback)."""
@@ -724,29 +712,17 @@ class ControlPanel:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             coro.close()
-            self._note = "no running event loop: use this panel in a Jupyter kernel"
-            self._update_status()
+            self._show_note("no running event loop: use this panel in a Jupyter kernel")
             return
+        self._spawn_on(loop, coro)
+
+    def _spawn_on(self, loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any]) -> None:
         task = loop.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            self._fail(task.exception(), state=self._state)  # type: ignore[arg-type]
-
-
-def _set_options(dropdown: widgets.Dropdown, options: list[tuple[str, Any]], value: Any) -> None:
-    if list(dropdown.options) != list(options):
-        dropdown.options = options
-    values = [v for _, v in options]
-    if value in values:
-        dropdown.value = value
-    elif values:
-        dropdown.value = values[0]
-
-
-def _pace_value(pace: float) -> float:
-    values = list(PACES.values())
-    return pace if pace in values else values[0]
+        exc = None if task.cancelled() else task.exception()
+        if exc is not None:
+            self.runner.fail(exc, keep_state=True)

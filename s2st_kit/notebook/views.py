@@ -37,6 +37,7 @@ from ..events import (
     StateChanged,
     TranslationReady,
 )
+from .model import SessionState
 
 __all__ = [
     "FeedLine",
@@ -50,7 +51,7 @@ __all__ = [
     "status_html",
 ]
 
-_STATE_COLORS = {
+_STATE_COLORS: dict[SessionState, str] = {
     "idle": "#777",
     "starting": "#b8860b",
     "running": "#2e7d32",
@@ -462,7 +463,7 @@ class ResultsView:
 
 
 def status_html(
-    state: str,
+    state: SessionState,
     *,
     elapsed_s: float | None = None,
     segments: int = 0,
