@@ -13,13 +13,15 @@ from conftest import speechlike
 from s2st_kit.audio import (
     FileSource,
     MemorySink,
+    MemorySource,
     PacedSink,
     Rechunker,
     StreamResampler,
     WavSink,
     probe,
 )
-from s2st_kit.errors import AudioFormatError
+from s2st_kit.engines.protocols import PacedSource
+from s2st_kit.errors import AudioError, AudioFormatError
 from s2st_kit.records import AudioChunk
 
 
@@ -159,3 +161,25 @@ async def test_paced_sink_takes_real_time():
     assert 0.3 <= t_written < 0.4  # writes ran ahead only by buffer_s
     assert 0.39 <= t_drained < 0.5
     assert inner.duration_s == pytest.approx(0.4)
+
+
+async def test_sources_declare_pacing(tmp_path):
+    path = write_wav(tmp_path / "a.wav", speechlike(0.5, 16000, [(0, 0.5)]), 16000)
+    for src in (
+        FileSource(path, realtime=False, speed=2.0),
+        MemorySource(speechlike(0.5, 16000), 16000, realtime=True, speed=1.5),
+    ):
+        assert isinstance(src, PacedSource)
+        assert isinstance(src.realtime, bool) and isinstance(src.speed, float)
+
+
+async def test_paced_sink_gives_its_rate_to_an_open_inner_and_refuses_a_different_one(tmp_path):
+    wav = WavSink(tmp_path / "w.wav")
+    PacedSink(wav, sample_rate=22050)
+    assert wav.sample_rate == 22050  # an inner whose rate was still open adopts ours
+    assert PacedSink(MemorySink(48000)).sample_rate == 48000
+    # Regression: a sink with a rate of its own was silently retuned to PacedSink's.
+    fixed = MemorySink(48000)
+    with pytest.raises(AudioError, match="16000 Hz cannot feed a 48000 Hz sink"):
+        PacedSink(fixed, sample_rate=16000)
+    assert fixed.sample_rate == 48000

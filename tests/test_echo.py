@@ -7,10 +7,12 @@ import itertools
 import json
 
 import numpy as np
+import pytest
 from conftest import SCRIPT, make_engines, speechlike
 
 from s2st_kit import MemorySink, MemorySource, PacedSink, Pipeline, PipelineConfig
 from s2st_kit.audio.echo import EchoGuard
+from s2st_kit.engines.protocols import SupportsCaptureDelay
 from s2st_kit.records import AudioChunk
 
 RATE = 16000
@@ -135,3 +137,39 @@ async def test_guard_in_a_pipeline_mutes_while_the_translation_plays(tmp_path):
         )
     guard.save_json(EchoGuard.spans_path(tmp_path / "s.jsonl"))
     assert (tmp_path / "s.muted.json").exists()
+
+
+class MeasuringSource:
+    """A source that reports its capture → arrival delay (SupportsCaptureDelay), like the
+    browser microphone."""
+
+    def __init__(self, inner: MemorySource, delay_s: float) -> None:
+        self.inner = inner
+        self.sample_rate = inner.sample_rate
+        self._delay_s = delay_s
+
+    @property
+    def capture_delay_s(self) -> float:
+        return self._delay_s
+
+    def __aiter__(self):
+        return aiter(self.inner)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_capture_delay_of_a_measuring_source_moves_the_mute():
+    """Audio that arrives 0.3 s after capture is muted 0.3 s later in the stream."""
+    mic = MeasuringSource(MemorySource(tone(1.5), RATE, chunk_ms=20, realtime=True), 0.3)
+    assert isinstance(mic, SupportsCaptureDelay)
+    guard = EchoGuard(mic, PacedSink(sample_rate=RATE, buffer_s=0.02), tail_s=0.0)
+    t0 = asyncio.get_running_loop().time()
+    _, (started, ended) = await asyncio.gather(
+        capture(guard.source), play(guard.sink, 0.3, 0.3, t0)
+    )
+    spans = guard.muted_spans
+    assert len(spans) == 1
+    # Stream position ≈ arrival time here (a paced source): shifted by the capture delay.
+    assert spans[0].start_s == pytest.approx(started + 0.3, abs=0.08)
+    assert spans[0].end_s == pytest.approx(ended + 0.3, abs=0.08)

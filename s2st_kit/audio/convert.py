@@ -22,7 +22,8 @@ def to_mono(samples: np.ndarray) -> np.ndarray:
         raise ValueError(f"expected (frames, channels) audio, got shape {a.shape}")
     if a.shape[1] == 1:
         return a[:, 0]
-    return a.astype(np.float32).mean(axis=1)
+    mono: np.ndarray = a.astype(np.float32).mean(axis=1)  # numpy types mean() as Any
+    return mono
 
 
 def float_to_pcm16(samples: np.ndarray) -> np.ndarray:
@@ -36,7 +37,8 @@ def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     a = np.asarray(samples, dtype=np.float32)
     if from_rate == to_rate or a.size == 0:
         return a
-    return soxr.resample(a, from_rate, to_rate, quality="HQ")
+    out: np.ndarray = soxr.resample(a, from_rate, to_rate, quality="HQ")  # soxr is untyped
+    return out
 
 
 class StreamResampler:

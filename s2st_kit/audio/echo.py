@@ -17,8 +17,9 @@ session-clock times). The segment log's columns are fixed, so save the spans bes
     guard.save_json(EchoGuard.spans_path("out/s.jsonl"))   # out/s.muted.json
 
 Capture time of a chunk is estimated as its arrival time minus the source's
-``capture_delay_s`` (when the source reports one: the browser microphone's measured
-capture → arrival delay, the device's input latency), so a mute decision is made per sample.
+``capture_delay_s`` when the source reports one
+(:class:`~s2st_kit.engines.protocols.SupportsCaptureDelay`: the browser microphone's measured
+capture → arrival delay), so a mute decision is made per sample.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from ..clock import SessionClock
+from ..engines.protocols import AudioSink, AudioSource, SupportsCaptureDelay
 from ..records import AudioChunk
 
 __all__ = ["EchoGuard", "GuardedSink", "GuardedSource", "MutedSpan", "PlaybackSpan"]
@@ -69,6 +71,14 @@ class PlaybackSpan:
     t_end: float | None
 
 
+@dataclass(slots=True)
+class _Playing:
+    """One stretch of playback (monotonic s); ``end`` is None while it plays."""
+
+    start: float
+    end: float | None
+
+
 class EchoGuard:
     """Half-duplex echo guard around a source and a sink.
 
@@ -83,8 +93,8 @@ class EchoGuard:
 
     def __init__(
         self,
-        source: Any,
-        sink: Any,
+        source: AudioSource,
+        sink: AudioSink,
         *,
         tail_s: float = 0.15,
         clock: SessionClock | None = None,
@@ -98,7 +108,7 @@ class EchoGuard:
         self.source = GuardedSource(self, source)
         self.sink = GuardedSink(self, sink)
         self.muted_chunks = 0
-        self._playback: list[list[float | None]] = []  # [start, end|None], monotonic s
+        self._playback: list[_Playing] = []
         self._muted: list[list[float]] = []  # [start_s, end_s, t0, t1] (t monotonic)
 
     # -- playback side ---------------------------------------------------------------------
@@ -106,21 +116,21 @@ class EchoGuard:
         now = time.monotonic()
         if self._playback:
             last = self._playback[-1]
-            if last[1] is None:
+            if last.end is None:
                 return
-            if now <= last[1] + self.tail_s:  # back-to-back segments: one span
-                last[1] = None
+            if now <= last.end + self.tail_s:  # back-to-back segments: one span
+                last.end = None
                 return
-        self._playback.append([now, None])
+        self._playback.append(_Playing(now, None))
 
     def _playback_ended(self) -> None:
-        if self._playback and self._playback[-1][1] is None:
-            self._playback[-1][1] = time.monotonic()
+        if self._playback and self._playback[-1].end is None:
+            self._playback[-1].end = time.monotonic()
 
     @property
     def playing(self) -> bool:
         """True while the sink is playing (between a first write and the end of its drain)."""
-        return bool(self._playback) and self._playback[-1][1] is None
+        return bool(self._playback) and self._playback[-1].end is None
 
     # -- capture side ----------------------------------------------------------------------
     def _guard(self, chunk: AudioChunk, arrived: float, capture_delay_s: float) -> AudioChunk:
@@ -131,13 +141,13 @@ class EchoGuard:
         c1 = arrived - capture_delay_s  # capture time just after the last sample
         c0 = c1 - n / rate
         mask = np.zeros(n, dtype=bool)
-        for p0, p1 in reversed(self._playback):
-            end = float("inf") if p1 is None else p1 + self.tail_s
+        for span in reversed(self._playback):
+            end = float("inf") if span.end is None else span.end + self.tail_s
             if end <= c0:
                 break  # older spans end even earlier
-            if p0 >= c1:
+            if span.start >= c1:
                 continue
-            i0 = max(0, int(np.floor((p0 - c0) * rate)))
+            i0 = max(0, int(np.floor((span.start - c0) * rate)))
             i1 = n if end == float("inf") else min(n, int(np.ceil((end - c0) * rate)))
             mask[i0:i1] = True
         if not mask.any():
@@ -174,8 +184,7 @@ class EchoGuard:
         """When the sink played (session clock, s)."""
         at = self.clock.at
         return [
-            PlaybackSpan(at(p0), None if p1 is None else at(p1))  # type: ignore[arg-type]
-            for p0, p1 in self._playback
+            PlaybackSpan(at(p.start), None if p.end is None else at(p.end)) for p in self._playback
         ]
 
     @property
@@ -221,7 +230,7 @@ class GuardedSource:
     Other attributes (``stats``, ``chunk_ms``, ...) are the inner source's.
     """
 
-    def __init__(self, guard: EchoGuard, inner: Any) -> None:
+    def __init__(self, guard: EchoGuard, inner: AudioSource) -> None:
         self.guard = guard
         self.inner = inner
 
@@ -237,8 +246,10 @@ class GuardedSource:
         return self._chunks()
 
     async def _chunks(self) -> AsyncIterator[AudioChunk]:
-        async for chunk in self.inner:
-            delay = float(getattr(self.inner, "capture_delay_s", 0.0) or 0.0)
+        inner = self.inner
+        measured = inner if isinstance(inner, SupportsCaptureDelay) else None
+        async for chunk in inner:
+            delay = measured.capture_delay_s if measured is not None else 0.0
             yield self.guard._guard(chunk, time.monotonic(), delay)
 
     async def aclose(self) -> None:
@@ -249,7 +260,7 @@ class GuardedSource:
 class GuardedSink:
     """The guarded loudspeaker: tells the guard when playback runs; otherwise the inner sink."""
 
-    def __init__(self, guard: EchoGuard, inner: Any) -> None:
+    def __init__(self, guard: EchoGuard, inner: AudioSink) -> None:
         self.guard = guard
         self.inner = inner
 

@@ -112,6 +112,7 @@ class FileSource:
     realtime: ``True`` paces chunks at the speed of speech (each chunk is released when a
         microphone would have captured it), ``False`` delivers as fast as consumed.
     speed: pacing factor when ``realtime`` (2.0 = twice real time).
+    ``realtime`` and ``speed`` make it a :class:`~s2st_kit.engines.protocols.PacedSource`.
     """
 
     def __init__(
@@ -127,8 +128,8 @@ class FileSource:
         self.path = self.info.path
         self.sample_rate = sample_rate or self.info.sample_rate
         self.chunk_ms = chunk_ms
-        self.realtime = realtime
-        self.speed = speed
+        self.realtime: bool = realtime  # PacedSource
+        self.speed: float = speed
         self._closed = False
 
     @property

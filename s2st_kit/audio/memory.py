@@ -17,7 +17,8 @@ class MemorySource:
     """Stream samples held in memory.
 
     samples: int16, or float in [-1, 1]; (frames,) or (frames, channels) — down-mixed.
-    sample_rate: Hz. chunk_ms / realtime / speed: as :class:`~s2st_kit.audio.FileSource`.
+    sample_rate: Hz. chunk_ms / realtime / speed: as :class:`~s2st_kit.audio.FileSource`
+    (a :class:`~s2st_kit.engines.protocols.PacedSource`).
     """
 
     def __init__(
@@ -33,8 +34,8 @@ class MemorySource:
         self._pcm = a.astype(np.int16) if a.dtype == np.int16 else float_to_pcm16(a)
         self.sample_rate = sample_rate
         self.chunk_ms = chunk_ms
-        self.realtime = realtime
-        self.speed = speed
+        self.realtime: bool = realtime  # PacedSource
+        self.speed: float = speed
         self._closed = False
 
     @property
@@ -77,7 +78,7 @@ class MemorySink:
     """
 
     def __init__(self, sample_rate: int | None = None) -> None:
-        self.sample_rate = sample_rate  # type: ignore[assignment]
+        self.sample_rate: int | None = sample_rate
         self.chunks: list[AudioChunk] = []
         self.closed = False
 

@@ -5,13 +5,28 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
+from typing import Protocol
 
 import soundfile as sf
 
+from ..engines.protocols import AudioSink
 from ..errors import AudioError
 from ..records import AudioChunk
 
 __all__ = ["PacedSink", "WavSink"]
+
+
+class _OpenRateSink(Protocol):
+    """A sink whose rate may still be open: ``None`` until it is told or sees its first chunk
+    (:class:`WavSink`, :class:`~s2st_kit.audio.MemorySink`, the browser speaker's sink)."""
+
+    sample_rate: int | None
+
+    async def write(self, chunk: AudioChunk) -> None: ...
+
+    async def drain(self) -> None: ...
+
+    async def aclose(self) -> None: ...
 
 
 class WavSink:
@@ -25,7 +40,7 @@ class WavSink:
 
     def __init__(self, path: str | os.PathLike[str], *, sample_rate: int | None = None) -> None:
         self.path = Path(path)
-        self.sample_rate = sample_rate  # type: ignore[assignment]
+        self.sample_rate: int | None = sample_rate
         self._file: sf.SoundFile | None = None
         self.frames_written = 0
         self._closed = False
@@ -74,8 +89,10 @@ class PacedSink:
     """Play audio in real time without a device: ``write`` and ``drain`` take as long as
     playback would, so ``t_play_start`` / ``t_play_end`` are realistic in tests and headless runs.
 
-    inner: optional sink that also receives every chunk (e.g. a :class:`WavSink`).
-    sample_rate: Hz; defaults to ``inner.sample_rate``, else the first chunk's rate.
+    inner: optional sink that also receives every chunk (e.g. a :class:`WavSink`); an inner
+        sink whose rate is still open (``None``) is given this sink's rate.
+    sample_rate: Hz; defaults to ``inner.sample_rate``, else the first chunk's rate. An
+        inner sink with another fixed rate is refused (AudioError).
     speed: playback speed factor (2.0 plays twice as fast — for quick tests).
     buffer_s: how far (s) writes may run ahead of the playback position before ``write``
         waits, like a device buffer (default 0.2 s).
@@ -83,16 +100,19 @@ class PacedSink:
 
     def __init__(
         self,
-        inner: object | None = None,
+        inner: AudioSink | _OpenRateSink | None = None,
         *,
         sample_rate: int | None = None,
         speed: float = 1.0,
         buffer_s: float = 0.2,
     ) -> None:
         self.inner = inner
-        self.sample_rate = sample_rate or getattr(inner, "sample_rate", None)  # type: ignore[assignment]
-        if self.inner is not None and self.sample_rate is not None:
-            self.inner.sample_rate = self.sample_rate  # type: ignore[attr-defined]
+        inner_rate = inner.sample_rate if inner is not None else None
+        if sample_rate and inner_rate and sample_rate != inner_rate:
+            raise AudioError(f"PacedSink at {sample_rate} Hz cannot feed a {inner_rate} Hz sink")
+        self.sample_rate: int | None = sample_rate or inner_rate
+        if inner is not None and inner_rate is None and self.sample_rate is not None:
+            inner.sample_rate = self.sample_rate
         self.speed = speed
         self.buffer_s = buffer_s
         self._busy_until = 0.0  # loop time when queued audio finishes playing
@@ -107,7 +127,7 @@ class PacedSink:
         self._busy_until = max(self._busy_until, now) + chunk.duration_s / self.speed
         self.played_s += chunk.duration_s
         if self.inner is not None:
-            await self.inner.write(chunk)  # type: ignore[attr-defined]
+            await self.inner.write(chunk)
         ahead = self._busy_until - loop.time() - self.buffer_s
         if ahead > 0:
             await asyncio.sleep(ahead)
@@ -119,9 +139,9 @@ class PacedSink:
         if rest > 0:
             await asyncio.sleep(rest)
         if self.inner is not None:
-            await self.inner.drain()  # type: ignore[attr-defined]
+            await self.inner.drain()
 
     async def aclose(self) -> None:
         """Close the inner sink (does not wait for playback: call drain first)."""
         if self.inner is not None:
-            await self.inner.aclose()  # type: ignore[attr-defined]
+            await self.inner.aclose()
