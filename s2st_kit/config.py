@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from .errors import ConfigError
+from .retry import RestartBudget, RetryPolicy
 
-__all__ = ["POLICIES", "AudioFormat", "Overflow", "PipelineConfig", "PolicyName"]
+__all__ = ["POLICIES", "AudioFormat", "Overflow", "PipelineConfig", "PolicyName", "Stability"]
 
 PolicyName = Literal["final", "stable", "local-agreement"]
 Overflow = Literal["block", "drop-oldest", "error"]
-POLICIES: tuple[str, ...] = ("final", "stable", "local-agreement")
-_OVERFLOWS: tuple[str, ...] = ("block", "drop-oldest", "error")
-_STABILITY: tuple[str, ...] = ("low", "medium", "high")
+Stability = Literal["low", "medium", "high"]
+POLICIES: tuple[str, ...] = get_args(PolicyName)
+_OVERFLOWS: tuple[str, ...] = get_args(Overflow)
+_STABILITY: tuple[str, ...] = get_args(Stability)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +73,17 @@ class PipelineConfig:
     overflow: what a full queue does: ``"block"`` (back-pressure), ``"drop-oldest"``
         (drop and count / log as ``dropped``) or ``"error"`` (raise QueueOverflowError).
     stage_retries: retries of a translation or synthesis call that failed with a retryable
-        error (throttling, timeout, unavailable), with exponential backoff (default 2).
+        error (throttling, timeout, unavailable), with full-jitter backoff (default 2). This
+        is the whole budget of the call: an engine's own retries inside it draw from the
+        same attempts (see :mod:`s2st_kit.retry`), so one segment never costs more than
+        ``stage_retries + 1`` calls.
+    retry_budget_s: longest total backoff for one translation or synthesis call, across
+        its retries (s, default 10).
+    recognizer_restarts / restart_window_s: a dropped recognizer stream is reopened on the
+        following audio, at most ``recognizer_restarts`` times (default 3) within any
+        ``restart_window_s`` seconds of input audio (default 120 s). A session of hours
+        with a dropped stream every few minutes goes on; a stream that keeps failing at once
+        (a dead service, bad credentials) ends the session with its error.
     session_id: recorded in every row; generated when ``None``.
     engine_options: free-form per-engine options (e.g. ``{"aws": {"region": "eu-west-1"}}``).
     """
@@ -81,13 +93,16 @@ class PipelineConfig:
     voice: str | None = None
     chunk_ms: int = 100
     policy: PolicyName = "final"
-    stability: str = "high"
+    stability: Stability = "high"
     min_commit_words: int = 3
     audio_queue_size: int = 64
     segment_queue_size: int = 32
     max_inflight: int = 4
     overflow: Overflow = "block"
     stage_retries: int = 2
+    retry_budget_s: float = 10.0
+    recognizer_restarts: int = 3
+    restart_window_s: float = 120.0
     session_id: str | None = None
     engine_options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
@@ -106,8 +121,11 @@ class PipelineConfig:
             raise ConfigError(
                 f"unknown stability {self.stability!r}; choose one of {', '.join(_STABILITY)}"
             )
-        if self.stage_retries < 0:
-            raise ConfigError(f"stage_retries must be >= 0, got {self.stage_retries}")
+        for name in ("stage_retries", "recognizer_restarts", "retry_budget_s"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.restart_window_s <= 0:
+            raise ConfigError(f"restart_window_s must be > 0 s, got {self.restart_window_s}")
         for name in ("audio_queue_size", "segment_queue_size", "max_inflight", "min_commit_words"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -115,6 +133,16 @@ class PipelineConfig:
             value = getattr(self, name)
             if not isinstance(value, str) or not value:
                 raise ConfigError(f"{name} must be a language code such as 'en', got {value!r}")
+
+    def retry_policy(self) -> RetryPolicy:
+        """The retry policy of one translation or synthesis call in this session."""
+        return RetryPolicy(
+            max_attempts=self.stage_retries + 1, base_s=0.1, cap_s=2.0, budget_s=self.retry_budget_s
+        )
+
+    def restart_budget(self) -> RestartBudget:
+        """A fresh budget of recognizer stream restarts for one session."""
+        return RestartBudget(self.recognizer_restarts, self.restart_window_s)
 
     def replace(self, **changes: Any) -> PipelineConfig:
         """A copy with ``changes`` applied (validated again)."""

@@ -1,7 +1,9 @@
 """The segment log: one row per committed segment, crash-safe while the session runs.
 
 Rows are appended to a JSONL file (one JSON object per line, flushed after each row) as
-segments finish, so a killed kernel or process loses nothing already logged.
+segments finish, so a killed kernel or process loses nothing already logged. The file is
+written by one writer thread per log: :meth:`SegmentLog.append` only hands the line over,
+so the event loop never waits on a disk (a row reaches the file within milliseconds).
 :meth:`SegmentLog.to_pandas` returns the DataFrame every analysis reads, with the derived
 latency columns (see :func:`s2st_kit.metrics.add_derived`); :meth:`SegmentLog.save` writes
 Parquet and :meth:`SegmentLog.load` reads Parquet or JSONL (tolerating a torn last line).
@@ -13,9 +15,12 @@ import json
 import logging
 import math
 import os
+import queue
+import threading
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pandas as pd
 
@@ -39,40 +44,113 @@ def _clean(value: Any) -> Any:
     return value
 
 
+class _Writer:
+    """The thread that writes a log's lines: write, flush (and fsync) off the caller's thread.
+
+    Lines are written in the order handed over; each batch of waiting lines is flushed
+    together. A write error (disk full, file gone) is logged once and kept in ``error``;
+    the rows stay in memory.
+    """
+
+    def __init__(self, fh: IO[str], *, fsync: bool, name: str) -> None:
+        self._fh = fh
+        self._fsync = fsync
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self.error: OSError | None = None
+        self._thread = threading.Thread(target=self._run, name=f"s2st-log-{name}", daemon=True)
+        self._thread.start()
+
+    def put(self, line: str | None) -> None:
+        """Hand a line over (``None``: close once everything before it is written)."""
+        self._lines.put(line)
+
+    def flush(self) -> None:
+        """Wait until every line handed over so far is on disk (blocking: not on the loop)."""
+        self._lines.join()
+
+    def close(self) -> None:
+        """Write what is waiting, stop the thread and close the file (blocking)."""
+        self._lines.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            batch = [self._lines.get()]
+            while not self._lines.empty():
+                batch.append(self._lines.get_nowait())
+            lines = [line for line in batch if line is not None]
+            try:
+                self._write(lines)
+            finally:
+                for _ in batch:
+                    self._lines.task_done()
+            if len(lines) < len(batch):  # the close marker
+                self._fh.close()
+                return
+
+    def _write(self, lines: list[str]) -> None:
+        if not lines or self.error is not None:
+            return
+        try:
+            self._fh.write("".join(lines))
+            self._fh.flush()
+            if self._fsync:
+                os.fsync(self._fh.fileno())
+        except OSError as exc:
+            self.error = exc
+            logger.error("writing the segment log failed (rows stay in memory): %s", exc)
+
+
 class SegmentLog:
     """Append-only segment log.
 
     path: JSONL file written while running (``None`` keeps rows in memory only).
-    fsync: also ``os.fsync`` after each row (survives an OS crash, not just a process
-        crash; costs a disk round-trip per segment).
+    fsync: also ``os.fsync`` after each batch of rows (survives an OS crash, not just a
+        process crash; costs a disk round-trip, paid by the writer thread).
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, fsync: bool = False) -> None:
         self.path = Path(path) if path is not None else None
         self.fsync = fsync
         self._rows: list[dict[str, Any]] = []
-        self._fh = None
+        self._writer: _Writer | None = None
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = open(self.path, "a", encoding="utf-8")
+            fh = open(self.path, "a", encoding="utf-8")
+            self._writer = _Writer(fh, fsync=fsync, name=self.path.stem)
+            # A log dropped without close() still ends its thread (and closes the file).
+            weakref.finalize(self, self._writer.put, None)
 
     # -- writing -------------------------------------------------------------------------
     def append(self, segment: Segment | dict[str, Any]) -> None:
-        """Add one finished row and write it through to the JSONL file."""
+        """Add one finished row; the writer thread writes it through to the JSONL file.
+
+        Never waits on the disk, so it is safe to call on the event loop.
+        """
         row = segment.to_dict() if isinstance(segment, Segment) else dict(segment)
         row = {k: _clean(row.get(k)) for k in SEGMENT_COLUMNS}
         self._rows.append(row)
-        if self._fh is not None:
-            self._fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-            self._fh.flush()
-            if self.fsync:
-                os.fsync(self._fh.fileno())
+        if self._writer is not None:
+            self._writer.put(json.dumps(row, ensure_ascii=False) + "\n")
+
+    def flush(self) -> None:
+        """Wait until every appended row is in the file (blocking; from a thread in async code)."""
+        if self._writer is not None:
+            self._writer.flush()
+
+    @property
+    def write_error(self) -> OSError | None:
+        """The error that stopped writing the file, if any (the rows are still in memory)."""
+        return self._writer.error if self._writer is not None else None
 
     def close(self) -> None:
-        """Close the JSONL file (rows stay readable). Idempotent."""
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
+        """Write what is waiting and close the JSONL file (rows stay readable). Idempotent.
+
+        Blocks until the file is written: in async code ``await asyncio.to_thread(log.close)``.
+        """
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
     # -- reading -------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -129,7 +207,7 @@ class SegmentLog:
             if missing:
                 raise S2STError(f"{p}: not a segment log (missing columns {missing[:5]})")
             for row in df[list(SEGMENT_COLUMNS)].to_dict("records"):
-                log._rows.append({k: (None if _isnull(v) else v) for k, v in row.items()})
+                log._rows.append({str(k): (None if _isnull(v) else v) for k, v in row.items()})
             return log
         with open(p, encoding="utf-8") as fh:
             lines = fh.read().split("\n")

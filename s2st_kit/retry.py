@@ -12,7 +12,9 @@ out) or :class:`RestartBudget` (a long-lived stream that may drop and be reopene
 ``asyncio.to_thread`` workers); a nested :func:`retry_call` inside it draws its attempts
 and its time from the same scope instead of starting its own. One throttled segment
 therefore costs at most ``policy.max_attempts`` calls in total (default 3) and at most
-``policy.budget_s`` seconds of waiting (default 10 s), however many layers retry.
+``policy.budget_s`` seconds of waiting (default 10 s), however many layers retry. (A scope
+belongs to the task that opened it: tasks started inside a call inherit the context
+variable but open scopes of their own.)
 
 Backoff is "full jitter": the wait after failed attempt *n* (0-based) is
 ``uniform(0, min(cap_s, base_s * 2**n))``; an error's ``retry_after_s`` hint (a server's
@@ -78,11 +80,17 @@ class RetryPolicy:
 
 @dataclass(slots=True)
 class _Scope:
-    """The shared budget of one outermost call: attempts made and the deadline."""
+    """The shared budget of one outermost call: failures so far, the deadline, the owner.
+
+    given_up: the error a layer already gave up on; outer layers re-raise it at once.
+    """
 
     policy: RetryPolicy
     deadline: float
-    attempts: int = 0
+    owner: asyncio.Task[object] | None
+    on_retry: Callable[[BaseException, int, float], None] | None = None
+    failures: int = 0
+    given_up: BaseException | None = None
 
 
 _scope: contextvars.ContextVar[_Scope | None] = contextvars.ContextVar("s2st_retry", default=None)
@@ -110,39 +118,60 @@ async def retry_call(
     what: names the call in log messages (``"translation of segment 4"``).
     retryable: which exceptions are worth another attempt (default: an
         :class:`~s2st_kit.errors.EngineError` with ``retryable=True``).
-    on_retry: called as ``on_retry(exc, attempt, wait_s)`` before each wait (counters).
+    on_retry: called as ``on_retry(exc, attempt, wait_s)`` before each wait (counters); the
+        outermost call's ``on_retry`` also hears the retries made by nested layers.
 
     The last error is re-raised unchanged when the attempts or the budget run out.
     """
     outer = _scope.get()
-    scope = outer or _Scope(policy, clock() + policy.budget_s)
+    task = asyncio.current_task()
+    if outer is not None and outer.owner is not task:
+        outer = None  # inherited by a task the call started: that task's calls are its own
+    scope = outer or _Scope(policy, clock() + policy.budget_s, task, on_retry)
     token = _scope.set(scope) if outer is None else None
     try:
         while True:
-            scope.attempts += 1
             try:
                 return await call()
             except Exception as exc:
-                if not retryable(exc) or scope.attempts >= scope.policy.max_attempts:
-                    raise
-                hint = getattr(exc, "retry_after_s", None)  # ThrottledError's Retry-After
-                wait = scope.policy.delay(scope.attempts - 1, hint)
-                if clock() + wait > scope.deadline:
+                if exc is scope.given_up:
+                    raise  # an inner layer spent the shared budget on it
+                scope.failures += 1
+                wait = scope.policy.delay(scope.failures - 1, getattr(exc, "retry_after_s", None))
+                if (
+                    not retryable(exc)
+                    or scope.failures >= scope.policy.max_attempts
+                    or clock() + wait > scope.deadline
+                ):
+                    scope.given_up = exc
                     raise
                 logger.info(
                     "%s: %s; attempt %d/%d failed, retrying in %.3f s",
                     what,
                     exc,
-                    scope.attempts,
+                    scope.failures,
                     scope.policy.max_attempts,
                     wait,
                 )
-                if on_retry is not None:
-                    on_retry(exc, scope.attempts, wait)
+                _notify(on_retry, scope.on_retry, exc, scope.failures, wait)
                 await sleep(wait)
     finally:
         if token is not None:
             _scope.reset(token)
+
+
+def _notify(
+    local: Callable[[BaseException, int, float], None] | None,
+    outer: Callable[[BaseException, int, float], None] | None,
+    exc: BaseException,
+    attempt: int,
+    wait: float,
+) -> None:
+    """Tell this layer's ``on_retry`` and the outermost one's (once if they are the same)."""
+    if local is not None:
+        local(exc, attempt, wait)
+    if outer is not None and outer is not local:
+        outer(exc, attempt, wait)
 
 
 @dataclass(slots=True)

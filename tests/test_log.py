@@ -136,3 +136,44 @@ def test_killed_process_leaves_a_loadable_log(tmp_path):
     df = loaded.to_pandas()
     assert list(df.segment_id) == list(range(len(df)))
     assert (df.status == "ok").all() and df.transcript[0] == "Sentence 0 of a long talk."
+
+
+def test_rows_are_written_by_the_log_thread_not_the_caller(tmp_path, monkeypatch):
+    """append() must never wait on the disk (it runs on the event loop): write + fsync elsewhere."""
+    import threading
+
+    import s2st_kit.log as log_module
+
+    synced_on = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(
+        log_module.os,
+        "fsync",
+        lambda fd: (synced_on.append(threading.current_thread().name), real_fsync(fd))[1],
+    )
+    path = tmp_path / "rows.jsonl"
+    log = SegmentLog(path, fsync=True)
+    for i in range(3):
+        log.append({"segment_id": i, "status": "ok"})
+    log.flush()
+    assert path.read_text().count("\n") == 3  # flushed through, in order
+    assert synced_on and all(name.startswith("s2st-log") for name in synced_on)
+    log.close()
+    log.close()  # idempotent
+    assert [r["segment_id"] for r in SegmentLog.load(path)] == [0, 1, 2]
+
+
+def test_a_log_dropped_without_close_ends_its_thread(tmp_path):
+    import gc
+    import threading
+
+    log = SegmentLog(tmp_path / "dropped.jsonl")
+    log.append({"segment_id": 0})
+    del log
+    gc.collect()
+    for _ in range(100):
+        if not [t for t in threading.enumerate() if t.name == "s2st-log-dropped"]:
+            break
+        time.sleep(0.01)
+    assert not [t for t in threading.enumerate() if t.name == "s2st-log-dropped"]
+    assert (tmp_path / "dropped.jsonl").read_text().count("\n") == 1

@@ -502,3 +502,130 @@ async def test_speech_end_is_when_it_was_spoken(realtime):
         assert np.allclose(df.asr_lag_s, fill, atol=0.02)
     else:
         assert (df.asr_lag_s < 0.02).all()
+
+
+# -- foundations: regression tests ------------------------------------------------------------
+LONG_SCRIPT = [
+    (f"Sentence number {i} of a long talk.", 10.0 * i + 1.0, 10.0 * i + 6.0) for i in range(30)
+]
+
+
+async def test_long_session_survives_a_dropped_stream_every_fifty_seconds():
+    """Six drops in five minutes of audio: the old cap (3 per session) failed the session."""
+    drops = (21.0, 71.0, 121.0, 171.0, 221.0, 271.0)  # inside utterances 2, 7, 12, …
+    engines = make_engines(LONG_SCRIPT, faults=Faults(drop_stream_at_s=drops))
+    src = source(300.0, spans=[(a, b) for _, a, b in LONG_SCRIPT])
+    pipe = Pipeline(engines, PipelineConfig(), source=src, sink=MemorySink())
+    df = (await pipe.run()).to_pandas()
+    assert pipe.stats.recognizer_restarts == len(drops)
+    assert pipe.state is PipelineState.STOPPED
+    assert engines.recognizer.streams_started == len(drops) + 1
+    assert set(df.transcript[df.status == "ok"]) >= {t for t, a, _ in LONG_SCRIPT if a > 272}
+    assert df.transcript.iloc[-1] == LONG_SCRIPT[-1][0]
+
+
+async def test_a_stream_that_keeps_failing_still_ends_the_session():
+    engines = make_engines(faults=Faults(drop_stream_at_s=(1.0, 2.0, 3.5, 5.0)))
+    pipe = Pipeline(engines, PipelineConfig(), source=source(), sink=MemorySink())
+    with pytest.raises(EngineError, match="stream"):
+        await pipe.run()
+    assert pipe.stats.recognizer_restarts == 3  # the budget: 3 restarts per 120 s of audio
+    assert pipe.state is PipelineState.FAILED
+
+
+class _CaptureDied(MemorySource):
+    """A paced source whose capture thread dies when the session is being torn down."""
+
+    def __aiter__(self):
+        return self._iter()
+
+    async def _iter(self):
+        try:
+            async for chunk in super().__aiter__():
+                yield chunk
+        except asyncio.CancelledError:
+            from s2st_kit.errors import DeviceError
+
+            raise DeviceError("capture device vanished") from None
+
+
+async def test_every_error_of_a_failed_session_is_kept_and_logged(caplog):
+    """Two tasks fail together: the old code kept the first and dropped the second unlogged."""
+    engines = make_engines(faults=Faults(drop_stream_at_s=(1.0,)))
+    src = _CaptureDied(
+        speechlike(10.0, 16000, [(a, b) for _, a, b in SCRIPT]), 16000, realtime=True, speed=8
+    )
+    pipe = Pipeline(engines, PipelineConfig(recognizer_restarts=0), source=src, sink=MemorySink())
+    with caplog.at_level("ERROR", logger="s2st_kit.pipeline"), pytest.raises(EngineError) as info:
+        await pipe.run()
+    kinds = [type(e).__name__ for e in pipe.errors]
+    assert kinds == ["StreamClosedError", "DeviceError"]
+    assert any("capture device vanished" in note for note in info.value.__notes__)
+    assert any("capture device vanished" in r.getMessage() for r in caplog.records)
+
+
+async def test_coroutine_subscriber_errors_are_logged(caplog):
+    seen = []
+
+    async def broken(ev):
+        seen.append(ev)
+        raise ValueError("subscriber bug")
+
+    pipe = Pipeline(make_engines(), PipelineConfig(), source=source(), sink=MemorySink())
+    pipe.subscribe(broken)
+    with caplog.at_level("ERROR", logger="s2st_kit.pipeline"):
+        await pipe.run()
+        for _ in range(3):
+            await asyncio.sleep(0)  # the last events' tasks finish
+    failures = [r for r in caplog.records if "subscriber" in r.getMessage()]
+    assert seen and len(failures) == len(seen)
+    assert failures[0].exc_info[0] is ValueError
+    assert pipe.bus.failures == len(seen)
+
+
+async def test_engine_retries_inside_stage_retries_do_not_multiply():
+    """A translator with its own retry (5 attempts) inside 2 stage retries: 3 calls, not 15."""
+    from s2st_kit.errors import ThrottledError
+    from s2st_kit.retry import RetryPolicy, retry_call
+
+    class RetryingTranslator:
+        name = "throttled-mt"
+
+        def __init__(self):
+            self.calls = 0
+
+        def pairs(self):
+            return frozenset({("en", "es")})
+
+        async def _once(self):
+            self.calls += 1
+            raise ThrottledError("rate exceeded", retry_after_s=0.0)
+
+        async def translate(self, text, *, source, target):
+            return await retry_call(self._once, policy=RetryPolicy(max_attempts=5, base_s=0.001))
+
+        async def aclose(self):
+            pass
+
+    engines = make_engines(SCRIPT[:1])
+    engines.translator = mt = RetryingTranslator()
+    pipe = Pipeline(engines, PipelineConfig(stage_retries=2), source=source(4.0), sink=MemorySink())
+    df = (await pipe.run()).to_pandas()
+    assert list(df.status) == ["error"]
+    assert mt.calls == 3
+    assert pipe.stats.retries == 2
+
+
+async def test_a_synchronous_load_runs_off_the_loop_before_the_clock_starts():
+    import threading
+
+    loaded = []
+
+    class LoadingSynth(type(make_engines().synthesizer)):
+        def load(self):  # a plain function: the old pipeline skipped it silently
+            loaded.append(threading.current_thread() is threading.main_thread())
+
+    engines = make_engines()
+    engines.synthesizer = LoadingSynth(preset="instant")
+    await Pipeline(engines, PipelineConfig(), source=source(), sink=MemorySink()).run()
+    assert loaded == [False]  # ran once, in a worker thread

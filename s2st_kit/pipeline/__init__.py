@@ -1,0 +1,32 @@
+"""The streaming pipeline: source → recognizer → commit policy → translator → synthesizer → sink.
+
+::
+
+    source ──▶ [audio queue] ──▶ recognizer ──▶ policy ──▶ [segment queue] ──▶ N workers
+                                                                  translate → synthesize
+                                                                          │ (per-segment audio queue)
+    sink ◀── playback (one segment at a time, in speech order) ◀──────────┘
+
+* Everything runs on the caller's event loop (``await pipe.run()``, or ``pipe.start()`` /
+  ``await pipe.stop()`` from notebook widgets); one :class:`asyncio.TaskGroup` owns every task.
+* Translation and synthesis of different segments overlap (``max_inflight`` workers);
+  playback stays in speech order and never overlaps.
+* All queues are bounded; ``PipelineConfig.overflow`` decides what a full queue does.
+* A failing translation or synthesis marks that segment's row ``status="error"`` with a
+  readable ``error``; the session goes on. Retryable engine errors (throttling, timeouts) are
+  retried first, within one budget per call shared with the engines' own retries
+  (:mod:`s2st_kit.retry`). A dropped recognizer stream is restarted on the following audio
+  (a budget per window of audio); the utterance it was in is logged as an error row.
+* Timestamps are taken here, around engine calls, on the session clock. Rows are logged
+  when playback of the segment ends (or it fails / is dropped), in segment order.
+
+The parts, one module each: :mod:`.session` (:class:`Pipeline`: lifecycle, source reader,
+workers), :mod:`.bus` (events), :mod:`.speech` (speech times), :mod:`.recognition` and
+:mod:`.utterances` (recognizer stage), :mod:`.playback` (scheduler), :mod:`.prepare`
+(:func:`validate`, warm-up).
+"""
+
+from .prepare import validate
+from .session import Pipeline, PipelineState, PipelineStats
+
+__all__ = ["Pipeline", "PipelineState", "PipelineStats", "validate"]
