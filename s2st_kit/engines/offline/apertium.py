@@ -467,7 +467,9 @@ class ApertiumTranslator:
                 self._directions[(source, target)] = direction
             return direction
 
-    def _translate_blocking(self, direction: _Direction, text: str) -> str:
+    def _translate_blocking(self, source: str, target: str, text: str) -> str:
+        """(Worker thread.) Start the direction if needed (reads its mode file), translate."""
+        direction = self._direction(source, target)
         payload = (escape_text(text) + "\n").encode("utf-8")
         with direction.lock:
             for attempt in (1, 2):
@@ -519,8 +521,7 @@ class ApertiumTranslator:
         self.check_pair(source, target)
         if not text.strip():
             return Translation("", text, source, target, engine=self.name)
-        direction = self._direction(source, target)
-        result = await asyncio.to_thread(self._translate_blocking, direction, text)
+        result = await asyncio.to_thread(self._translate_blocking, source, target, text)
         return Translation(
             text=result, source_text=text, source=source, target=target, engine=self.name
         )

@@ -29,6 +29,7 @@ import math
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
+from ...bridge import executor
 from ...errors import (
     AudioFormatError,
     ConfigError,
@@ -286,11 +287,7 @@ class PocketSphinxRecognizer:
             )
         except ValueError as exc:
             raise ConfigError(f"invalid voice-activity settings: {exc}") from exc
-        self._executor: concurrent.futures.ThreadPoolExecutor | None = (
-            concurrent.futures.ThreadPoolExecutor(
-                max_workers=1, thread_name_prefix="s2st-pocketsphinx"
-            )
-        )
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = executor("pocketsphinx")
         self._decoder: Any = None
         self._lock = asyncio.Lock()
         self._closed = False
