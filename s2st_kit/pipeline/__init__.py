@@ -20,10 +20,11 @@
 * Timestamps are taken here, around engine calls, on the session clock. Rows are logged
   when playback of the segment ends (or it fails / is dropped), in segment order.
 
-The parts, one module each: :mod:`.session` (:class:`Pipeline`: lifecycle, source reader,
-workers), :mod:`.bus` (events), :mod:`.speech` (speech times), :mod:`.recognition` and
-:mod:`.utterances` (recognizer stage), :mod:`.playback` (scheduler), :mod:`.prepare`
-(:func:`validate`, warm-up).
+The parts, one module each: :mod:`.session` (:class:`Pipeline`: lifecycle and wiring),
+:mod:`.bus` (events), :mod:`.ingest` (source reader, bounded queues), :mod:`.speech`
+(when audio was spoken), :mod:`.recognition` and :mod:`.utterances` (recognizer stage),
+:mod:`.translation` (workers), :mod:`.playback` (scheduler; the lag controller's home),
+:mod:`.prepare` (:func:`validate`, warm-up).
 """
 
 from .prepare import validate

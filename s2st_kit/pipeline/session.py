@@ -7,7 +7,7 @@ The parts it wires (each in its own module of this package):
 * :class:`~.recognition.RecognitionStage` — recognizer stream, restarts, commit policy,
   utterance tracking (:class:`~.utterances.UtteranceTracker`);
 * :class:`~.playback.PlaybackScheduler` — ordered, non-overlapping playback and logging;
-* :func:`~s2st_kit.retry.retry_call` — the one retry policy (translation and synthesis).
+* :class:`~.translation.TranslationStage` — the workers: translate, synthesize, retry.
 """
 
 from __future__ import annotations
@@ -22,23 +22,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..audio.convert import Rechunker, StreamResampler
 from ..audio.sinks import WavSink
 from ..clock import SessionClock
 from ..config import PipelineConfig
 from ..engines import Engines
 from ..engines.protocols import AudioSink, AudioSource, PacedSource
-from ..errors import EngineError, PipelineError, PipelineStateError, QueueOverflowError, S2STError
-from ..events import ErrorEvent, Event, SegmentCommitted, StateChanged, TranslationReady
+from ..errors import PipelineError, PipelineStateError, S2STError
+from ..events import ErrorEvent, Event, SegmentCommitted, StateChanged
 from ..log import SegmentLog
 from ..policy import Commit
 from ..records import AudioChunk, Segment, SegmentStatus
-from ..retry import retry_call
 from .bus import EventBus, Subscriber
+from .ingest import put_bounded, read_source
 from .playback import END, PlaybackScheduler, Slot
 from .prepare import validate, warm_up
-from .recognition import RecognitionStage, aclose_iterator
+from .recognition import RecognitionStage
 from .speech import SpeechTimes
+from .translation import TranslationStage
 from .utterances import Utterance
 
 __all__ = ["Pipeline", "PipelineState", "PipelineStats"]
@@ -239,6 +239,10 @@ class Pipeline:
             on_lost=self._lost_segment,
             on_final=lambda u: self.speech.forget_before(u.base_s + (u.last.start_s if u.last else 0) - 5.0),
         )  # fmt: skip
+        workers = TranslationStage(
+            self.engines, self.config, self.clock, self.bus.emit,
+            voice=self.voice or "", give_up=self._give_up, on_retry=self._count_retry,
+        )  # fmt: skip
         try:
             async with asyncio.TaskGroup() as tg:
                 self._tasks = [
@@ -247,7 +251,7 @@ class Pipeline:
                     tg.create_task(self.playback.run(), name="s2st-playback"),
                 ]
                 self._tasks += [
-                    tg.create_task(self._worker(seg_q), name=f"s2st-worker-{i}")
+                    tg.create_task(workers.worker(seg_q), name=f"s2st-worker-{i}")
                     for i in range(self.config.max_inflight)
                 ]
         except BaseExceptionGroup as eg:
@@ -281,19 +285,8 @@ class Pipeline:
 
     # -- stage 1: audio in -------------------------------------------------------------------
     async def _put(self, q: asyncio.Queue[Any], item: Any, what: str) -> None:
-        """Put with the overflow policy (block, drop the oldest, or raise)."""
-        mode = self.config.overflow
-        if mode == "block" or not q.full():
-            await q.put(item)
-            return
-        if mode == "error":
-            raise QueueOverflowError(
-                f"the {what} queue is full ({q.maxsize} items): the next stage cannot keep up. "
-                "Use a larger queue, overflow='block' or 'drop-oldest', or faster engines."
-            )
-        dropped = q.get_nowait()
-        q.put_nowait(item)
-        if what == "audio":
+        dropped = await put_bounded(q, item, overflow=self.config.overflow, what=what)
+        if dropped is not None and what == "audio":
             self.stats.dropped_audio_chunks += 1
         elif isinstance(dropped, Slot):
             self._give_up(dropped, "dropped", f"{what} queue full (overflow=drop-oldest)")
@@ -302,24 +295,17 @@ class Pipeline:
     async def _read_source(
         self, audio_q: asyncio.Queue[Any], rate: int, recorder: WavSink | None
     ) -> None:
-        resampler = StreamResampler(rate)
-        chunker = Rechunker(rate, self.config.chunk_ms)
+        async def push(c: AudioChunk) -> None:
+            self.stats.audio_chunks += 1
+            self.stats.audio_s += c.duration_s
+            if recorder is not None:
+                await recorder.write(c)
+            await self._put(audio_q, c, "audio")
 
-        async def push(chunks: list[AudioChunk]) -> None:
-            for c in chunks:
-                self.stats.audio_chunks += 1
-                self.stats.audio_s += c.duration_s
-                if recorder is not None:
-                    await recorder.write(c)
-                await self._put(audio_q, c, "audio")
-
-        async for chunk in self.source:
-            if chunk.n_samples:
-                converted = resampler.process(chunk)
-                self.speech.delivered(converted.end_s, self.clock.now())
-                await push(chunker.push(converted))
-        await push(chunker.push(resampler.flush()) + chunker.flush())
-        await audio_q.put(END)  # always waits: the end marker is never dropped
+        cfg = self.config
+        await read_source(
+            self.source, rate, cfg.chunk_ms, self.speech, self.clock.now, push, audio_q
+        )
 
     # -- stage 2: recognition and commit ---------------------------------------------------
     async def _recognize(
@@ -380,85 +366,8 @@ class Pipeline:
         if status == "error":
             self.stats.errors += 1
 
-    # -- stage 3: translate and synthesize -------------------------------------------------
-    async def _worker(self, seg_q: asyncio.Queue[Any]) -> None:
-        while (slot := await seg_q.get()) is not END:
-            if not slot.finished:
-                await self._process(slot)
-
     def _count_retry(self, exc: BaseException, attempt: int, wait: float) -> None:
         self.stats.retries += 1
-
-    async def _process(self, slot: Slot) -> None:
-        seg = slot.segment
-        stage = "mt"
-        try:
-            await self._translate(seg)
-            if not seg.translation.strip():
-                self._give_up(slot, "dropped", "empty translation")
-                return
-            stage = "tts"
-            seg.t_tts_start = self.clock.now()
-            seg.chars_synthesized = len(seg.translation)
-            await self._synthesize(slot)
-            seg.t_tts_end = self.clock.now()
-        except asyncio.CancelledError:
-            self._give_up(slot, "dropped", "stopped before playback")
-            raise
-        except Exception as exc:
-            if isinstance(exc, S2STError):
-                message = f"{stage}: {exc}"
-            else:
-                message = f"{stage}: {type(exc).__name__}: {exc}"
-                logger.exception("segment %d failed in %s", seg.segment_id, stage)
-            self.bus.emit(ErrorEvent(self.clock.now(), stage, message, seg.segment_id))
-            self._give_up(slot, "error", message)
-            return
-        await slot.audio.put(END)
-
-    async def _translate(self, seg: Segment) -> None:
-        cfg, mt = self.config, self.engines.translator
-        seg.t_mt_start = self.clock.now()
-        translation = await retry_call(
-            lambda: mt.translate(seg.transcript, source=cfg.source_lang, target=cfg.target_lang),
-            policy=cfg.retry_policy(),
-            what=f"translation of segment {seg.segment_id}",
-            on_retry=self._count_retry,
-        )
-        seg.t_mt_end = self.clock.now()
-        seg.translation = translation.text
-        seg.chars_translated = len(seg.transcript)
-        if translation.detected_source:
-            seg.detected_lang = translation.detected_source
-        self.bus.emit(TranslationReady(seg.t_mt_end, seg.segment_id, translation))
-
-    async def _synthesize(self, slot: Slot) -> None:
-        """Stream synthesis into the slot; retried only while nothing reached playback."""
-        seg = slot.segment
-        tts, language = self.engines.synthesizer, self.config.target_lang
-
-        async def attempt() -> None:
-            stream = tts.synthesize(seg.translation, voice=self.voice or "", language=language)
-            try:
-                async for chunk in stream:
-                    if seg.t_tts_first_audio is None:
-                        seg.t_tts_first_audio = self.clock.now()
-                    seg.tts_audio_s += chunk.duration_s
-                    await slot.audio.put(chunk)
-            finally:
-                await aclose_iterator(stream)
-
-        def retryable(exc: BaseException) -> bool:
-            started = seg.t_tts_first_audio is not None
-            return isinstance(exc, EngineError) and exc.retryable and not started
-
-        await retry_call(
-            attempt,
-            policy=self.config.retry_policy(),
-            what=f"synthesis of segment {seg.segment_id}",
-            retryable=retryable,
-            on_retry=self._count_retry,
-        )
 
 
 def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:

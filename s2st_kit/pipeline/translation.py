@@ -1,0 +1,132 @@
+"""The translation workers: each takes a committed segment, translates it and streams its speech.
+
+``max_inflight`` workers run at once, so translation and synthesis of different segments
+overlap; their audio goes into each segment's slot, which the playback scheduler plays in
+order. Retryable engine errors are retried through :func:`s2st_kit.retry.retry_call` (one
+budget per call, shared with the engine's own retries); synthesis is retried only while
+none of its audio has reached playback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from ..clock import SessionClock
+from ..config import PipelineConfig
+from ..engines import Engines
+from ..errors import EngineError, S2STError
+from ..events import ErrorEvent, Event, TranslationReady
+from ..records import Segment, SegmentStatus
+from ..retry import retry_call
+from .playback import END, Slot
+from .recognition import aclose_iterator
+
+__all__ = ["TranslationStage"]
+
+logger = logging.getLogger("s2st_kit.pipeline")
+
+
+class TranslationStage:
+    """Translate → synthesize for each segment taken from the segment queue.
+
+    give_up(slot, status, message): marks a segment failed or dropped (and counts it).
+    on_retry(exc, attempt, wait_s): counts a retry.
+    voice: the synthesizer voice chosen by validation.
+    """
+
+    def __init__(
+        self,
+        engines: Engines,
+        config: PipelineConfig,
+        clock: SessionClock,
+        emit: Callable[[Event], None],
+        *,
+        voice: str,
+        give_up: Callable[[Slot, SegmentStatus, str], None],
+        on_retry: Callable[[BaseException, int, float], None],
+    ) -> None:
+        self.engines, self.config, self.clock, self.emit = engines, config, clock, emit
+        self.voice = voice
+        self.give_up = give_up
+        self.on_retry = on_retry
+
+    async def worker(self, seg_q: asyncio.Queue[Any]) -> None:
+        """One worker: process segments until the queue's end marker."""
+        while (slot := await seg_q.get()) is not END:
+            if not slot.finished:
+                await self.process(slot)
+
+    async def process(self, slot: Slot) -> None:
+        """Translate and synthesize one segment; a failure becomes its row's error."""
+        seg = slot.segment
+        stage = "mt"
+        try:
+            await self._translate(seg)
+            if not seg.translation.strip():
+                self.give_up(slot, "dropped", "empty translation")
+                return
+            stage = "tts"
+            seg.t_tts_start = self.clock.now()
+            seg.chars_synthesized = len(seg.translation)
+            await self._synthesize(slot)
+            seg.t_tts_end = self.clock.now()
+        except asyncio.CancelledError:
+            self.give_up(slot, "dropped", "stopped before playback")
+            raise
+        except Exception as exc:
+            if isinstance(exc, S2STError):
+                message = f"{stage}: {exc}"
+            else:
+                message = f"{stage}: {type(exc).__name__}: {exc}"
+                logger.exception("segment %d failed in %s", seg.segment_id, stage)
+            self.emit(ErrorEvent(self.clock.now(), stage, message, seg.segment_id))
+            self.give_up(slot, "error", message)
+            return
+        await slot.audio.put(END)
+
+    async def _translate(self, seg: Segment) -> None:
+        cfg, mt = self.config, self.engines.translator
+        seg.t_mt_start = self.clock.now()
+        translation = await retry_call(
+            lambda: mt.translate(seg.transcript, source=cfg.source_lang, target=cfg.target_lang),
+            policy=cfg.retry_policy(),
+            what=f"translation of segment {seg.segment_id}",
+            on_retry=self.on_retry,
+        )
+        seg.t_mt_end = self.clock.now()
+        seg.translation = translation.text
+        seg.chars_translated = len(seg.transcript)
+        if translation.detected_source:
+            seg.detected_lang = translation.detected_source
+        self.emit(TranslationReady(seg.t_mt_end, seg.segment_id, translation))
+
+    async def _synthesize(self, slot: Slot) -> None:
+        """Stream synthesis into the slot; retried only while nothing reached playback."""
+        seg = slot.segment
+        tts, language = self.engines.synthesizer, self.config.target_lang
+
+        async def attempt() -> None:
+            stream = tts.synthesize(seg.translation, voice=self.voice, language=language)
+            try:
+                async for chunk in stream:
+                    if seg.t_tts_first_audio is None:
+                        seg.t_tts_first_audio = self.clock.now()
+                    seg.tts_audio_s += chunk.duration_s
+                    await slot.audio.put(chunk)
+            finally:
+                await aclose_iterator(stream)
+
+        def retryable(exc: BaseException) -> bool:
+            started = seg.t_tts_first_audio is not None
+            return isinstance(exc, EngineError) and exc.retryable and not started
+
+        await retry_call(
+            attempt,
+            policy=self.config.retry_policy(),
+            what=f"synthesis of segment {seg.segment_id}",
+            retryable=retryable,
+            on_retry=self.on_retry,
+        )
