@@ -8,15 +8,27 @@ small fake "offline" bundle whose capabilities are known exactly.
 from __future__ import annotations
 
 import asyncio
+import logging
+import sys
 import time
+import types
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 from typing import Any, ClassVar
 
+import ipywidgets as widgets
+import pytest
 from conftest import pending_tasks
 
+from s2st_kit.audio import FileSource, MemorySink
 from s2st_kit.datasets import data_dir
-from s2st_kit.engines import create_stage
-from s2st_kit.errors import EngineError, EngineNotInstalledError
+from s2st_kit.engines import BUNDLES, create_stage
+from s2st_kit.errors import (
+    DeviceError,
+    EngineError,
+    EngineNotInstalledError,
+    UnsupportedLanguageError,
+)
 from s2st_kit.events import (
     FinalTranscript,
     PartialTranscript,
@@ -68,6 +80,13 @@ class FakeTranslator:
     async def aclose(self) -> None: ...
 
 
+class RefusingTranslator(FakeTranslator):
+    """Lists en→es but refuses it at validation, as Apertium does without its package."""
+
+    def check_pair(self, source: str, target: str) -> None:
+        raise UnsupportedLanguageError("install apertium-eng-spa for en → es")
+
+
 class FakeSynthesizer:
     """Voices for Spanish and English only (so French is not offered as a target)."""
 
@@ -89,14 +108,55 @@ class FakeSynthesizer:
     async def aclose(self) -> None: ...
 
 
-def factory(*, fail_mt: bool = False):
+class CatalogueSynthesizer(FakeSynthesizer):
+    """Like Polly: a remote voice catalogue (SupportsVoiceCatalogue) and an ``engine`` option;
+    its voices are those of its engine, known once ``load_voices()`` has run."""
+
+    CATALOGUE: ClassVar[list[Voice]] = [
+        Voice("Lucia", "Lucia", "es", "es-ES", "female", ("standard", "neural")),
+        Voice("Sergio", "Sergio", "es", "es-ES", "male", ("neural",)),
+        Voice("Conchita", "Conchita", "es", "es-ES", "female", ("standard",)),
+    ]
+
+    def __init__(self, engine: str = "neural") -> None:
+        self.engine = engine
+        self.loads = 0
+
+    async def load_voices(self, *, refresh: bool = False) -> list[Voice]:
+        self.loads += 1
+        return list(self.CATALOGUE)
+
+    def voice_catalogue(
+        self, language: str | None = None, engine: str | None = None
+    ) -> list[Voice]:
+        return [
+            v
+            for v in self.CATALOGUE
+            if language in (None, v.language) and engine in (None, *v.engines)
+        ]
+
+    def voices(self, language: str | None = None) -> list[Voice]:
+        if not self.loads:
+            raise EngineError("the voice catalogue is not loaded", engine=self.name)
+        return self.voice_catalogue(language, self.engine)
+
+    def default_voice(self, language: str) -> str:
+        return self.voices(language)[0].id
+
+
+def factory(*, fail_mt: bool = False, refuse_pair: bool = False, cloud: bool = False):
+    """Engines by name: "offline" is the fake bundle above; "aws" is not installed, or with
+    ``cloud`` the fake bundle with a CatalogueSynthesizer; others are the registry's."""
+
     def make(stage: str, name: str, **options: Any) -> Any:
-        if name == "aws":
+        if name == "aws" and not cloud:
             raise EngineNotInstalledError("engine 'aws' is not installed: no boto3 here")
-        if name == "offline":
+        if name == "aws" and stage == "tts":
+            return CatalogueSynthesizer(**options)
+        if name in ("offline", "aws"):
             return {
                 "asr": FakeRecognizer,
-                "mt": lambda: FakeTranslator(fail_mt),
+                "mt": lambda: RefusingTranslator() if refuse_pair else FakeTranslator(fail_mt),
                 "tts": FakeSynthesizer,
             }[stage]()
         return create_stage(stage, name, **options)
@@ -134,7 +194,9 @@ def test_unavailable_engine_is_disabled_with_its_reason():
 
 
 def test_credentials_problem_disables_the_cloud():
-    cat = EngineCatalog(factory=factory(), credential_checks={"aws": lambda: "no AWS credentials found"})
+    cat = EngineCatalog(
+        factory=factory(), credential_checks={"aws": lambda: "no AWS credentials found"}
+    )
     assert cat.availability("mt", "aws").reason == "no AWS credentials found"
 
 
@@ -199,7 +261,9 @@ def test_widgets_follow_the_model():
         "fr",
         "sim-fr-1",
     )
-    assert panel.streaming_section.chunk_ms.min == 20 and panel.streaming_section.chunk_ms.max == 500
+    assert (
+        panel.streaming_section.chunk_ms.min == 20 and panel.streaming_section.chunk_ms.max == 500
+    )
     assert panel.input_section.row.buttons["microphone"].disabled
 
 
@@ -291,7 +355,9 @@ async def test_a_session_that_cannot_start_says_why(tmp_path):
     bad.write_bytes(b"this is not a wav file")
     panel.set(input_path=str(bad))
     assert await panel.start() is None
-    assert "failed" in panel.controls.status.value and "not-audio.wav" in panel.controls.status.value
+    assert (
+        "failed" in panel.controls.status.value and "not-audio.wav" in panel.controls.status.value
+    )
     assert not panel.controls.start_button.disabled
     await panel.aclose()
 
@@ -308,6 +374,213 @@ def test_buttons_without_an_event_loop_explain():
     panel = make_panel()
     panel.controls.start_button.click()
     assert "no running event loop" in panel.controls.status.value
+
+
+# --------------------------------------------------------------------------- lifecycle
+
+
+class ObservedSource:
+    """A live AudioSource whose ``aclose`` calls are counted (silence every 100 ms until closed)."""
+
+    sample_rate = 16000
+
+    def __init__(self) -> None:
+        self.closes = 0
+
+    def __aiter__(self) -> AsyncIterator[AudioChunk]:
+        return self._chunks()
+
+    async def _chunks(self) -> AsyncIterator[AudioChunk]:
+        while not self.closes:
+            yield AudioChunk(b"\x00\x00" * 1600, self.sample_rate)
+            await asyncio.sleep(0.1)
+
+    async def aclose(self) -> None:
+        self.closes += 1
+
+
+def live_audio(monkeypatch, *, speaker_fails: bool = False) -> tuple[InputCatalog, SimpleNamespace]:
+    """An InputCatalog over stand-in device and browser modules; the returned namespace
+    records the sources they made and the browser microphone's start / stop calls."""
+    seen = SimpleNamespace(sources=[], mic_starts=0, mic_stops=0)
+
+    def microphone(device: int | None = None, *, chunk_ms: int = 100) -> ObservedSource:
+        seen.sources.append(ObservedSource())
+        return seen.sources[-1]
+
+    def speaker(device: int | None = None) -> MemorySink:
+        if speaker_fails:
+            raise DeviceError("the test speaker is unplugged")
+        return MemorySink()
+
+    class BrowserMicrophone(widgets.HTML):
+        state = "idle"
+
+        def __init__(self, *, chunk_ms: int = 100) -> None:
+            super().__init__()
+
+        def start(self) -> None:
+            seen.mic_starts += 1
+
+        def stop(self) -> None:
+            seen.mic_stops += 1
+
+        def source(self, **kwargs: Any) -> ObservedSource:
+            return microphone()
+
+    class BrowserSpeaker(widgets.HTML):
+        def sink(self, **kwargs: Any) -> MemorySink:
+            return MemorySink()
+
+    devices = types.ModuleType("panel_test_devices")
+    devices.list_devices = lambda: [
+        SimpleNamespace(index=0, name="test mic", max_input_channels=1, max_output_channels=0,
+                        is_default_input=True),
+        SimpleNamespace(index=1, name="test speaker", max_input_channels=0, max_output_channels=2),
+    ]  # fmt: skip
+    devices.MicrophoneSource, devices.SpeakerSink = microphone, speaker
+    browser = types.ModuleType("panel_test_browser")
+    browser.BrowserMicrophone, browser.BrowserSpeaker = BrowserMicrophone, BrowserSpeaker
+    for module in (devices, browser):
+        monkeypatch.setitem(sys.modules, module.__name__, module)
+    return InputCatalog(devices_module=devices.__name__, browser_module=browser.__name__), seen
+
+
+def count_file_closes(monkeypatch) -> list[FileSource]:
+    """Every FileSource.aclose call from now on (the FileSource closed, once per call)."""
+    closed: list[FileSource] = []
+    real = FileSource.aclose
+
+    async def aclose(self: FileSource) -> None:
+        closed.append(self)
+        await real(self)
+
+    monkeypatch.setattr(FileSource, "aclose", aclose)
+    return closed
+
+
+@pytest.mark.parametrize("input_kind", ["file", "microphone", "browser"])
+async def test_a_start_that_fails_validation_closes_the_input_it_opened(monkeypatch, input_kind):
+    """Regression: the source was opened, the pipeline refused the language pair, and the
+    file / microphone / browser source stayed open (and the browser microphone on)."""
+    inputs, seen = live_audio(monkeypatch)
+    file_closes = count_file_closes(monkeypatch)
+    panel = ControlPanel(engines=catalog(refuse_pair=True), inputs=inputs, input_path=CLIP,
+                         pace=0.0)  # fmt: skip
+    assert panel.set(input_kind=input_kind).input_kind == input_kind
+    await panel.start()
+    await panel.wait()
+    if input_kind == "file":
+        assert len(file_closes) == 1
+    else:
+        assert len(seen.sources) == 1 and seen.sources[0].closes == 1
+    assert (seen.mic_starts, seen.mic_stops) == ((1, 1) if input_kind == "browser" else (0, 0))
+    status = panel.controls.status.value
+    assert "failed" in status and "apertium-eng-spa" in status
+    assert not panel.running and not panel.controls.start_button.disabled
+    await panel.aclose()
+
+
+def test_browser_audio_chosen_at_construction_shows_its_widgets(monkeypatch):
+    inputs, _ = live_audio(monkeypatch)
+    panel = ControlPanel(engines=catalog(), inputs=inputs, input_path=CLIP,
+                         input_kind="browser", output_kind="browser")  # fmt: skip
+    assert [type(w).__name__ for w in panel.input_section.browser_box.children] == [
+        "BrowserMicrophone"
+    ]
+    assert [type(w).__name__ for w in panel.output_section.speaker_box.children] == [
+        "BrowserSpeaker"
+    ]
+
+
+async def test_a_start_whose_output_fails_closes_the_input(monkeypatch):
+    """Regression: the file was opened, the speaker could not be, and the file stayed open."""
+    inputs, _ = live_audio(monkeypatch, speaker_fails=True)
+    file_closes = count_file_closes(monkeypatch)
+    panel = ControlPanel(engines=catalog(), inputs=inputs, input_path=CLIP, asr="simulated",
+                         mt="simulated", tts="simulated", output_kind="speaker")  # fmt: skip
+    assert await panel.start() is None
+    assert len(file_closes) == 1
+    assert "the test speaker is unplugged" in panel.controls.status.value
+    assert panel.pipeline is None and not panel.running
+    await panel.aclose()
+
+
+async def test_an_error_while_stopping_is_shown_and_logged(monkeypatch, caplog):
+    """Regression: suppress(Exception) around pipeline.stop() hid the error."""
+    real = FileSource.aclose
+    calls: list[FileSource] = []
+
+    async def aclose(self: FileSource) -> None:
+        calls.append(self)
+        if len(calls) == 1:
+            raise DeviceError("the input would not close")
+        await real(self)
+
+    monkeypatch.setattr(FileSource, "aclose", aclose)
+    panel = make_panel(asr="simulated", mt="simulated", tts="simulated", pace=1.0)
+    await panel.start()
+    await wait_until(lambda: "running" in panel.controls.status.value)
+    t0 = time.monotonic()
+    with caplog.at_level(logging.ERROR):
+        log = await panel.stop()
+    assert "the input would not close" in panel.controls.status.value
+    assert "the input would not close" in caplog.text
+    assert time.monotonic() - t0 < 3.0  # the session was ended, not left to read the clip
+    assert log is panel.log and not panel.running
+    assert not panel.controls.start_button.disabled
+    await panel.aclose()
+
+
+async def test_session_figures_come_from_the_session_not_the_shared_engines():
+    """Probe engines are shared by every session of a panel: each session's status counts
+    its own segments and errors (from its pipeline), not anything kept on an engine."""
+    panel = ControlPanel(engines=catalog(fail_mt=True), inputs=no_live_audio(), input_path=CLIP,
+                         asr="simulated", mt="offline", tts="offline", pace=0.0)  # fmt: skip
+    await panel.run()
+    first = panel.pipeline
+    await panel.run()
+    assert panel.pipeline is not first
+    assert panel.pipeline.engines.translator is first.engines.translator  # the shared probe
+    assert "3 segments" in panel.controls.status.value and "3 errors" in panel.controls.status.value
+    await panel.aclose()
+
+
+# --------------------------------------------------------------------------- engines by capability
+
+
+def test_engine_names_come_from_the_registry(monkeypatch):
+    """Regression: the panel listed ("simulated", "offline", "aws"), a copy of the registry."""
+    monkeypatch.setitem(BUNDLES, "lab", dict(BUNDLES["simulated"]))
+    model = PanelModel(catalog(), no_live_audio())
+    assert [a.name for a in model.options.engines["mt"]] == list(BUNDLES)
+    assert model.update(mt="lab").mt == "lab"
+
+
+async def test_engine_settings_and_voice_catalogues():
+    """Polly's engine comes from the ENGINE_SETTINGS table: offered only for that bundle,
+    passed to its factory, and its voices come from the catalogue once loaded."""
+    model = PanelModel(EngineCatalog(factory=factory(cloud=True), credential_checks={}),
+                       no_live_audio(), None)  # fmt: skip
+    assert model.options.engine_settings == {}
+    model.update(tts="aws")
+    from s2st_kit.engines.aws.polly import ENGINES
+
+    assert model.options.engine_settings == {"polly_engine": ENGINES}
+    assert model.options.voices_loading and model.options.voices == []
+    sel = await model.load_voices()
+    assert [v for _, v in model.options.voices] == ["Lucia", "Sergio"] and sel.voice == "Lucia"
+    assert model.synthesizer().engine == "neural"
+    model.update(polly_engine="standard")
+    await model.load_voices()
+    assert [v for _, v in model.options.voices] == ["Lucia", "Conchita"]
+    assert model.synthesizer().engine == "standard"
+    assert model.update(polly_engine="turbo").polly_engine == "neural"  # back to the default
+    engines = await model.build_engines()
+    assert engines.synthesizer is model.synthesizer()
+    model.update(tts="offline")
+    assert model.options.engine_settings == {}
+    await model.engines.aclose()
 
 
 # --------------------------------------------------------------------------- views

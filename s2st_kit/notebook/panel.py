@@ -511,6 +511,7 @@ class ControlPanel:
         )
         self.widget = self._layout()
         self._refresh()
+        self._add_browser_widgets(self.model.selection)
         self._update_status()
         if self.model.options.voices_loading:
             with contextlib.suppress(RuntimeError):  # no running loop: loaded on the next change
