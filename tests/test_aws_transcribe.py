@@ -277,7 +277,7 @@ def test_factory_takes_bundle_options_and_rejects_typos(aws_env):
         endpoint_urls={"transcribe": "https://127.0.0.1:1"},
         formality="FORMAL",
     )
-    assert rec._base["partial_results_stability"] == "low"
+    assert rec.settings.partial_results_stability == "low"
     with pytest.raises(ConfigError, match="unknown AWS engine option"):
         create_recognizer(languag_code="en-US")
 
@@ -407,3 +407,52 @@ async def test_early_stop_by_consumer_cleans_up(aws_env, cert):
             await collect(rec, chunks_of(tone_clip(PLAN)))
     tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()]
     assert not tasks
+
+
+# one recognizer, many sessions ----------------------------------------------------------------
+# (freq, start_s, end_s): a Spanish utterance, then two English ones.
+PLAN_ES_EN = [(700.0, 0.3, 1.3), (300.0, 1.8, 2.6), (900.0, 3.1, 3.8)]
+
+
+async def test_next_session_does_not_inherit_the_last_sessions_language_codes(aws_env, cert):
+    # The notebook reuses one engine for every session. The locales used to live in one map
+    # on the recognizer, so a new session's utterance 0 "had" the last session's locale.
+    with server(cert) as fake:
+        rec = recognizer(fake, language_options=["en-US", "es-US"])
+        first = finals(await collect(rec, chunks_of(tone_clip(PLAN_ES_EN)), language="auto"))
+        assert first[0].language == "es" and rec.language_code_of(0) == "es-US"
+        second = rec.stream(chunks_of(tone_clip(PLAN)), language="en")
+        assert rec.language_code_of(0) is None  # nothing heard yet in this session
+        results = [t async for t in second]
+        await rec.aclose()
+    assert [t.language for t in finals(results)] == ["en"] * 3
+    assert rec.language_code_of(0) == "en-US"
+
+
+async def test_overlapping_sessions_keep_their_own_stats_and_language_codes(aws_env, cert):
+    # Session A's first request drops mid-speech; session B, running at the same time on
+    # the same recognizer, never fails. Stats and locales used to be one engine-wide copy.
+    with server(cert, faults={0: Fault("drop", at_audio_s=2.2)}) as fake:
+        rec = recognizer(fake, language_options=["en-US", "es-US"])
+        a = rec.stream(chunks_of(tone_clip(PLAN_ES_EN), pace=6.0), language="auto")
+        a_results = [await anext(a)]  # A's request is the first one (index 0: the fault)
+        b = rec.stream(chunks_of(tone_clip(PLAN), pace=6.0), language="en")
+
+        async def rest(stream) -> list[Transcript]:
+            return [t async for t in stream]
+
+        more_a, b_results = await asyncio.gather(rest(a), rest(b))
+        await rec.aclose()
+    a_results += more_a
+    assert len(fake.streams) == 3 and fake.streams[0].fault == "drop"
+    assert a.stats == {"streams": 2, "reconnects": 1, "dropped_resend_s": 0.0}
+    assert b.stats == {"streams": 1, "reconnects": 0, "dropped_resend_s": 0.0}
+    assert rec.stats == b.stats  # the recognizer shows the most recent session
+    assert [t.text for t in finals(a_results)] == [
+        "buenos días a todos.",
+        "good morning everyone.",
+        "questions at the end.",
+    ]
+    assert_clean_session(b_results)
+    assert [a.language_code_of(i) for i in range(3)] == ["es-US", "en-US", "en-US"]
+    assert [b.language_code_of(i) for i in range(3)] == ["en-US"] * 3

@@ -123,6 +123,7 @@ class ClientFactory:
 SERVICE_OPTIONS: dict[str, frozenset[str]] = {
     "transcribe": frozenset(
         {
+            "settings",
             "language_code",
             "identify_language",
             "identify_multiple_languages",
