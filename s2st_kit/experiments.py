@@ -26,12 +26,12 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
-from .audio.file import FileSource, read_audio
-from .config import PipelineConfig
+from .audio.file import FileSource
+from .config import PipelineConfig, PolicyName
 from .datasets import Clip, find_clip
 from .engines import Engines
 from .errors import ConfigError
@@ -58,7 +58,8 @@ class ClipInput:
     """A clip to run: an audio file, an id for the results, and optionally a script.
 
     script: ``(text, start_s, end_s)`` utterances for the simulated recognizer; ``None``
-    finds speech by energy (:func:`~s2st_kit.engines.simulated.script_from_audio`).
+    lets :func:`~s2st_kit.engines.simulated.engines_for_clip` find one for ``path``
+    (speech found by energy, carrying a LibriVox clip's reference transcript).
     mt_references: ``{target_lang: {utterance text: translation}}`` that the simulated
     translator returns verbatim (from the manifest's per-utterance translations).
     """
@@ -75,9 +76,15 @@ class ClipInput:
         """From a path (looked up in the data manifest), a datasets Clip, or as is."""
         if isinstance(item, ClipInput):
             return item
-        clip = item if isinstance(item, Clip) else find_clip(Path(item))
+        if isinstance(item, Clip):
+            return cls._of_clip(item)
+        clip = find_clip(Path(item))
         if clip is None:
             return cls(id=Path(item).stem, path=Path(item))
+        return cls._of_clip(clip)
+
+    @classmethod
+    def _of_clip(cls, clip: Clip) -> ClipInput:
         script = tuple((u.text, u.start_s, u.end_s) for u in clip.utterances) or None
         references: dict[str, dict[str, str]] = {}
         for u in clip.utterances:
@@ -95,28 +102,22 @@ async def simulated_engines(
     """Simulated recognizer / translator / synthesizer for ``clip`` (deterministic per seed).
 
     The recognizer follows the clip's script, or speech found by energy in its audio; the
-    translator returns the clip's reference translations where it has them.
+    translator returns the clip's reference translations where it has them (see
+    :func:`~s2st_kit.engines.simulated.engines_for_clip`).
     """
-    from .engines.simulated import (
-        SimulatedRecognizer,
-        SimulatedSynthesizer,
-        SimulatedTranslator,
-        script_from_audio,
-    )
+    from .engines.simulated import aengines_for_clip
 
-    script: Any = clip.script
-    if script is None:
-        samples, rate = await asyncio.to_thread(read_audio, clip.path, sample_rate=16000)
-        script = script_from_audio(samples, rate)
-    return Engines(
-        SimulatedRecognizer(script, preset=preset, seed=seed),
-        SimulatedTranslator(preset=preset, seed=seed, references=clip.mt_references),
-        SimulatedSynthesizer(preset=preset, seed=seed),
+    found = await aengines_for_clip(
+        clip.path, script=clip.script, references=clip.mt_references, preset=preset, seed=seed
     )
+    return found.build()
 
 
 async def _make_engines(
-    engines: str | EngineFactory, config: PipelineConfig, clip: ClipInput, engine_opts: dict
+    engines: str | EngineFactory,
+    config: PipelineConfig,
+    clip: ClipInput,
+    engine_opts: Mapping[str, Any],
 ) -> Engines:
     if callable(engines):
         made = engines(config, clip)
@@ -202,77 +203,130 @@ async def sweep(
     """
     if concurrency < 1:
         raise ConfigError(f"concurrency must be >= 1, got {concurrency}")
+    base = base_config or PipelineConfig()
+    cells = await asyncio.to_thread(_sweep_cells, clips, grid, base)
+    out_path = Path(out) if out is not None else None
+    frames = await asyncio.to_thread(_finished_frames, out_path)
+    done = set(frames[0]["cell"].astype(str)) if frames else set()
+    todo = [cell for cell in cells if cell.key not in done]
+    run = _SweepRun(
+        engines=engines, base=base, engine_opts={"preset": preset, "seed": seed},
+        realtime=realtime, out_path=out_path, frames=frames, concurrency=concurrency,
+    )  # fmt: skip
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(cells), initial=len(cells) - len(todo), desc="sweep", disable=not progress)
+    try:
+        await run.all(todo, bar)
+    finally:
+        bar.close()
+    if not frames:
+        return pd.DataFrame()
+    return pd.concat(frames, ignore_index=True)
+
+
+@dataclass(frozen=True, slots=True)
+class _Cell:
+    """One (grid combination, clip) of a sweep; ``key`` identifies it in the results."""
+
+    params: dict[str, Any]
+    clip: ClipInput
+
+    @property
+    def key(self) -> str:
+        return _cell_key(self.clip.id, self.params)
+
+
+def _sweep_cells(
+    clips: Iterable[str | os.PathLike[str] | Clip | ClipInput],
+    grid: Mapping[str, Sequence[Any]],
+    base: PipelineConfig,
+) -> list[_Cell]:
+    """Every (combination, clip), after checking every configuration (nothing runs on a typo)."""
     unknown = [k for k in grid if k not in _CONFIG_FIELDS and k not in ENGINE_KEYS]
     if unknown:
         raise ConfigError(
             f"unknown grid key(s) {unknown}; use PipelineConfig fields "
             f"({', '.join(sorted(_CONFIG_FIELDS))}) or {', '.join(ENGINE_KEYS)}"
         )
-    base = base_config or PipelineConfig()
     clip_inputs = [ClipInput.of(c) for c in clips]
     keys = list(grid)
     combos = [dict(zip(keys, values, strict=True)) for values in itertools.product(*grid.values())]
-    cells = [(params, clip) for params in combos for clip in clip_inputs]
-    for params, _ in cells:  # validate every configuration before running anything
-        base.replace(**{k: v for k, v in params.items() if k in _CONFIG_FIELDS})
+    cells = [_Cell(params, clip) for params in combos for clip in clip_inputs]
+    for cell in cells:
+        base.replace(**{k: v for k, v in cell.params.items() if k in _CONFIG_FIELDS})
+    return cells
 
-    out_path = Path(out) if out is not None else None
-    frames: list[pd.DataFrame] = []
-    done: set[str] = set()
-    if out_path is not None and out_path.exists():
-        existing = pd.read_parquet(out_path)
-        if len(existing):
-            frames.append(existing)
-            done = set(existing["cell"].astype(str))
-    todo = [(p, c) for p, c in cells if _cell_key(c.id, p) not in done]
 
-    from tqdm.auto import tqdm
+def _finished_frames(out_path: Path | None) -> list[pd.DataFrame]:
+    """The rows an earlier run of the sweep saved (``[]`` when there are none)."""
+    if out_path is None or not out_path.exists():
+        return []
+    existing = pd.read_parquet(out_path)
+    return [existing] if len(existing) else []
 
-    bar = tqdm(total=len(cells), initial=len(cells) - len(todo), desc="sweep", disable=not progress)
-    lock = asyncio.Lock()
-    limit = asyncio.Semaphore(concurrency)
 
-    async def run_cell(params: dict[str, Any], clip: ClipInput) -> None:
-        key = _cell_key(clip.id, params)
-        config_changes = {k: v for k, v in params.items() if k in _CONFIG_FIELDS}
-        engine_opts = {"preset": preset, "seed": seed}
-        engine_opts.update({k: v for k, v in params.items() if k in ENGINE_KEYS})
+@dataclass(slots=True)
+class _SweepRun:
+    """Runs a sweep's cells, ``concurrency`` at a time, saving the rows after each cell."""
+
+    engines: str | EngineFactory
+    base: PipelineConfig
+    engine_opts: dict[str, Any]
+    realtime: bool
+    out_path: Path | None
+    frames: list[pd.DataFrame]
+    concurrency: int
+    lock: asyncio.Lock = dataclasses.field(default_factory=asyncio.Lock)
+
+    async def all(self, cells: list[_Cell], bar: Any) -> None:
+        """Run ``cells`` in one TaskGroup; a single failed cell raises its own error."""
+        limit = asyncio.Semaphore(self.concurrency)
+        try:
+            async with asyncio.TaskGroup() as group:
+                for cell in cells:
+                    group.create_task(self.one(cell, limit, bar))
+        except BaseExceptionGroup as group_error:
+            if len(group_error.exceptions) == 1:  # one failed cell: raise its own error
+                raise group_error.exceptions[0] from None
+            raise
+
+    async def one(self, cell: _Cell, limit: asyncio.Semaphore, bar: Any) -> None:
+        key = cell.key
+        config_changes = {k: v for k, v in cell.params.items() if k in _CONFIG_FIELDS}
+        engine_opts = {**self.engine_opts}
+        engine_opts.update({k: v for k, v in cell.params.items() if k in ENGINE_KEYS})
         session = hashlib.sha1(key.encode()).hexdigest()[:12]
-        config = base.replace(session_id=f"sweep-{session}", **config_changes)
+        config = self.base.replace(session_id=f"sweep-{session}", **config_changes)
         async with limit:  # a cell keeps its slot until its rows are saved
-            eng = await _make_engines(engines, config, clip, engine_opts)
-            df = await _run_one(eng, config, clip.path, realtime=realtime)
-            if df.empty:
-                df = pd.DataFrame(
-                    [{"session_id": config.session_id, "status": "empty",
-                      "error": "no segment was committed"}]
-                )  # fmt: skip
-            df = df.assign(clip_id=clip.id, cell=key)
-            for name, value in params.items():
-                if name not in df.columns or df[name].isna().all():
-                    df[name] = value
-            async with lock:
-                frames.append(df)
-                if out_path is not None:
-                    snapshot = pd.concat(frames, ignore_index=True)
-                    await _finish_even_if_cancelled(
-                        asyncio.to_thread(_write_parquet, snapshot, out_path)
-                    )
-                bar.update(1)
+            eng = await _make_engines(self.engines, config, cell.clip, engine_opts)
+            df = await _run_one(eng, config, cell.clip.path, realtime=self.realtime)
+            await self.save(_cell_rows(df, config, cell), bar)
 
-    try:
-        async with asyncio.TaskGroup() as group:
-            for params, clip in todo:
-                group.create_task(run_cell(params, clip))
-    except BaseExceptionGroup as group_error:
-        if len(group_error.exceptions) == 1:  # one failed cell: raise its own error
-            raise group_error.exceptions[0] from None
-        raise
-    finally:
-        bar.close()
-    if not frames:
-        return pd.DataFrame()
-    return pd.concat(frames, ignore_index=True)
+    async def save(self, df: pd.DataFrame, bar: Any) -> None:
+        """Add a finished cell's rows and rewrite the results file (atomically)."""
+        async with self.lock:
+            self.frames.append(df)
+            if self.out_path is not None:
+                snapshot = pd.concat(self.frames, ignore_index=True)
+                await _finish_even_if_cancelled(
+                    asyncio.to_thread(_write_parquet, snapshot, self.out_path)
+                )
+            bar.update(1)
+
+
+def _cell_rows(df: pd.DataFrame, config: PipelineConfig, cell: _Cell) -> pd.DataFrame:
+    """A cell's segment rows with ``clip_id``, ``cell`` and a column per grid key."""
+    if df.empty:
+        df = pd.DataFrame(
+            [{"session_id": config.session_id, "status": "empty",
+              "error": "no segment was committed"}]
+        )  # fmt: skip
+    df = df.assign(clip_id=cell.clip.id, cell=cell.key)
+    for name, value in cell.params.items():
+        if name not in df.columns or df[name].isna().all():
+            df[name] = value
+    return df
 
 
 # --------------------------------------------------------------------------- replay
@@ -297,7 +351,8 @@ def _config_from_log(df: pd.DataFrame) -> PipelineConfig:
         target_lang=str(get("target_lang", "es")),
         voice=get("voice", None),
         chunk_ms=int(get("chunk_ms", 100)) or 100,
-        policy=str(get("policy", "final")) or "final",  # type: ignore[arg-type]
+        # A logged name; PipelineConfig rejects one that is not a PolicyName.
+        policy=cast(PolicyName, str(get("policy", "final")) or "final"),
     )
 
 
@@ -336,8 +391,32 @@ async def replay(
     log_path: JSONL file for the new session's log (default: memory only).
     Returns the new session's segment log as a DataFrame (with derived columns).
     """
+    original, audio = await _recorded_session(session, input_audio)
+    new_config = _replay_config(_config_from_log(original), config)
+    translations = _translations_from_log(original)
+    clip = ClipInput(
+        id=audio.stem,
+        path=audio,
+        script=_script_from_log(original),
+        mt_references={new_config.target_lang: translations} if translations else None,
+    )
+    eng = await _make_engines(engines, new_config, clip, {"preset": preset, "seed": seed})
+    return await _run_one(
+        eng,
+        new_config,
+        audio,
+        realtime=realtime,
+        log_path=Path(log_path) if log_path is not None else None,
+    )
+
+
+async def _recorded_session(
+    session: str | os.PathLike[str] | pd.DataFrame | SegmentLog,
+    input_audio: str | os.PathLike[str] | None,
+) -> tuple[pd.DataFrame, Path]:
+    """The original log as a DataFrame and its input audio file (checked to exist)."""
     if isinstance(session, str | os.PathLike):
-        original = SegmentLog.load(session).to_pandas()
+        original = (await asyncio.to_thread(SegmentLog.load, session)).to_pandas()
         if input_audio is None:
             input_audio = input_audio_path(session)
     elif isinstance(session, SegmentLog):
@@ -355,32 +434,27 @@ async def replay(
             f"no input audio at {audio}; record it with Pipeline(record_input=...) "
             "or pass input_audio="
         )
-    base = _config_from_log(original)
+    return original, audio
+
+
+def _replay_config(
+    base: PipelineConfig, config: PipelineConfig | Mapping[str, Any] | None
+) -> PipelineConfig:
     if config is None:
-        new_config = base
-    elif isinstance(config, PipelineConfig):
-        new_config = config
-    else:
-        new_config = base.replace(**dict(config))
+        return base
+    if isinstance(config, PipelineConfig):
+        return config
+    return base.replace(**dict(config))
+
+
+def _translations_from_log(original: pd.DataFrame) -> dict[str, str]:
+    """``{committed text: translation}`` of the log's ok rows."""
     translations: dict[str, str] = {}
     for row in original.itertuples(index=False):
         text, translated = getattr(row, "transcript", None), getattr(row, "translation", None)
         if getattr(row, "status", "ok") == "ok" and text and translated:
             translations[str(text).strip()] = str(translated)
-    clip = ClipInput(
-        id=audio.stem,
-        path=audio,
-        script=_script_from_log(original),
-        mt_references={new_config.target_lang: translations} if translations else None,
-    )
-    eng = await _make_engines(engines, new_config, clip, {"preset": preset, "seed": seed})
-    return await _run_one(
-        eng,
-        new_config,
-        audio,
-        realtime=realtime,
-        log_path=Path(log_path) if log_path is not None else None,
-    )
+    return translations
 
 
 # --------------------------------------------------------------------------- compare

@@ -13,6 +13,10 @@ with a faster recognizer, or a synthesizer with a lower time to first audio?
   when it knows one, else the text tagged with the target language.
 * :class:`SimulatedSynthesizer` streams a voiced, speech-like waveform of plausible duration
   (``chars_per_s``) after a modelled time to first audio, at a modelled real-time factor.
+* :func:`engines_for_clip` (:func:`aengines_for_clip` from async code) is the one place that
+  decides what the three follow for an input: a manifest clip's utterances and reference
+  translations, or speech found in any audio file (with a clip's reference transcript spread
+  over it when there is one). The CLI, the experiments and the control panel use it.
 
 Presets (:data:`PRESETS`): ``instant`` (no latency at all) and ``cloud-like`` (published
 figures: Transcribe final-result lag median 1.14 s / p95 1.53 s; Translate 0.1–0.2 s; Polly
@@ -29,13 +33,16 @@ import asyncio
 import hashlib
 import itertools
 import math
+import os
 import random
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..datasets import Clip, find_clip
 from ..errors import (
     ConfigError,
     EngineTimeoutError,
@@ -46,9 +53,11 @@ from ..errors import (
     UnsupportedVoiceError,
 )
 from ..records import AudioChunk, Transcript, Translation, Voice, Word
+from . import Engines
 
 __all__ = [
     "PRESETS",
+    "ClipEngines",
     "Faults",
     "LatencyModel",
     "LogNormal",
@@ -56,9 +65,11 @@ __all__ = [
     "SimulatedRecognizer",
     "SimulatedSynthesizer",
     "SimulatedTranslator",
+    "aengines_for_clip",
     "create_recognizer",
     "create_synthesizer",
     "create_translator",
+    "engines_for_clip",
     "script_from_audio",
 ]
 
@@ -330,112 +341,161 @@ class SimulatedRecognizer:
         self, chunks: AsyncIterable[AudioChunk], lang: str
     ) -> AsyncIterator[Transcript]:
         self.streams_started += 1
-        loop = asyncio.get_running_loop()
-        # Items: (kind, payload); kind 0 partial, 1 final, 2 input ended, 3 input failed.
-        ready: asyncio.Queue[tuple[int, Any]] = asyncio.Queue()
-        timers: list[asyncio.TimerHandle] = []
-        next_partial: dict[int, float] = {}
-        finalized: list[int] = []
-
-        def schedule(delay: float, kind: int, t: Transcript) -> None:
-            if delay <= 0:
-                ready.put_nowait((kind, t))
-            else:
-                timers.append(loop.call_later(delay, ready.put_nowait, (kind, t)))
-
-        base_box: list[float] = []
-
-        def shifted(t: Transcript) -> Transcript:
-            # Script times are input positions; transcripts report them relative to this
-            # stream's first sample, as every recognizer does.
-            b = base_box[0]
-            if not b:
-                return t
-            words = tuple(replace(w, start_s=w.start_s - b, end_s=w.end_s - b) for w in t.words)
-            return replace(t, start_s=t.start_s - b, end_s=t.end_s - b, words=words)
-
-        done: set[int] = set()  # the indices in `finalized`, for O(1) membership
-        first_open = [0]  # every script index below this is finalized or before the stream
-
-        def advance(pos: float, *, ended: bool = False) -> None:
-            # The script is sorted by start and has no overlaps: scan only from the first
-            # utterance still open and stop at the first one not spoken yet, so each chunk
-            # costs O(open utterances), not O(script) (long sessions stay linear).
-            script = self.script
-            while first_open[0] < len(script) and (
-                first_open[0] in done or script[first_open[0]].start_s < base_box[0]
-            ):
-                first_open[0] += 1
-            for idx in range(first_open[0], len(script)):
-                u = script[idx]
-                if u.start_s >= pos:
-                    break  # not spoken yet, nor is anything after it
-                if idx in done or u.start_s < base_box[0]:
-                    continue  # finalized, or begun before this stream started
-                if pos < u.end_s and not ended:
-                    nxt = next_partial.get(idx, u.start_s + self.partial_interval_s)
-                    if pos >= nxt:
-                        next_partial[idx] = pos + self.partial_interval_s
-                        rng = _rng(self.seed, "p", idx, round(pos, 3))
-                        hyp = shifted(self._hypothesis(idx, pos, final=False, lang=lang))
-                        schedule(self.model.asr_partial_lag.sample(rng), 0, hyp)
-                else:
-                    finalized.append(idx)
-                    done.add(idx)
-                    lag = self.model.asr_final_lag.sample(_rng(self.seed, "f", idx))
-                    schedule(lag, 1, shifted(self._hypothesis(idx, pos, final=True, lang=lang)))
-
-        async def feed() -> None:
-            position = 0.0
-            try:
-                async for chunk in chunks:
-                    if not base_box:
-                        base_box.append(chunk.start_s)
-                    position = chunk.end_s  # input position (s): the script's time base
-                    for drop_at in self.faults.drop_stream_at_s:
-                        if drop_at not in self._dropped and position >= drop_at:
-                            self._dropped.add(drop_at)
-                            raise StreamClosedError(
-                                f"simulated recognizer stream dropped at {drop_at:.2f} s",
-                                engine=self.name,
-                            )
-                    advance(position)
-                if base_box:
-                    advance(position, ended=True)
-                ready.put_nowait((2, None))
-            except Exception as exc:
-                ready.put_nowait((3, exc))
-
-        feeder = asyncio.create_task(feed())
-        emitted = 0  # finals yielded so far (they are yielded in utterance order)
-        held: dict[int, Transcript] = {}
-        closed: set[int] = set()
-        input_done = False
+        run = _ScriptRun(self, lang)
+        feeder = asyncio.create_task(run.feed(chunks))
         try:
-            while not (input_done and emitted == len(finalized)):
-                kind, payload = await ready.get()
-                if kind == 2:
-                    input_done = True
-                elif kind == 3:
-                    raise payload
-                elif kind == 1:
-                    held[payload.utterance_id] = payload
-                    while finalized[emitted:] and finalized[emitted] in held:
-                        uid = finalized[emitted]
-                        closed.add(uid)
-                        emitted += 1
-                        yield held.pop(uid)
-                elif payload.utterance_id not in closed and payload.utterance_id not in held:
-                    yield payload
+            while not run.finished:
+                for transcript in run.take(await run.ready.get()):
+                    yield transcript
         finally:
-            for h in timers:
-                h.cancel()
-            if not feeder.done():
-                feeder.cancel()
-                try:
-                    await feeder
-                except asyncio.CancelledError:
-                    pass
+            await run.stop(feeder)
+
+
+# Items of a script run's ready queue: (kind, payload).
+_PARTIAL, _FINAL, _INPUT_ENDED, _INPUT_FAILED = 0, 1, 2, 3
+
+
+class _ScriptRun:
+    """One ``stream()`` call of a :class:`SimulatedRecognizer`: the audio side schedules
+    scripted hypotheses (:meth:`feed`, :meth:`advance`); the consumer side takes them from
+    ``ready`` in the order a recognizer yields them (:meth:`take`).
+
+    Script times are input positions; transcripts report them relative to this stream's
+    first sample (``base``), as every recognizer does.
+    """
+
+    def __init__(self, rec: SimulatedRecognizer, lang: str) -> None:
+        self.rec = rec
+        self.lang = lang
+        self.loop = asyncio.get_running_loop()
+        self.ready: asyncio.Queue[tuple[int, Any]] = asyncio.Queue()
+        self.timers: list[asyncio.TimerHandle] = []
+        self.base: float | None = None  # input position (s) of this stream's first sample
+        self.next_partial: dict[int, float] = {}
+        self.finalized: list[int] = []  # script indices in the order they were finalized
+        self.done: set[int] = set()  # the indices in `finalized`, for O(1) membership
+        self.first_open = 0  # every script index below this is finalized or before the stream
+        # Consumer side.
+        self.emitted = 0  # finals yielded so far (they are yielded in utterance order)
+        self.held: dict[int, Transcript] = {}
+        self.closed: set[int] = set()
+        self.input_done = False
+
+    # -- audio side --------------------------------------------------------------------------
+    def schedule(self, delay: float, kind: int, t: Transcript) -> None:
+        if delay <= 0:
+            self.ready.put_nowait((kind, t))
+        else:
+            self.timers.append(self.loop.call_later(delay, self.ready.put_nowait, (kind, t)))
+
+    def shifted(self, t: Transcript) -> Transcript:
+        b = self.base
+        if not b:
+            return t
+        words = tuple(replace(w, start_s=w.start_s - b, end_s=w.end_s - b) for w in t.words)
+        return replace(t, start_s=t.start_s - b, end_s=t.end_s - b, words=words)
+
+    def advance(self, pos: float, *, ended: bool = False) -> None:
+        """Schedule the partials and finals due at input position ``pos`` (s).
+
+        The script is sorted by start and has no overlaps: scan only from the first
+        utterance still open and stop at the first one not spoken yet, so each chunk costs
+        O(open utterances), not O(script) (long sessions stay linear).
+        """
+        script, base = self.rec.script, self.base or 0.0
+        while self.first_open < len(script) and (
+            self.first_open in self.done or script[self.first_open].start_s < base
+        ):
+            self.first_open += 1
+        for idx in range(self.first_open, len(script)):
+            u = script[idx]
+            if u.start_s >= pos:
+                break  # not spoken yet, nor is anything after it
+            if idx in self.done or u.start_s < base:
+                continue  # finalized, or begun before this stream started
+            if pos < u.end_s and not ended:
+                self._partial(idx, u, pos)
+            else:
+                self._final(idx, pos)
+
+    def _partial(self, idx: int, u: ScriptUtterance, pos: float) -> None:
+        rec = self.rec
+        nxt = self.next_partial.get(idx, u.start_s + rec.partial_interval_s)
+        if pos >= nxt:
+            self.next_partial[idx] = pos + rec.partial_interval_s
+            rng = _rng(rec.seed, "p", idx, round(pos, 3))
+            hyp = self.shifted(rec._hypothesis(idx, pos, final=False, lang=self.lang))
+            self.schedule(rec.model.asr_partial_lag.sample(rng), _PARTIAL, hyp)
+
+    def _final(self, idx: int, pos: float) -> None:
+        rec = self.rec
+        self.finalized.append(idx)
+        self.done.add(idx)
+        lag = rec.model.asr_final_lag.sample(_rng(rec.seed, "f", idx))
+        hyp = self.shifted(rec._hypothesis(idx, pos, final=True, lang=self.lang))
+        self.schedule(lag, _FINAL, hyp)
+
+    async def feed(self, chunks: AsyncIterable[AudioChunk]) -> None:
+        """Consume the audio, advancing the script; report its end (or failure) in ``ready``."""
+        position = 0.0
+        try:
+            async for chunk in chunks:
+                if self.base is None:
+                    self.base = chunk.start_s
+                position = chunk.end_s  # input position (s): the script's time base
+                self._maybe_drop(position)
+                self.advance(position)
+            if self.base is not None:
+                self.advance(position, ended=True)
+            self.ready.put_nowait((_INPUT_ENDED, None))
+        except Exception as exc:
+            self.ready.put_nowait((_INPUT_FAILED, exc))
+
+    def _maybe_drop(self, position: float) -> None:
+        rec = self.rec
+        for drop_at in rec.faults.drop_stream_at_s:
+            if drop_at not in rec._dropped and position >= drop_at:
+                rec._dropped.add(drop_at)
+                raise StreamClosedError(
+                    f"simulated recognizer stream dropped at {drop_at:.2f} s", engine=rec.name
+                )
+
+    # -- consumer side -------------------------------------------------------------------------
+    @property
+    def finished(self) -> bool:
+        """The input ended and every final has been yielded."""
+        return self.input_done and self.emitted == len(self.finalized)
+
+    def take(self, item: tuple[int, Any]) -> list[Transcript]:
+        """The transcripts to yield for one ``ready`` item (finals in utterance order)."""
+        kind, payload = item
+        if kind == _INPUT_ENDED:
+            self.input_done = True
+        elif kind == _INPUT_FAILED:
+            raise payload
+        elif kind == _FINAL:
+            self.held[payload.utterance_id] = payload
+            out = []
+            while self.finalized[self.emitted :] and self.finalized[self.emitted] in self.held:
+                uid = self.finalized[self.emitted]
+                self.closed.add(uid)
+                self.emitted += 1
+                out.append(self.held.pop(uid))
+            return out
+        elif payload.utterance_id not in self.closed and payload.utterance_id not in self.held:
+            return [payload]
+        return []
+
+    async def stop(self, feeder: asyncio.Task[None]) -> None:
+        """Cancel pending hypotheses and the feeder."""
+        for h in self.timers:
+            h.cancel()
+        if not feeder.done():
+            feeder.cancel()
+            try:
+                await feeder
+            except asyncio.CancelledError:
+                pass
 
 
 class SimulatedTranslator:
@@ -565,7 +625,7 @@ class SimulatedSynthesizer:
         signal = sum(np.sin(k * phase) / k for k in range(1, 6))
         syllables = 0.5 * (1 - np.cos(2 * np.pi * 4.0 * t))  # ~4 syllables per second
         fade = np.minimum(1.0, np.minimum(t, t[-1] - t) / 0.02)
-        x = 0.25 * signal * syllables * fade + 0.003 * rng.standard_normal(n)
+        x: np.ndarray = 0.25 * signal * syllables * fade + 0.003 * rng.standard_normal(n)
         return np.clip(np.round(x * 32767), -32768, 32767).astype(np.int16)
 
     async def _synth(self, text: str, voice: str) -> AsyncIterator[AudioChunk]:
@@ -619,3 +679,151 @@ def create_synthesizer(**options: Any) -> SimulatedSynthesizer:
 def with_preset(model: LatencyModel, **changes: Any) -> LatencyModel:
     """A copy of ``model`` with some latencies changed (for what-if studies)."""
     return replace(model, **changes)
+
+
+# --------------------------------------------------------------------------- engines for a clip
+
+
+@dataclass(frozen=True, slots=True)
+class ClipEngines:
+    """What the simulated engines for one input follow, and where their script came from.
+
+    script: the recognizer's utterances (spans in s from the input's first sample).
+    references: the translator's ``{target_lang: {utterance text: translation}}``, or None.
+    script_source: one line for people, e.g. ``"manifest entry 'en_home'"``; ``None`` when
+        there was no input audio (the recognizer then hears nothing).
+    preset / seed: the latency model and seed of all three engines.
+
+    :meth:`options` gives the simulated bundle's factory options (for
+    ``Engines.create(..., options={"simulated": ...})``, which mixes bundles per stage);
+    :meth:`build` gives the three engines.
+    """
+
+    script: tuple[ScriptUtterance, ...]
+    references: Mapping[str, Mapping[str, str]] | None
+    script_source: str | None
+    preset: str | LatencyModel = "cloud-like"
+    seed: int = 0
+
+    def options(self) -> dict[str, Any]:
+        """Keyword options for :func:`create_recognizer` / ``_translator`` / ``_synthesizer``."""
+        return {
+            "preset": self.preset,
+            "seed": self.seed,
+            "script": self.script,
+            "references": self.references,
+        }
+
+    def build(self) -> Engines:
+        """A fresh simulated recognizer, translator and synthesizer (one seed for all)."""
+        return Engines(
+            SimulatedRecognizer(self.script, preset=self.preset, seed=self.seed),
+            SimulatedTranslator(preset=self.preset, seed=self.seed, references=self.references),
+            SimulatedSynthesizer(preset=self.preset, seed=self.seed),
+        )
+
+
+def engines_for_clip(
+    clip: Clip | str | os.PathLike[str] | None,
+    *,
+    script: Iterable[Any] | None = None,
+    references: Mapping[str, Mapping[str, str]] | None = None,
+    preset: str | LatencyModel = "cloud-like",
+    seed: int = 0,
+) -> ClipEngines:
+    """The simulated engines for an input: the one place that decides what they follow.
+
+    clip: a :class:`~s2st_kit.datasets.Clip`, an audio file (looked up with
+        :func:`~s2st_kit.datasets.find_clip` in the data manifest and the LibriVox list), or
+        ``None`` when there is no input file (a microphone: an empty script).
+    script: the recognizer's script as given (``ScriptUtterance``, ``(text, start_s, end_s)``
+        or objects with those attributes): then ``script`` and ``references`` are used as
+        they are and nothing is looked up or read.
+    references: the translator's references; by default the clip's per-utterance
+        translations.
+    preset / seed: latency model (default ``"cloud-like"``) and seed of all three engines.
+
+    Without a given script, the recognizer's script is, first match first:
+
+    1. the clip's utterances with their spans (``"manifest entry '<id>'"``);
+    2. speech found by energy in the audio (:func:`script_from_audio`), carrying the clip's
+       reference transcript spread over the regions by duration (``"'<id>' reference
+       transcript over detected speech"``, e.g. a LibriVox clip);
+    3. the same regions with placeholder words (``"energy-based speech detection
+       (placeholder words)"``).
+
+    Cases 2 and 3 read the whole audio file in the calling thread: from async code use
+    :func:`aengines_for_clip`.
+    """
+    if script is not None:
+        return ClipEngines(
+            _as_script(script), references, "script given by the caller", preset, seed
+        )
+    if clip is None:
+        return ClipEngines((), references, None, preset, seed)
+    found: Clip | None
+    if isinstance(clip, Clip):
+        found, path = clip, clip.path
+    else:
+        path = Path(clip)
+        found = find_clip(path)
+    if found is not None and found.utterances:
+        refs = references if references is not None else _utterance_references(found)
+        utterances = _as_script(found.utterances)
+        return ClipEngines(utterances, refs, f"manifest entry {found.id!r}", preset, seed)
+    detected, source = _detected_script(path, found)
+    return ClipEngines(tuple(detected), references, source, preset, seed)
+
+
+async def aengines_for_clip(
+    clip: Clip | str | os.PathLike[str] | None,
+    *,
+    script: Iterable[Any] | None = None,
+    references: Mapping[str, Mapping[str, str]] | None = None,
+    preset: str | LatencyModel = "cloud-like",
+    seed: int = 0,
+) -> ClipEngines:
+    """:func:`engines_for_clip` for async code: the look-up and the audio read run in a
+    worker thread (``asyncio.to_thread``), so the event loop never blocks."""
+    return await asyncio.to_thread(
+        engines_for_clip, clip, script=script, references=references, preset=preset, seed=seed
+    )
+
+
+def _utterance_references(clip: Clip) -> dict[str, dict[str, str]] | None:
+    """``{target_lang: {utterance text: translation}}`` from a clip's utterances, or None."""
+    refs: dict[str, dict[str, str]] = {}
+    for u in clip.utterances:
+        for lang, text in u.translations.items():
+            refs.setdefault(lang, {})[u.text] = text
+    return refs or None
+
+
+def _detected_script(path: Path, clip: Clip | None) -> tuple[list[ScriptUtterance], str]:
+    """Speech regions found by energy in ``path``, with ``clip``'s transcript when it has one."""
+    from ..audio.file import read_audio
+
+    samples, rate = read_audio(path, sample_rate=16000)
+    regions = script_from_audio(samples, rate)
+    if clip is not None and clip.transcript:
+        spread = _spread_words(clip.transcript, regions)
+        return spread, f"{clip.id!r} reference transcript over detected speech"
+    return regions, "energy-based speech detection (placeholder words)"
+
+
+def _spread_words(text: str, regions: Sequence[ScriptUtterance]) -> list[ScriptUtterance]:
+    """Distribute a reference transcript's words over speech regions by their duration."""
+    words = text.split()
+    total = sum(r.end_s - r.start_s for r in regions) or 1.0
+    out, i = [], 0
+    for k, r in enumerate(regions):
+        n = (
+            len(words) - i
+            if k == len(regions) - 1
+            else round(len(words) * (r.end_s - r.start_s) / total)
+        )
+        piece = words[i : i + max(1, n)]
+        i += len(piece)
+        if piece:
+            out.append(ScriptUtterance(" ".join(piece), r.start_s, r.end_s))
+    return out
