@@ -39,6 +39,7 @@ from .log import SegmentLog
 from .pipeline import Pipeline, PipelineState, PipelineStats, validate
 from .policy import Commit, make_policy
 from .records import SEGMENT_COLUMNS, AudioChunk, Segment, Transcript, Translation, Voice, Word
+from .retry import RetryPolicy
 
 __version__ = "0.1.0"
 
@@ -67,6 +68,7 @@ __all__ = [
     "PipelineStateError",
     "PipelineStats",
     "QueueOverflowError",
+    "RetryPolicy",
     "S2STError",
     "Segment",
     "SegmentLog",

@@ -7,7 +7,7 @@ EXPECTED = {
     "ConfigError", "DeviceError", "EngineError", "EngineNotInstalledError", "EngineTimeoutError",
     "EngineUnavailableError", "Engines", "FileSource", "MemorySink", "MemorySource", "PacedSink",
     "Pipeline", "PipelineConfig", "PipelineError", "PipelineState", "PipelineStateError",
-    "PipelineStats", "QueueOverflowError", "S2STError", "Segment", "SegmentLog", "SessionClock",
+    "PipelineStats", "QueueOverflowError", "RetryPolicy", "S2STError", "Segment", "SegmentLog", "SessionClock",
     "StreamClosedError", "ThrottledError", "Transcript", "Translation", "UnsupportedLanguageError",
     "UnsupportedVoiceError", "Voice", "WavSink", "Word", "__version__", "make_policy", "validate",
 }  # fmt: skip
@@ -17,6 +17,28 @@ def test_all_is_pinned():
     assert set(s2st_kit.__all__) == EXPECTED
     for name in s2st_kit.__all__:
         assert hasattr(s2st_kit, name), name
+
+
+SUBMODULES = {
+    "s2st_kit.pipeline": {"Pipeline", "PipelineState", "PipelineStats", "validate"},
+    "s2st_kit.retry": {"RestartBudget", "RetryPolicy", "retry_call"},
+    "s2st_kit.bridge": {"ThreadChannel", "call_soon", "executor"},
+    "s2st_kit.engines.protocols": {
+        "AudioSink", "AudioSource", "PacedSource", "Recognizer", "SupportsCaptureDelay",
+        "SupportsCheckPair", "SupportsConfigure", "SupportsLoad", "SupportsLoadPairs",
+        "SupportsVoiceCatalogue", "Synthesizer", "Translator",
+    },
+}  # fmt: skip
+
+
+def test_submodule_all_is_pinned():
+    import importlib
+
+    for name, expected in SUBMODULES.items():
+        module = importlib.import_module(name)
+        assert set(module.__all__) == expected, name
+        for attr in module.__all__:
+            assert hasattr(module, attr), f"{name}.{attr}"
 
 
 def test_error_tree():

@@ -30,7 +30,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 
 import numpy as np
 
@@ -257,6 +257,10 @@ class GuardedSource:
         await self.inner.aclose()
 
 
+class _SettableRate(Protocol):
+    sample_rate: int | None
+
+
 class GuardedSink:
     """The guarded loudspeaker: tells the guard when playback runs; otherwise the inner sink."""
 
@@ -265,13 +269,14 @@ class GuardedSink:
         self.inner = inner
 
     @property
-    def sample_rate(self) -> int:
-        """The inner sink's rate (Hz); the pipeline converts to it."""
+    def sample_rate(self) -> int | None:
+        """The inner sink's rate (Hz; ``None`` while open); the pipeline converts to it."""
         return self.inner.sample_rate
 
     @sample_rate.setter
     def sample_rate(self, value: int) -> None:
-        self.inner.sample_rate = value
+        # Only an open-rate inner sink (rate None) is ever told a rate (by PacedSink).
+        cast("_SettableRate", self.inner).sample_rate = value
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
 import soundfile as sf
 
@@ -112,7 +112,8 @@ class PacedSink:
             raise AudioError(f"PacedSink at {sample_rate} Hz cannot feed a {inner_rate} Hz sink")
         self.sample_rate: int | None = sample_rate or inner_rate
         if inner is not None and inner_rate is None and self.sample_rate is not None:
-            inner.sample_rate = self.sample_rate
+            # A rate of None is an open rate (the AudioSink contract): the sink adopts ours.
+            cast(_OpenRateSink, inner).sample_rate = self.sample_rate
         self.speed = speed
         self.buffer_s = buffer_s
         self._busy_until = 0.0  # loop time when queued audio finishes playing

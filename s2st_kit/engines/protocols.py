@@ -119,7 +119,8 @@ class AudioSource(Protocol):
     the pipeline resamples to the recognizer's rate and re-chunks to ``chunk_ms``.
     """
 
-    sample_rate: int
+    @property
+    def sample_rate(self) -> int: ...
 
     def __aiter__(self) -> AsyncIterator[AudioChunk]: ...
 
@@ -132,9 +133,13 @@ class AudioSink(Protocol):
 
     ``write`` may wait (a real-time sink applies back-pressure); ``drain`` returns when
     everything written so far has been played (or stored).
+
+    sample_rate: the rate (Hz) it plays or stores; ``None`` while it is still open (a file
+    or memory sink takes the rate of the first chunk written). The pipeline resamples to it.
     """
 
-    sample_rate: int
+    @property
+    def sample_rate(self) -> int | None: ...
 
     async def write(self, chunk: AudioChunk) -> None: ...
 
