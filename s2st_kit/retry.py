@@ -33,7 +33,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from .errors import ConfigError, EngineError
+from .errors import ConfigError, EngineError, ThrottledError
 
 __all__ = ["RestartBudget", "RetryPolicy", "retry_call"]
 
@@ -137,7 +137,8 @@ async def retry_call(
                 if exc is scope.given_up:
                     raise  # an inner layer spent the shared budget on it
                 scope.failures += 1
-                wait = scope.policy.delay(scope.failures - 1, getattr(exc, "retry_after_s", None))
+                hint = exc.retry_after_s if isinstance(exc, ThrottledError) else None
+                wait = scope.policy.delay(scope.failures - 1, hint)
                 if (
                     not retryable(exc)
                     or scope.failures >= scope.policy.max_attempts
