@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import logging
+import threading
 import time
 import xml.etree.ElementTree as ET
 
@@ -95,6 +98,31 @@ async def test_first_audio_arrives_before_synthesis_ends(aws_env):
     assert first_at - start < 0.6
     assert first_at - fake.started_at[0] < 0.35  # ~ the fake's 0.1 s time to first byte
     assert first_at < fake.finished_at[0] - 0.4  # yielded while Polly was still sending
+
+
+async def test_blocking_work_runs_on_own_threads_not_the_default_executor(aws_env):
+    # Long audio-stream reads used to hold threads of the loop's shared default executor.
+    class CountingExecutor(concurrent.futures.ThreadPoolExecutor):
+        submitted = 0
+
+        def submit(self, fn, /, *args, **kwargs):
+            CountingExecutor.submitted += 1
+            return super().submit(fn, *args, **kwargs)
+
+    asyncio.get_running_loop().set_default_executor(CountingExecutor(max_workers=2))
+    with FakePollyServer(pace=8.0) as fake:
+        s = synth(fake)
+        seen: set[str] = set()
+        async for _chunk in s.synthesize("hola a todos", voice="Lucia", language="es"):
+            seen |= {t.name for t in threading.enumerate()}
+        assert CountingExecutor.submitted == 0
+        own = list(s._executor._threads)
+        await s.aclose()
+    assert own and all(t.name.startswith("s2st-polly") for t in own)
+    assert {t.name for t in own} <= seen
+    for thread in own:  # aclose shuts them down
+        thread.join(2.0)
+        assert not thread.is_alive()
 
 
 async def test_voice_catalogue_paginated_cached_and_filtered(aws_env, fake):
@@ -218,12 +246,12 @@ async def test_consumer_stopping_early_releases_the_stream(aws_env):
 async def test_secret_never_in_exception_or_log(aws_env, caplog, fake):
     caplog.set_level(logging.DEBUG, logger="s2st_kit")
     s = synth(fake, engine="standard", rate="fast")
-    s._catalogue = [v for v in await s.load_voices()]
+    voices = await s.load_voices()
     fake.throttle = 1
     object.__setattr__(s, "engine", "generative")  # bypass the local check: server refuses
-    s._catalogue = [
+    s.catalogue._voices = [
         v.__class__(**{**{f: getattr(v, f) for f in v.__slots__}, "engines": ("generative",)})
-        for v in s._catalogue
+        for v in voices
     ]
     with pytest.raises(UnsupportedVoiceError) as info:
         await collect(s, "hola", voice="Conchita")

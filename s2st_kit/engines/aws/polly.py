@@ -1,8 +1,10 @@
 """Amazon Polly (``SynthesizeSpeech``, PCM) as a streaming :class:`~s2st_kit.engines.protocols.Synthesizer`.
 
-The response body is read chunk by chunk in a worker thread and every chunk is handed to
-the async caller as soon as it arrives (``loop.call_soon_threadsafe``), so the first audio
-is yielded while Polly is still synthesising. Text over the request limits (3,000 billed
+The response body is read chunk by chunk in one of the synthesizer's own worker threads
+(:func:`s2st_kit.bridge.executor`, never the loop's shared default executor) and every
+chunk is handed to the async caller as soon as it arrives through a bounded
+:class:`s2st_kit.bridge.ThreadChannel`, so the first audio is yielded while Polly is still
+synthesising. Text over the request limits (3,000 billed
 characters, 6,000 characters including SSML tags) is split at sentence boundaries and the
 pieces are synthesised in sequence. A voice that does not exist, or does not support the
 chosen engine or language, raises :class:`~s2st_kit.errors.UnsupportedVoiceError` before
@@ -17,20 +19,22 @@ import logging
 import re
 import threading
 from collections.abc import AsyncIterator, Iterable
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from xml.sax.saxutils import escape
 
+from ...bridge import ThreadChannel, executor
 from ...errors import ConfigError, EngineError, UnsupportedLanguageError, UnsupportedVoiceError
 from ...records import AudioChunk, Voice
 from ._text import split_text
 from .errors import RetryPolicy, call_with_retry, map_boto_error, require_boto3
-from .session import ClientFactory
+from .session import ClientFactory, options_for
 
 __all__ = [
     "ENGINES",
     "MAX_BILLED_CHARS",
     "MAX_TOTAL_CHARS",
     "AwsPollySynthesizer",
+    "VoiceCatalogue",
     "create_synthesizer",
     "ssml_for",
 ]
@@ -38,11 +42,14 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 PollyEngine = Literal["standard", "neural", "long-form", "generative"]
-ENGINES: tuple[str, ...] = ("standard", "neural", "long-form", "generative")
+ENGINES: tuple[str, ...] = get_args(PollyEngine)
 #: Characters billed per SynthesizeSpeech request (SSML tags excluded).
 MAX_BILLED_CHARS = 3000
 #: Characters per request including SSML tags.
 MAX_TOTAL_CHARS = 6000
+#: Worker threads per synthesizer: one per synthesis in flight (each reads its audio stream
+#: while it plays out) plus the catalogue; more concurrent syntheses wait for a thread.
+_WORKERS = 8
 _RATES = ("x-slow", "slow", "medium", "fast", "x-fast")
 _VOLUMES = ("silent", "x-soft", "soft", "medium", "loud", "x-loud")
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -114,6 +121,94 @@ def ssml_for(text: str, *, rate: str | None = None, volume: str | None = None) -
     return f"<speak>{body}</speak>"
 
 
+class VoiceCatalogue:
+    """Polly's voices from ``DescribeVoices`` (every page), fetched once and cached.
+
+    Thread-safe; :meth:`fetch` blocks (call it from a worker thread). ``name`` is the
+    engine name used in error messages.
+    """
+
+    def __init__(self, clients: ClientFactory, name: str) -> None:
+        self._clients = clients
+        self._name = name
+        self._lock = threading.Lock()
+        self._voices: list[Voice] | None = None
+        self._additional: dict[str, tuple[str, ...]] = {}  # voice id -> more locales
+
+    @property
+    def loaded(self) -> bool:
+        return self._voices is not None
+
+    def fetch(self, *, refresh: bool = False) -> list[Voice]:
+        """Blocking: every voice (sorted by language, locale, id), from the cache if loaded."""
+        with self._lock:
+            if self._voices is not None and not refresh:
+                return self._voices
+            try:
+                voices, additional = self._describe_all()
+            except Exception as exc:
+                raise map_boto_error(
+                    exc,
+                    engine=self._name,
+                    operation="DescribeVoices",
+                    permission="polly:DescribeVoices",
+                ) from exc
+            voices.sort(key=lambda v: (v.language, v.locale or "", v.id))
+            self._voices, self._additional = voices, additional
+            return voices
+
+    def _describe_all(self) -> tuple[list[Voice], dict[str, tuple[str, ...]]]:
+        client = self._clients.get()
+        voices: list[Voice] = []
+        additional: dict[str, tuple[str, ...]] = {}
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"IncludeAdditionalLanguageCodes": True}
+            if token:
+                kwargs["NextToken"] = token
+            response = client.describe_voices(**kwargs)
+            for v in response.get("Voices", []):
+                locale = v.get("LanguageCode", "")
+                voices.append(
+                    Voice(
+                        id=v["Id"],
+                        name=v.get("Name", v["Id"]),
+                        language=iso_language(locale),
+                        locale=locale or None,
+                        gender=v.get("Gender"),
+                        engines=tuple(v.get("SupportedEngines", ())),
+                    )
+                )
+                additional[v["Id"]] = tuple(v.get("AdditionalLanguageCodes", ()))
+            token = response.get("NextToken")
+            if not token:
+                return voices, additional
+
+    def additional_locales(self, voice_id: str) -> tuple[str, ...]:
+        """Locales the voice speaks besides its own (``AdditionalLanguageCodes``)."""
+        return self._additional.get(voice_id, ())
+
+    def speaks(self, voice: Voice, language: str) -> bool:
+        """True when ``voice`` speaks ``language`` (ISO code, or a locale like ``"es-US"``)."""
+        extra = self.additional_locales(voice.id)
+        if "-" in language:
+            return language.lower() in (c.lower() for c in (voice.locale or "", *extra))
+        return language.lower() in {voice.language, *(iso_language(c) for c in extra)}
+
+    def select(self, language: str | None = None, engine: str | None = None) -> list[Voice]:
+        """The voices speaking ``language`` and supporting ``engine`` (None: any)."""
+        return [
+            v
+            for v in self.fetch()
+            if (engine is None or engine in v.engines)
+            and (language is None or self.speaks(v, language))
+        ]
+
+    def find(self, voice_id: str) -> Voice | None:
+        """The voice named ``voice_id`` (case-insensitive), or None."""
+        return next((v for v in self.fetch() if v.id.lower() == voice_id.lower()), None)
+
+
 class AwsPollySynthesizer:
     """Amazon Polly, PCM output.
 
@@ -126,8 +221,13 @@ class AwsPollySynthesizer:
     lexicon_names: pronunciation lexicons applied to every request (up to 5).
     read_bytes: bytes read from the response body per chunk (default 1600 = 50 ms at 16 kHz).
     max_pending_chunks: chunks read ahead of the consumer before the reader waits (64).
-    max_attempts / backoff_base_s / backoff_cap_s: throttling retry (5 calls, 0.1 s, 5 s).
+    max_attempts / backoff_base_s / backoff_cap_s: throttling retry (5 calls, 0.1 s, 5 s), or
+        ``retry=`` a :class:`~s2st_kit.retry.RetryPolicy`; inside a pipeline stage retry the
+        stage's policy applies instead (retries never multiply).
     connect_timeout_s / read_timeout_s: socket timeouts (s; 5 and 30).
+
+    Blocking work (requests, reading the audio stream) runs on the synthesizer's own
+    worker threads (``s2st-polly``), shut down by :meth:`aclose`.
     """
 
     name = "aws-polly"
@@ -153,17 +253,10 @@ class AwsPollySynthesizer:
         retry: RetryPolicy | None = None,
     ) -> None:
         require_boto3()
-        if engine not in ENGINES:
-            raise ConfigError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
-        if sample_rate not in (8000, 16000):
-            raise ConfigError(f"Polly PCM sample_rate must be 8000 or 16000 Hz, got {sample_rate}")
-        _check_prosody("rate", rate, _RATES, "%")
-        _check_prosody("volume", volume, _VOLUMES, "dB")
-        if isinstance(lexicon_names, str):
-            lexicon_names = [lexicon_names]
-        self.lexicon_names = tuple(lexicon_names)
-        if len(self.lexicon_names) > 5:
-            raise ConfigError("Polly applies at most 5 lexicons per request")
+        self.lexicon_names = (
+            (lexicon_names,) if isinstance(lexicon_names, str) else tuple(lexicon_names)
+        )
+        _check_options(engine, sample_rate, rate, volume, self.lexicon_names)
         if read_bytes < 2 or max_pending_chunks < 1:
             raise ConfigError("read_bytes must be >= 2 and max_pending_chunks >= 1")
         self.engine: str = engine
@@ -183,9 +276,8 @@ class AwsPollySynthesizer:
             connect_timeout_s=connect_timeout_s,
             read_timeout_s=read_timeout_s,
         )
-        self._catalogue: list[Voice] | None = None
-        self._additional: dict[str, tuple[str, ...]] = {}
-        self._catalogue_lock = threading.Lock()
+        self.catalogue = VoiceCatalogue(self._clients, self.name)
+        self._executor = executor("polly", max_workers=_WORKERS)
         self._closed = False
 
     def __repr__(self) -> str:
@@ -199,57 +291,14 @@ class AwsPollySynthesizer:
         """True when requests are sent as SSML (a prosody option is set)."""
         return self.rate is not None or self.volume is not None
 
-    # voice catalogue ------------------------------------------------------------------------
-    def _describe_voices(self) -> list[Voice]:
-        """Blocking: every voice from DescribeVoices (all pages), cached."""
-        with self._catalogue_lock:
-            if self._catalogue is not None:
-                return self._catalogue
-            client = self._clients.get()
-            voices: list[Voice] = []
-            additional: dict[str, tuple[str, ...]] = {}
-            token: str | None = None
-            try:
-                while True:
-                    kwargs: dict[str, Any] = {"IncludeAdditionalLanguageCodes": True}
-                    if token:
-                        kwargs["NextToken"] = token
-                    response = client.describe_voices(**kwargs)
-                    for v in response.get("Voices", []):
-                        locale = v.get("LanguageCode", "")
-                        voices.append(
-                            Voice(
-                                id=v["Id"],
-                                name=v.get("Name", v["Id"]),
-                                language=iso_language(locale),
-                                locale=locale or None,
-                                gender=v.get("Gender"),
-                                engines=tuple(v.get("SupportedEngines", ())),
-                            )
-                        )
-                        additional[v["Id"]] = tuple(v.get("AdditionalLanguageCodes", ()))
-                    token = response.get("NextToken")
-                    if not token:
-                        break
-            except Exception as exc:
-                raise map_boto_error(
-                    exc,
-                    engine=self.name,
-                    operation="DescribeVoices",
-                    permission="polly:DescribeVoices",
-                ) from exc
-            voices.sort(key=lambda v: (v.language, v.locale or "", v.id))
-            self._catalogue = voices
-            self._additional = additional
-            return voices
-
+    # voices (SupportsVoiceCatalogue) --------------------------------------------------------
     async def load_voices(self, *, refresh: bool = False) -> list[Voice]:
         """Fetch (or re-fetch) the voice catalogue in a worker thread; returns every voice."""
         self._check_open()
-        if refresh:
-            with self._catalogue_lock:
-                self._catalogue = None
-        return await asyncio.to_thread(self._describe_voices)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._executor, lambda: self.catalogue.fetch(refresh=refresh)
+        )
 
     def voice_catalogue(
         self, language: str | None = None, engine: str | None = None
@@ -260,26 +309,11 @@ class AwsPollySynthesizer:
         Uses the cached catalogue; the first call fetches it (a blocking DescribeVoices —
         in async code ``await load_voices()`` first).
         """
-        voices = self._catalogue if self._catalogue is not None else self._describe_voices()
-        out = []
-        for v in voices:
-            if engine is not None and engine not in v.engines:
-                continue
-            if language is not None and not self._speaks(v, language):
-                continue
-            out.append(v)
-        return out
+        return self.catalogue.select(language, engine)
 
     def voices(self, language: str | None = None) -> list[Voice]:
         """Voices usable with this synthesizer's engine, optionally for ``language``."""
-        return self.voice_catalogue(language, self.engine)
-
-    def _speaks(self, voice: Voice, language: str) -> bool:
-        if "-" in language:
-            codes = (voice.locale or "", *self._additional.get(voice.id, ()))
-            return language.lower() in (c.lower() for c in codes)
-        langs = {voice.language, *(iso_language(c) for c in self._additional.get(voice.id, ()))}
-        return language.lower() in langs
+        return self.catalogue.select(language, self.engine)
 
     def default_voice(self, language: str) -> str:
         """A voice for ``language`` that supports this engine (preferring the main locale);
@@ -308,8 +342,7 @@ class AwsPollySynthesizer:
     def check_voice(self, voice: str, language: str | None = None) -> Voice:
         """The catalogue entry of ``voice``; raises UnsupportedVoiceError when the voice does
         not exist, does not support this engine, or does not speak ``language``."""
-        catalogue = self._catalogue if self._catalogue is not None else self._describe_voices()
-        found = next((v for v in catalogue if v.id.lower() == voice.lower()), None)
+        found = self.catalogue.find(voice)
         if found is None:
             some = ", ".join(v.id for v in self.voices(language)[:8]) or "none"
             raise UnsupportedVoiceError(
@@ -321,7 +354,7 @@ class AwsPollySynthesizer:
                 f"{self.name}: voice {found.id!r} supports the {', '.join(found.engines)} "
                 f"engine(s), not {self.engine!r}; choose engine= one of those or another voice"
             )
-        if language is not None and not self._speaks(found, language):
+        if language is not None and not self.catalogue.speaks(found, language):
             raise UnsupportedVoiceError(
                 f"{self.name}: voice {found.id!r} speaks {found.locale}, not {language!r}; "
                 f"default for {language!r} would be "
@@ -370,7 +403,7 @@ class AwsPollySynthesizer:
             kwargs["TextType"] = "text"
         if self.lexicon_names:
             kwargs["LexiconNames"] = list(self.lexicon_names)
-        if "-" in language and language in self._additional.get(voice.id, ()):
+        if "-" in language and language in self.catalogue.additional_locales(voice.id):
             kwargs["LanguageCode"] = language
         return kwargs
 
@@ -382,7 +415,7 @@ class AwsPollySynthesizer:
         Raises UnsupportedVoiceError before any request for a bad voice / engine / language.
         """
         self._check_open()
-        if self._catalogue is None:
+        if not self.catalogue.loaded:
             await self.load_voices()
         entry = self.check_voice(voice, language)
         position_s = 0.0
@@ -395,60 +428,24 @@ class AwsPollySynthesizer:
                 yield chunk
 
     async def _stream_piece(self, request: dict[str, Any]) -> AsyncIterator[bytes]:
-        def call() -> Any:
-            return self._clients.get().synthesize_speech(**request)
-
+        """One SynthesizeSpeech request; its audio as it arrives (even byte counts)."""
         response = await call_with_retry(
-            call,
+            lambda: self._clients.get().synthesize_speech(**request),
             policy=self.retry,
             engine=self.name,
             operation="SynthesizeSpeech",
             permission="polly:SynthesizeSpeech",
             extra_permissions="Lexicons must exist in the same region.",
+            executor=self._executor,
         )
         body = response["AudioStream"]
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue()
-        slots = threading.Semaphore(self.max_pending_chunks)
-        cancelled = threading.Event()
-
-        def post(item: bytes | BaseException | None) -> bool:
-            while not slots.acquire(timeout=0.1):
-                if cancelled.is_set():
-                    return False
-            if cancelled.is_set():
-                return False
-            with contextlib.suppress(RuntimeError):  # loop closed: nobody is listening
-                loop.call_soon_threadsafe(queue.put_nowait, item)
-            return True
-
-        def reader() -> None:
-            carry = b""
-            try:
-                while not cancelled.is_set():
-                    data = body.read(self.read_bytes)
-                    if not data:
-                        break
-                    data = carry + data
-                    cut = len(data) - len(data) % 2
-                    carry = data[cut:]
-                    if cut and not post(data[:cut]):
-                        return
-                post(None)
-            except BaseException as exc:
-                post(exc)
-            finally:
-                with contextlib.suppress(Exception):
-                    body.close()
-
-        worker = loop.run_in_executor(None, reader)
+        channel: ThreadChannel[bytes | Exception | None] = ThreadChannel(self.max_pending_chunks)
+        reader = asyncio.get_running_loop().run_in_executor(
+            self._executor, self._read_body, body, channel
+        )
         try:
-            while True:
-                item = await queue.get()
-                slots.release()
-                if item is None:
-                    break
-                if isinstance(item, BaseException):
+            while (item := await channel.get()) is not None:
+                if isinstance(item, Exception):
                     raise map_boto_error(
                         item,
                         engine=self.name,
@@ -457,22 +454,57 @@ class AwsPollySynthesizer:
                     ) from item
                 yield item
         finally:
-            cancelled.set()
-            if not worker.done():
+            channel.close()  # the reader's next put returns False: it stops
+            if not reader.done():
                 # Stopped early: closing the body ends a blocked read; do not wait long.
                 with contextlib.suppress(Exception):
                     body.close()
                 with contextlib.suppress(Exception, asyncio.TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(worker), 1.0)
+                    await asyncio.wait_for(asyncio.shield(reader), 1.0)
+
+    def _read_body(self, body: Any, channel: ThreadChannel[bytes | Exception | None]) -> None:
+        """(Worker thread.) Read ``body`` in ``read_bytes`` pieces into ``channel``; then None."""
+        carry = b""
+        try:
+            while not channel.closed:
+                data = body.read(self.read_bytes)
+                if not data:
+                    channel.put(None)
+                    return
+                data = carry + data
+                cut = len(data) - len(data) % 2
+                carry = data[cut:]
+                if cut and not channel.put(data[:cut]):
+                    return
+        except Exception as exc:
+            channel.put(exc)
+        finally:
+            with contextlib.suppress(Exception):  # the body may be half-read: just drop it
+                body.close()
 
     def _check_open(self) -> None:
         if self._closed:
             raise EngineError(f"{self.name}: the synthesizer is closed", engine=self.name)
 
     async def aclose(self) -> None:
-        """Close the client's connections. Idempotent; a closed synthesizer refuses calls."""
+        """Close the client's connections and the worker threads. Idempotent; a closed
+        synthesizer refuses calls."""
         self._closed = True
         self._clients.close()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _check_options(
+    engine: str, sample_rate: int, rate: str | None, volume: str | None, lexicons: tuple[str, ...]
+) -> None:
+    if engine not in ENGINES:
+        raise ConfigError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if sample_rate not in (8000, 16000):
+        raise ConfigError(f"Polly PCM sample_rate must be 8000 or 16000 Hz, got {sample_rate}")
+    _check_prosody("rate", rate, _RATES, "%")
+    _check_prosody("volume", volume, _VOLUMES, "dB")
+    if len(lexicons) > 5:
+        raise ConfigError("Polly applies at most 5 lexicons per request")
 
 
 def create_synthesizer(**options: Any) -> AwsPollySynthesizer:
@@ -482,6 +514,4 @@ def create_synthesizer(**options: Any) -> AwsPollySynthesizer:
     profile, ``endpoint_urls={"polly": url}`` or ``endpoint_url``, and the keyword options
     of :class:`AwsPollySynthesizer`; options of the other AWS stages are ignored.
     """
-    from .session import options_for
-
     return AwsPollySynthesizer(**options_for("polly", options))
