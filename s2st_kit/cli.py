@@ -18,19 +18,31 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import math
 import sys
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .config import POLICIES, PipelineConfig
+from .engines import BUNDLES
 from .errors import AudioFormatError, ConfigError, DeviceError, S2STError
+from .events import ErrorEvent, Event, SegmentLogged
+
+if TYPE_CHECKING:
+    from .audio import EchoGuard, FileSource, WavSink
+    from .engines import Engines
+    from .log import SegmentLog
+    from .pipeline import Pipeline
 
 __all__ = ["build_parser", "main"]
 
-ENGINE_CHOICES = ("offline", "simulated", "aws")
+#: Engine bundle names for --engines / --asr / --mt / --tts: the registry's.
+ENGINE_CHOICES: tuple[str, ...] = tuple(BUNDLES)
 
 
 def _fmt_s(value: Any) -> str:
@@ -89,79 +101,22 @@ def format_summary(df: Any, *, audio_s: float, wall_s: float | None = None) -> s
 
 
 # -- engines ---------------------------------------------------------------------------------
-def _simulated_options(args: argparse.Namespace, input_path: Path | None) -> dict[str, Any]:
-    """Simulated engines: script from the data manifest if the clip is listed, else from VAD."""
-    from .engines.simulated import ScriptUtterance, script_from_audio
-
-    opts: dict[str, Any] = {"preset": args.preset, "seed": args.seed}
-    if input_path is None:
-        return opts
-    clip = None
-    try:
-        from .datasets import find_clip
-
-        clip = find_clip(input_path)
-    except ImportError:  # pragma: no cover - datasets ships with the package
-        clip = None
-    from .audio.file import read_audio
-
-    samples, rate = read_audio(input_path, sample_rate=16000)
-    script: list[ScriptUtterance]
-    if clip is not None and clip.utterances:
-        script = [ScriptUtterance(u.text, u.start_s, u.end_s) for u in clip.utterances]
-        references: dict[str, dict[str, str]] = {}
-        for u in clip.utterances:
-            for lang, text in getattr(u, "translations", {}).items():
-                references.setdefault(lang, {})[u.text] = text
-        opts["references"] = references
-        source = f"manifest entry {clip.id!r}"
-    else:
-        script = script_from_audio(samples, rate)
-        if clip is not None and clip.transcript:
-            script = _spread_words(clip.transcript, script)
-            source = f"{clip.id!r} reference transcript over detected speech"
-        else:
-            source = "energy-based speech detection (placeholder words)"
-    opts["script"] = script
-    opts["script_source"] = source
-    return opts
-
-
-def _spread_words(text: str, regions: Sequence[Any]) -> list[Any]:
-    """Distribute a reference transcript's words over detected speech regions by duration."""
-    from .engines.simulated import ScriptUtterance
-
-    words = text.split()
-    total = sum(r.end_s - r.start_s for r in regions) or 1.0
-    out, i = [], 0
-    for k, r in enumerate(regions):
-        n = (
-            len(words) - i
-            if k == len(regions) - 1
-            else round(len(words) * (r.end_s - r.start_s) / total)
-        )
-        piece = words[i : i + max(1, n)]
-        i += len(piece)
-        if piece:
-            out.append(ScriptUtterance(" ".join(piece), r.start_s, r.end_s))
-    return out
-
-
-def _make_engines(args: argparse.Namespace, input_path: Path | None = None) -> Any:
+def _make_engines(args: argparse.Namespace, input_path: Path | None = None) -> Engines:
+    """The engines named by ``--engines`` / ``--asr`` / ``--mt`` / ``--tts`` (blocking: call it
+    in a worker thread). Simulated stages follow ``input_path`` (see
+    :func:`~s2st_kit.engines.simulated.engines_for_clip`) when the recognizer is simulated."""
     from .engines import Engines
 
-    names = {
-        "asr": args.asr or args.engines,
-        "mt": args.mt or args.engines,
-        "tts": args.tts or args.engines,
-    }
+    names = {stage: getattr(args, stage) or args.engines for stage in ("asr", "mt", "tts")}
     options: dict[str, dict[str, Any]] = {}
     if "simulated" in names.values():
-        sim = _simulated_options(args, input_path if names["asr"] == "simulated" else None)
-        source = sim.pop("script_source", None)
-        if source:
-            print(f"simulated recognizer script: {source}", file=sys.stderr)
-        options["simulated"] = sim
+        from .engines.simulated import engines_for_clip
+
+        followed = input_path if names["asr"] == "simulated" else None
+        sim = engines_for_clip(followed, preset=args.preset, seed=args.seed)
+        if sim.script_source:
+            print(f"simulated recognizer script: {sim.script_source}", file=sys.stderr)
+        options["simulated"] = sim.options()
     if "aws" in names.values():
         options["aws"] = {
             k: v for k, v in (("region", args.region), ("profile", args.profile)) if v
@@ -169,66 +124,67 @@ def _make_engines(args: argparse.Namespace, input_path: Path | None = None) -> A
     return Engines.create(None, asr=names["asr"], mt=names["mt"], tts=names["tts"], options=options)
 
 
-# -- commands --------------------------------------------------------------------------------
+# -- s2st run ---------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class _Outputs:
+    """Where ``s2st run`` writes: translated speech, the Parquet log and the JSONL beside it."""
+
+    wav: Path
+    log: Path
+    jsonl: Path
+
+    @classmethod
+    def of(cls, args: argparse.Namespace, input_path: Path) -> _Outputs:
+        stem = f"{input_path.stem}.{args.target}"
+        log = Path(args.log) if args.log else Path("out") / f"{stem}.parquet"
+        wav = Path(args.out) if args.out else Path("out") / f"{stem}.wav"
+        return cls(wav=wav, log=log, jsonl=log.with_suffix(".jsonl"))
+
+
+@dataclass(slots=True)
+class _Audio:
+    """The session's opened audio ends: ``source`` / ``sink`` as the pipeline uses them."""
+
+    source: Any
+    sink: Any
+    wav: WavSink
+    guard: EchoGuard | None = None
+
+
+def _is_microphone(value: str) -> bool:
+    return value == "mic" or value.startswith("mic:")
+
+
 async def _run_session(args: argparse.Namespace, out: TextIO) -> int:
-    import time
+    """``s2st run``: prepare in a safe order, run the pipeline, print the summary.
 
-    from .audio import FileSource, PacedSink, WavSink
-    from .pipeline import Pipeline
+    The input file is checked first, then the engines are built and validated against the
+    configuration, and only then are sound devices opened (in worker threads: PortAudio's
+    initialisation blocks). Everything opened is closed on any failure.
+    """
+    from .audio import FileSource
+    from .pipeline import validate
 
-    live = args.input == "mic" or args.input.startswith("mic:")
-    guard = None
-    if live:
-        from .audio.devices import MicrophoneSource
-
-        source: Any = MicrophoneSource(_device_arg(args.input[4:]), chunk_ms=args.chunk_ms)
-        input_path = Path("microphone")
-        duration = "live"
-    else:
-        input_path = Path(args.input)
-        source = FileSource(
-            input_path, chunk_ms=args.chunk_ms, realtime=args.realtime, speed=args.speed
+    live = _is_microphone(args.input)
+    file_source = None
+    if not live:
+        file_source = FileSource(
+            args.input, chunk_ms=args.chunk_ms, realtime=args.realtime, speed=args.speed
         )
-        duration = f"{source.duration_s:.1f} s"
+    input_path = Path("microphone") if live else Path(args.input)
     config = PipelineConfig(
-        source_lang=args.source,
-        target_lang=args.target,
-        voice=args.voice,
-        chunk_ms=args.chunk_ms,
-        policy=args.policy,
-    )
-    stem = f"{input_path.stem}.{args.target}"
-    wav_path = Path(args.out) if args.out else Path("out") / f"{stem}.wav"
-    log_path = Path(args.log) if args.log else Path("out") / f"{stem}.parquet"
-    jsonl_path = log_path.with_suffix(".jsonl")
-    if jsonl_path.exists():
-        jsonl_path.unlink()
-    engines = await asyncio.to_thread(_make_engines, args, None if live else input_path)
-    try:
-        wav = WavSink(wav_path)
-        sink: Any = PacedSink(wav, speed=args.speed) if args.realtime else wav
-        if args.speaker is not None:
-            from .audio.devices import SpeakerSink
-            from .audio.echo import EchoGuard
-
-            sink = _Tee(SpeakerSink(_device_arg(args.speaker)), wav)
-            if live and args.echo_guard:
-                guard = EchoGuard(source, sink)
-                source, sink = guard.source, guard.sink
-        from .experiments import input_audio_path
-
-        pipe = Pipeline(
-            engines, config, source=source, sink=sink, log_path=jsonl_path,
-            record_input=input_audio_path(log_path), clock=guard.clock if guard else None,
-        )  # fmt: skip
-
-        def on_event(ev: Any) -> None:
-            if ev.kind == "segment":
-                print(format_segment_line(ev.row), file=out, flush=True)
-            elif ev.kind == "error" and ev.fatal:
-                print(f"session error: {ev.message}", file=sys.stderr, flush=True)
-
-        pipe.subscribe(on_event)
+        source_lang=args.source, target_lang=args.target, voice=args.voice,
+        chunk_ms=args.chunk_ms, policy=args.policy,
+    )  # fmt: skip
+    paths = _Outputs.of(args, input_path)
+    if paths.jsonl.exists():
+        paths.jsonl.unlink()
+    async with contextlib.AsyncExitStack() as opened:
+        engines = await asyncio.to_thread(_make_engines, args, None if live else input_path)
+        opened.push_async_callback(engines.aclose)
+        await asyncio.to_thread(validate, engines, config)
+        audio = await _open_audio(args, opened, file_source, paths.wav)
+        duration = "live" if file_source is None else f"{file_source.duration_s:.1f} s"
         print(
             f"{input_path} ({duration}) → {args.target}: asr={engines.recognizer.name} "
             f"mt={engines.translator.name} tts={engines.synthesizer.name} policy={args.policy} "
@@ -236,23 +192,94 @@ async def _run_session(args: argparse.Namespace, out: TextIO) -> int:
             file=out,
             flush=True,
         )
-        t0 = time.monotonic()
-        if live:
-            print(
-                "listening — press Ctrl-C to stop (what was heard is finished first)",
-                file=out,
-                flush=True,
-            )
-            _stop_on_sigint(pipe)
-        try:
-            log = await pipe.run()
-        finally:
-            pipe.log.save(log_path)
-            if guard is not None:
-                guard.save_json(guard.spans_path(log_path))
-        wall = time.monotonic() - t0
+        pipe, log, wall = await _run_pipeline(engines, config, audio, paths, out, live=live)
+    _print_results(out, pipe, log, wall=wall, wav=audio.wav, paths=paths)
+    return 0
+
+
+async def _open_audio(
+    args: argparse.Namespace,
+    opened: contextlib.AsyncExitStack,
+    file_source: FileSource | None,
+    wav_path: Path,
+) -> _Audio:
+    """The source (``file_source``, else the microphone) and the sink (a WAV file, paced or
+    teed to the loudspeaker). Devices are created and opened off the loop (``create`` /
+    ``open``) and registered on ``opened`` so that any later failure closes them."""
+    from .audio import PacedSink, WavSink
+
+    source: Any = file_source
+    if source is None:
+        from .audio.devices import MicrophoneSource
+
+        mic = await MicrophoneSource.create(_device_arg(args.input[4:]), chunk_ms=args.chunk_ms)
+        opened.push_async_callback(mic.aclose)
+        await mic.open()  # a busy device fails here, before the session starts
+        source = mic
+    wav = WavSink(wav_path)
+    if args.speaker is None:
+        return _Audio(source, PacedSink(wav, speed=args.speed) if args.realtime else wav, wav)
+    from .audio.devices import SpeakerSink
+    from .audio.echo import EchoGuard
+
+    speaker = await SpeakerSink.create(_device_arg(args.speaker))
+    opened.push_async_callback(speaker.aclose)
+    await speaker.open()
+    sink: Any = _Tee(speaker, wav)
+    if file_source is None and args.echo_guard:
+        guard = EchoGuard(source, sink)
+        return _Audio(guard.source, guard.sink, wav, guard)
+    return _Audio(source, sink, wav)
+
+
+async def _run_pipeline(
+    engines: Engines,
+    config: PipelineConfig,
+    audio: _Audio,
+    paths: _Outputs,
+    out: TextIO,
+    *,
+    live: bool,
+) -> tuple[Pipeline, SegmentLog, float]:
+    """Run one session, printing each segment as it is logged; the log is saved even when
+    the session fails. Returns the pipeline, its log and the wall time (s)."""
+    from .experiments import input_audio_path
+    from .pipeline import Pipeline
+
+    guard = audio.guard
+    pipe = Pipeline(
+        engines, config, source=audio.source, sink=audio.sink, log_path=paths.jsonl,
+        record_input=input_audio_path(paths.log), clock=guard.clock if guard else None,
+    )  # fmt: skip
+    pipe.subscribe(lambda ev: _print_event(ev, out))
+    t0 = time.monotonic()
+    if live:
+        print(
+            "listening — press Ctrl-C to stop (what was heard is finished first)",
+            file=out,
+            flush=True,
+        )
+        _stop_on_sigint(pipe)
+    try:
+        log = await pipe.run()
     finally:
-        await engines.aclose()
+        await asyncio.to_thread(pipe.log.save, paths.log)
+        if guard is not None:
+            await asyncio.to_thread(guard.save_json, guard.spans_path(paths.log))
+    return pipe, log, time.monotonic() - t0
+
+
+def _print_event(ev: Event, out: TextIO) -> None:
+    if isinstance(ev, SegmentLogged):
+        print(format_segment_line(ev.row), file=out, flush=True)
+    elif isinstance(ev, ErrorEvent) and ev.fatal:
+        print(f"session error: {ev.message}", file=sys.stderr, flush=True)
+
+
+def _print_results(
+    out: TextIO, pipe: Pipeline, log: SegmentLog, *, wall: float, wav: WavSink, paths: _Outputs
+) -> None:
+    """The session summary, robustness counters and where the outputs are."""
     df = log.to_pandas()
     print("", file=out)
     print(format_summary(df, audio_s=pipe.stats.audio_s, wall_s=wall), file=out)
@@ -263,9 +290,8 @@ async def _run_session(args: argparse.Namespace, out: TextIO) -> int:
     }  # fmt: skip
     if any(notes.values()):
         print("robustness: " + ", ".join(f"{k} {v}" for k, v in notes.items() if v), file=out)
-    print(f"\ntranslated speech: {wav_path} ({wav.duration_s:.1f} s)", file=out)
-    print(f"segment log:       {log_path} (and {jsonl_path})", file=out)
-    return 0
+    print(f"\ntranslated speech: {paths.wav} ({wav.duration_s:.1f} s)", file=out)
+    print(f"segment log:       {paths.log} (and {paths.jsonl})", file=out)
 
 
 class _Tee:
@@ -404,7 +430,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)")
     sub = p.add_subparsers(dest="command", required=True)
+    _add_run_command(sub)
+    _add_info_commands(sub)
+    for extra in _EXTRA_COMMANDS:
+        extra(sub)
+    return p
 
+
+def _add_run_command(sub: Any) -> None:
     run = sub.add_parser("run", help="translate a recording, printing each segment as it completes")
     run.add_argument(
         "input",
@@ -419,19 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--echo-guard", action=argparse.BooleanOptionalAction, default=True,
         help="with mic + --speaker: mute the microphone while the translation plays (default on)",
     )  # fmt: skip
-    run.add_argument(
-        "--engines",
-        choices=ENGINE_CHOICES,
-        default="offline",
-        help="engine bundle (default: offline)",
-    )
-    run.add_argument(
-        "--asr", choices=ENGINE_CHOICES, help="recognizer engine (overrides --engines)"
-    )
-    run.add_argument("--mt", choices=ENGINE_CHOICES, help="translator engine (overrides --engines)")
-    run.add_argument(
-        "--tts", choices=ENGINE_CHOICES, help="synthesizer engine (overrides --engines)"
-    )
+    _add_engine_arguments(run)
     run.add_argument("--from", dest="source", default="en", help="source language (default: en)")
     run.add_argument("--to", dest="target", default="es", help="target language (default: es)")
     run.add_argument("--voice", help="synthesizer voice id (default: the engine's voice for --to)")
@@ -450,14 +471,36 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--log", help="segment log Parquet (default: out/<input>.<to>.parquet; JSONL beside it)"
     )
+    _add_engine_options(run)
+    run.set_defaults(func=_cmd_run)
+
+
+def _add_engine_arguments(run: argparse.ArgumentParser) -> None:
+    run.add_argument(
+        "--engines",
+        choices=ENGINE_CHOICES,
+        default="offline",
+        help="engine bundle (default: offline)",
+    )
+    run.add_argument(
+        "--asr", choices=ENGINE_CHOICES, help="recognizer engine (overrides --engines)"
+    )
+    run.add_argument("--mt", choices=ENGINE_CHOICES, help="translator engine (overrides --engines)")
+    run.add_argument(
+        "--tts", choices=ENGINE_CHOICES, help="synthesizer engine (overrides --engines)"
+    )
+
+
+def _add_engine_options(run: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--preset", default="cloud-like", help="simulated latency preset: instant, cloud-like"
     )
     run.add_argument("--seed", type=int, default=0, help="simulated engines' seed")
     run.add_argument("--region", help="AWS region (default: the AWS configuration's)")
     run.add_argument("--profile", help="AWS profile (default: the standard credential chain)")
-    run.set_defaults(func=_cmd_run)
 
+
+def _add_info_commands(sub: Any) -> None:
     eng = sub.add_parser("engines", help="list engines with their languages and voices")
     eng.set_defaults(func=_cmd_engines)
 
@@ -470,10 +513,6 @@ def build_parser() -> argparse.ArgumentParser:
     doc.add_argument("--region")
     doc.add_argument("--profile")
     doc.set_defaults(func=_cmd_doctor)
-
-    for extra in _EXTRA_COMMANDS:
-        extra(sub)
-    return p
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+import types
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
+import pytest
 import soundfile as sf
 from conftest import speechlike
+
+from s2st_kit.cli import ENGINE_CHOICES, main
+from s2st_kit.engines import BUNDLES
 
 DATA = Path(__file__).parent.parent / "data"
 
@@ -136,3 +143,81 @@ def test_microphone_without_a_device_is_refused_clearly(tmp_path):
     assert r.returncode == 2, r.stderr
     assert "NoSuchMic" in r.stderr or "no input audio device" in r.stderr
     assert "Traceback" not in r.stderr and "ALSA lib" not in r.stderr
+
+
+def test_engine_choices_are_the_registry():
+    assert set(ENGINE_CHOICES) == set(BUNDLES)
+
+
+# -- local microphone / speaker through the paced fake PortAudio of test_devices (in-process) ---
+
+
+@pytest.fixture
+def portaudio(monkeypatch, no_leaks):
+    """Fake PortAudio; each PyAudio() records the thread it was created on and its release."""
+    fakes = pytest.importorskip("test_devices")
+    from s2st_kit.audio import devices
+
+    class RecordingPyAudio(fakes.FakePyAudio):
+        made: ClassVar[list[RecordingPyAudio]] = []
+
+        def __init__(self):
+            self.thread = threading.current_thread()
+            self.terminated = False
+            RecordingPyAudio.made.append(self)
+
+        def terminate(self):
+            self.terminated = True
+
+    fakes.FakePyAudio.streams = []
+    mod = types.SimpleNamespace(PyAudio=RecordingPyAudio, paInt16=8)
+    monkeypatch.setattr(devices, "_import_pyaudio", lambda: mod)
+    return RecordingPyAudio
+
+
+def run_here(tmp_path, *args):
+    out, log = tmp_path / "o.wav", tmp_path / "o.parquet"
+    return main(["run", *map(str, args), "--out", str(out), "--log", str(log)])
+
+
+def test_mic_session_that_fails_validation_opens_no_device(portaudio, tmp_path, capsys):
+    """Regression: the microphone and speaker were opened before validation and never closed."""
+    rc = run_here(tmp_path, "mic", "--engines", "simulated", "--to", "tlh", "--speaker")
+    assert rc == 2 and "cannot translate 'en' → 'tlh'" in capsys.readouterr().err
+    assert portaudio.made == []  # engines validated before any device was touched
+
+
+def test_mic_session_whose_engines_fail_opens_no_device(portaudio, tmp_path, capsys):
+    """Regression: the microphone was opened before the engines were built, and leaked."""
+    rc = run_here(tmp_path, "mic", "--engines", "simulated", "--preset", "warp-speed")
+    assert rc == 2 and "unknown simulated preset 'warp-speed'" in capsys.readouterr().err
+    assert portaudio.made == []
+
+
+def test_speaker_that_fails_closes_the_open_microphone(portaudio, tmp_path, capsys):
+    """Regression: a failed speaker left the microphone's PortAudio open; both were set up
+    on the event loop's thread."""
+    rc = run_here(tmp_path, "mic", "--engines", "simulated", "--speaker", "NoSuchSpeaker")
+    assert rc == 2 and "NoSuchSpeaker" in capsys.readouterr().err
+    assert len(portaudio.made) == 2  # the microphone, then the speaker that failed
+    assert all(pa.terminated for pa in portaudio.made)
+    assert all(pa.thread is not threading.main_thread() for pa in portaudio.made)
+    assert all(not s.is_active() for s in portaudio.streams)  # the mic's stream was stopped
+
+
+def test_file_to_speaker_sets_up_the_device_off_the_loop(portaudio, tmp_path, capsys):
+    """Regression: SpeakerSink (PortAudio's initialisation) was created on the event loop."""
+    clip = tmp_path / "short.wav"
+    sf.write(clip, speechlike(1.5, 16000, [(0.3, 1.0)]), 16000)
+    rc = run_here(
+        tmp_path, clip, "--engines", "simulated", "--preset", "instant", "--no-realtime",
+        "--speaker",
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "segments: 1 (1 ok" in out
+    [speaker] = portaudio.made
+    assert speaker.thread is not threading.main_thread() and speaker.terminated
+    played = np.frombuffer(bytes(portaudio.streams[0].played), np.int16)
+    assert np.abs(played).max() > 1000  # the translation reached the device
+    assert sf.info(tmp_path / "o.wav").duration > 0.3
