@@ -21,6 +21,7 @@ import asyncio
 import json
 import ssl
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlparse
@@ -29,7 +30,19 @@ from ...errors import S2STError
 from .errors import map_boto_error, require_boto3
 from .session import ClientFactory, credential_source, make_session, resolve_region
 
-__all__ = ["IAM_POLICY", "CheckResult", "format_report", "iam_policy_json", "run_checks"]
+__all__ = [
+    "CHECKS",
+    "IAM_POLICY",
+    "CheckResult",
+    "check_credentials",
+    "check_polly",
+    "check_region",
+    "check_transcribe",
+    "check_translate",
+    "format_report",
+    "iam_policy_json",
+    "run_checks",
+]
 
 Status = Literal["ok", "warn", "fail", "skip"]
 
@@ -134,7 +147,7 @@ async def _check_h2(url: str, *, ca_bundle: str | None, timeout_s: float) -> str
     return f"TLS + HTTP/2 to {host}:{port}"
 
 
-async def _timed(name: str, coro: Any, *, hint: str) -> CheckResult:
+async def _timed(name: str, coro: Awaitable[str], *, hint: str) -> CheckResult:
     start = time.monotonic()
     try:
         detail = await coro
@@ -151,6 +164,10 @@ async def _timed(name: str, coro: Any, *, hint: str) -> CheckResult:
     return CheckResult(name, "ok", detail, "", time.monotonic() - start)
 
 
+#: The checks, in report order.
+CHECKS: tuple[str, ...] = ("credentials", "region", "transcribe", "translate", "polly")
+
+
 async def run_checks(
     *,
     region: str | None = None,
@@ -159,14 +176,13 @@ async def run_checks(
     timeout_s: float = 5.0,
     ca_bundle: str | None = None,
 ) -> list[CheckResult]:
-    """Run every check (concurrently, each within ``timeout_s`` seconds).
+    """Run every check (the three services concurrently, each within ``timeout_s`` seconds).
 
     endpoint_urls: per-service overrides ``{"transcribe": ..., "translate": ..., "polly": ...}``.
     ca_bundle: extra CA file for the Transcribe TLS check (default: system store).
     """
     require_boto3()
-    endpoint_urls = dict(endpoint_urls or {})
-    results: list[CheckResult] = []
+    urls = dict(endpoint_urls or {})
     start = time.monotonic()
     try:
         session = await asyncio.to_thread(make_session, region=region, profile=profile)
@@ -175,119 +191,127 @@ async def run_checks(
         return [
             CheckResult("credentials", "fail", str(exc), "configure a profile with 'aws configure'")
         ]
-    if source is None:
-        results.append(
-            CheckResult(
-                "credentials",
-                "fail",
-                "no credentials found in the AWS chain",
-                "run 'aws configure' or 'aws sso login', set AWS_PROFILE, or export "
-                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
-                time.monotonic() - start,
-            )
-        )
-    else:
-        results.append(
-            CheckResult(
-                "credentials",
-                "ok",
-                f"found via {_SOURCES.get(source, source)}"
-                + (f" (profile {profile!r})" if profile else ""),
-                "",
-                time.monotonic() - start,
-            )
-        )
     used_region = resolve_region(session, region)
-    results.append(
-        CheckResult(
-            "region",
-            "ok" if (region or session.region_name) else "warn",
-            used_region,
-            "" if (region or session.region_name) else "no region configured; set AWS_REGION",
-        )
-    )
-
-    def boto_call(service: str, operation: str, permission: str, call: Any) -> Any:
-        async def run() -> str:
-            factory = ClientFactory(
-                service,
-                region=used_region,
-                profile=profile,
-                endpoint_url=endpoint_urls.get(service),
-                connect_timeout_s=timeout_s,
-                read_timeout_s=timeout_s,
-            )
-            try:
-                async with asyncio.timeout(timeout_s * 2):
-                    return await asyncio.to_thread(
-                        _guarded, factory, call, service, operation, permission
-                    )
-            finally:
-                await asyncio.to_thread(factory.close)
-
-        return run()
-
-    checks = [
-        _timed(
-            "transcribe",
-            _check_h2(
-                _transcribe_endpoint(used_region, endpoint_urls),
-                ca_bundle=ca_bundle,
-                timeout_s=timeout_s,
-            ),
-            hint="check the network / proxy and that Transcribe streaming exists in this region",
-        ),
+    results = [
+        check_credentials(source, profile, time.monotonic() - start),
+        check_region(region or session.region_name, used_region),
     ]
+    services = [check_transcribe(used_region, urls, ca_bundle=ca_bundle, timeout_s=timeout_s)]
     if source is None:
-        results += [
-            CheckResult("translate", "skip", "no credentials"),
-            CheckResult("polly", "skip", "no credentials"),
-        ]
+        results += [CheckResult(name, "skip", "no credentials") for name in ("translate", "polly")]
     else:
-        checks += [
-            _timed(
-                "translate",
-                boto_call(
-                    "translate",
-                    "ListLanguages",
-                    "translate:ListLanguages",
-                    lambda c: (
-                        f"{len(c.list_languages(MaxResults=500).get('Languages', []))} languages"
-                    ),
-                ),
-                hint="grant translate:ListLanguages and translate:TranslateText "
-                "(see iam_policy_json())",
-            ),
-            _timed(
-                "polly",
-                boto_call(
-                    "polly",
-                    "DescribeVoices",
-                    "polly:DescribeVoices",
-                    lambda c: f"{len(c.describe_voices().get('Voices', []))} voices (first page)",
-                ),
-                hint="grant polly:DescribeVoices and polly:SynthesizeSpeech "
-                "(see iam_policy_json())",
-            ),
+        services += [
+            check_translate(used_region, profile, urls.get("translate"), timeout_s=timeout_s),
+            check_polly(used_region, profile, urls.get("polly"), timeout_s=timeout_s),
         ]
-    checked = await asyncio.gather(*checks)
-    order = {"transcribe": 0, "translate": 1, "polly": 2}
-    results += sorted(checked, key=lambda r: order[r.name])
-    return sorted(
-        results,
-        key=lambda r: ["credentials", "region", "transcribe", "translate", "polly"].index(r.name),
+    results += await asyncio.gather(*services)
+    return sorted(results, key=lambda r: CHECKS.index(r.name))
+
+
+def check_credentials(source: str | None, profile: str | None, duration_s: float) -> CheckResult:
+    """``credentials``: which source of the AWS chain has them (never the values)."""
+    if source is None:
+        return CheckResult(
+            "credentials",
+            "fail",
+            "no credentials found in the AWS chain",
+            "run 'aws configure' or 'aws sso login', set AWS_PROFILE, or export "
+            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+            duration_s,
+        )
+    where = _SOURCES.get(source, source) + (f" (profile {profile!r})" if profile else "")
+    return CheckResult("credentials", "ok", f"found via {where}", "", duration_s)
+
+
+def check_region(configured: str | None, used: str) -> CheckResult:
+    """``region``: the region in use; a warning when none is configured (the default)."""
+    if configured:
+        return CheckResult("region", "ok", used)
+    return CheckResult("region", "warn", used, "no region configured; set AWS_REGION")
+
+
+async def check_transcribe(
+    region: str, endpoint_urls: dict[str, str], *, ca_bundle: str | None, timeout_s: float
+) -> CheckResult:
+    """``transcribe``: TLS + HTTP/2 to the streaming endpoint (no stream, nothing billed)."""
+    url = _transcribe_endpoint(region, endpoint_urls)
+    return await _timed(
+        "transcribe",
+        _check_h2(url, ca_bundle=ca_bundle, timeout_s=timeout_s),
+        hint="check the network / proxy and that Transcribe streaming exists in this region",
     )
 
 
-def _guarded(
-    factory: ClientFactory, call: Any, service: str, operation: str, permission: str
+async def check_translate(
+    region: str, profile: str | None, endpoint_url: str | None, *, timeout_s: float
+) -> CheckResult:
+    """``translate``: ListLanguages answers (needs translate:ListLanguages)."""
+
+    def call(client: Any) -> str:
+        return f"{len(client.list_languages(MaxResults=500).get('Languages', []))} languages"
+
+    factory = _factory("translate", region, profile, endpoint_url, timeout_s)
+    return await _timed(
+        "translate",
+        _boto_call(factory, "ListLanguages", "translate:ListLanguages", call, timeout_s),
+        hint="grant translate:ListLanguages and translate:TranslateText (see iam_policy_json())",
+    )
+
+
+async def check_polly(
+    region: str, profile: str | None, endpoint_url: str | None, *, timeout_s: float
+) -> CheckResult:
+    """``polly``: DescribeVoices answers (needs polly:DescribeVoices)."""
+
+    def call(client: Any) -> str:
+        return f"{len(client.describe_voices().get('Voices', []))} voices (first page)"
+
+    factory = _factory("polly", region, profile, endpoint_url, timeout_s)
+    return await _timed(
+        "polly",
+        _boto_call(factory, "DescribeVoices", "polly:DescribeVoices", call, timeout_s),
+        hint="grant polly:DescribeVoices and polly:SynthesizeSpeech (see iam_policy_json())",
+    )
+
+
+def _factory(
+    service: str, region: str, profile: str | None, endpoint_url: str | None, timeout_s: float
+) -> ClientFactory:
+    return ClientFactory(
+        service,
+        region=region,
+        profile=profile,
+        endpoint_url=endpoint_url,
+        connect_timeout_s=timeout_s,
+        read_timeout_s=timeout_s,
+    )
+
+
+async def _boto_call(
+    factory: ClientFactory,
+    operation: str,
+    permission: str,
+    call: Callable[[Any], str],
+    timeout_s: float,
 ) -> str:
+    """``call(client)`` in a worker thread, errors mapped; the client closed afterwards."""
+
+    def guarded() -> str:
+        try:
+            return call(factory.get())
+        except Exception as exc:
+            raise map_boto_error(
+                exc,
+                engine=f"aws-{factory.service}",
+                operation=operation,
+                permission=permission,
+            ) from exc
+
     try:
-        return call(factory.get())
-    except Exception as exc:
-        raise map_boto_error(
-            exc, engine=f"aws-{service}", operation=operation, permission=permission
-        ) from exc
+        async with asyncio.timeout(timeout_s * 2):
+            return await asyncio.to_thread(guarded)
+    finally:
+        await asyncio.to_thread(factory.close)
 
 
 def format_report(results: list[CheckResult]) -> str:

@@ -228,7 +228,8 @@ class AwsTranslator:
             kwargs["Settings"] = settings
 
         def call() -> dict[str, Any]:
-            return self._clients.get().translate_text(**kwargs)
+            response: dict[str, Any] = self._clients.get().translate_text(**kwargs)
+            return response
 
         return await call_with_retry(
             call,
