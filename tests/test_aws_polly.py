@@ -280,4 +280,4 @@ async def test_closed_and_factory(aws_env, fake):
     with pytest.raises(ConfigError):
         AwsPollySynthesizer(sample_rate=22050)
     with pytest.raises(ConfigError):
-        AwsPollySynthesizer(engine="turbo")  # type: ignore[arg-type]
+        AwsPollySynthesizer(engine="turbo")  # type: ignore[arg-type]  # a bad value on purpose

@@ -282,6 +282,42 @@ def test_factory_takes_bundle_options_and_rejects_typos(aws_env):
         create_recognizer(languag_code="en-US")
 
 
+def test_settings_object_and_keyword_options(aws_env):
+    settings = TranscribeSettings(language_code="en-GB", chunk_ms=50)
+    rec = AwsTranscribeRecognizer(settings=settings, endpoint_url="https://127.0.0.1:9")
+    assert rec.settings is settings and rec.chunk_ms == 50 and rec.sample_rate == 16000
+    rec = AwsTranscribeRecognizer(
+        settings=settings, endpoint_url="https://127.0.0.1:9", chunk_ms=200, stability="low"
+    )
+    assert (rec.settings.language_code, rec.chunk_ms) == ("en-GB", 200)
+    assert rec.settings.partial_results_stability == "low"
+    with pytest.raises(ConfigError, match="unknown Transcribe option"):
+        AwsTranscribeRecognizer(endpoint_url="https://127.0.0.1:9", chunk_size=100)
+    with pytest.raises(ConfigError):
+        TranscribeSettings(vocabulary_filter_method="blur")  # type: ignore[arg-type]  # on purpose
+
+
+def test_every_setting_is_a_bundle_option():
+    import dataclasses
+
+    from s2st_kit.engines.aws.session import SERVICE_OPTIONS
+
+    names = {f.name for f in dataclasses.fields(TranscribeSettings)}
+    assert names <= SERVICE_OPTIONS["transcribe"]
+
+
+def test_identification_options_are_sent_only_when_identifying():
+    settings = TranscribeSettings(language_options=["en-US", "es-US"], preferred_language="es-US")
+    fixed = settings.for_language("en").sdk_kwargs()
+    assert fixed["language_code"] == "en-US"
+    assert fixed["language_options"] is None and fixed["preferred_language"] is None
+    auto = settings.for_language("auto").sdk_kwargs()
+    assert auto["identify_language"] and auto["language_options"] == ["en-US", "es-US"]
+    assert auto["language_code"] is None and auto["preferred_language"] == "es-US"
+    with pytest.raises(ConfigError, match="language_code is required"):
+        settings.sdk_kwargs()  # the session's language was never resolved
+
+
 def test_settings_to_sdk_kwargs_match_sdk_signature():
     import inspect
 

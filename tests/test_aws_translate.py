@@ -318,7 +318,7 @@ def test_factory_and_option_validation(aws_env):
     )
     assert tr.formality == "INFORMAL" and tr._clients.endpoint_url == "http://127.0.0.1:1"
     with pytest.raises(ConfigError):
-        AwsTranslator(formality="polite")  # type: ignore[arg-type]
+        AwsTranslator(formality="polite")  # type: ignore[arg-type]  # a bad value on purpose
     with pytest.raises(ConfigError):
         AwsTranslator(max_text_bytes=20_000)
     with pytest.raises(ConfigError, match="profile"):

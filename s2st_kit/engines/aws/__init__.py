@@ -1,14 +1,16 @@
 """Amazon Web Services engines: Transcribe streaming, Translate and Polly.
 
-One module per service, each with a ``create_*`` factory the engine registry calls
-(bundle ``"aws"``)::
+One module (Transcribe: one package) per service, each with a ``create_*`` factory the
+engine registry calls (bundle ``"aws"``)::
 
-    transcribe.py  AwsTranscribeRecognizer  "aws-transcribe"  (amazon-transcribe SDK, HTTP/2)
+    transcribe/    AwsTranscribeRecognizer  "aws-transcribe"  (amazon-transcribe SDK, HTTP/2)
     translate.py   AwsTranslator            "aws-translate"   (boto3, calls in a thread)
-    polly.py       AwsPollySynthesizer      "aws-polly"       (boto3, body streamed from a thread)
+    polly.py       AwsPollySynthesizer      "aws-polly"       (boto3, own threads read the body)
     doctor.py      run_checks(), format_report(), IAM_POLICY  (credentials and reachability)
-    errors.py      vendor error -> s2st_kit.errors mapping, throttling retry
+    errors.py      vendor error -> s2st_kit.errors tables, throttling retry (s2st_kit.retry)
     session.py     boto3 session, region and credential-chain helpers
+
+Private attributes of the SDKs are touched only in ``transcribe/adapter.py``.
 
 The SDKs are imported only by these modules; importing this package imports nothing
 from boto3 or amazon-transcribe. A missing SDK raises

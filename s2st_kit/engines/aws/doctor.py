@@ -23,7 +23,7 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from urllib.parse import urlparse
 
 from ...errors import S2STError
@@ -45,6 +45,7 @@ __all__ = [
 ]
 
 Status = Literal["ok", "warn", "fail", "skip"]
+CheckName = Literal["credentials", "region", "transcribe", "translate", "polly"]
 
 #: Least-privilege identity policy for the three AWS engines (and doctor's own checks).
 #: Transcribe streaming over HTTP/2 (amazon-transcribe SDK) is StartStreamTranscription;
@@ -106,7 +107,7 @@ class CheckResult:
     """One check: ``name``, ``status`` (ok / warn / fail / skip), a readable ``detail``,
     what to do when it failed (``hint``) and how long it took (``duration_s``, s)."""
 
-    name: str
+    name: CheckName
     status: Status
     detail: str
     hint: str = ""
@@ -147,7 +148,7 @@ async def _check_h2(url: str, *, ca_bundle: str | None, timeout_s: float) -> str
     return f"TLS + HTTP/2 to {host}:{port}"
 
 
-async def _timed(name: str, coro: Awaitable[str], *, hint: str) -> CheckResult:
+async def _timed(name: CheckName, coro: Awaitable[str], *, hint: str) -> CheckResult:
     start = time.monotonic()
     try:
         detail = await coro
@@ -165,7 +166,7 @@ async def _timed(name: str, coro: Awaitable[str], *, hint: str) -> CheckResult:
 
 
 #: The checks, in report order.
-CHECKS: tuple[str, ...] = ("credentials", "region", "transcribe", "translate", "polly")
+CHECKS: tuple[CheckName, ...] = get_args(CheckName)
 
 
 async def run_checks(
@@ -198,7 +199,10 @@ async def run_checks(
     ]
     services = [check_transcribe(used_region, urls, ca_bundle=ca_bundle, timeout_s=timeout_s)]
     if source is None:
-        results += [CheckResult(name, "skip", "no credentials") for name in ("translate", "polly")]
+        results += [
+            CheckResult("translate", "skip", "no credentials"),
+            CheckResult("polly", "skip", "no credentials"),
+        ]
     else:
         services += [
             check_translate(used_region, profile, urls.get("translate"), timeout_s=timeout_s),

@@ -259,7 +259,7 @@ class AwsPollySynthesizer:
         _check_options(engine, sample_rate, rate, volume, self.lexicon_names)
         if read_bytes < 2 or max_pending_chunks < 1:
             raise ConfigError("read_bytes must be >= 2 and max_pending_chunks >= 1")
-        self.engine: str = engine
+        self.engine: PollyEngine = engine
         self.sample_rate = sample_rate
         self.rate = rate
         self.volume = volume
