@@ -169,7 +169,7 @@ def _all_clips() -> list[Clip]:
     return clips + librivox_clips()
 
 
-def find_clip(audio_path: str | Path) -> Clip | None:
+def find_clip(audio_path: str | os.PathLike[str]) -> Clip | None:
     """The manifest or LibriVox clip for this file: same resolved path, else same file name."""
     path = Path(audio_path).expanduser()
     clips = _all_clips()

@@ -320,81 +320,111 @@ def average_token_delay(
     """
     if not delays:
         return math.nan
-
-    def ms(values: Sequence[float]) -> list[float]:
-        return [round(float(v) * 1000.0, 6) for v in values]
-
-    d = ms(delays)
-    src_tok = source_token_s * 1000.0
-    tgt_tok = target_token_s * 1000.0
-    if elapsed is not None:
-        e = ms(elapsed)
-        if len(e) != len(d):
-            raise ValueError("elapsed must have one value per delay")
-        cumulative = [x - y for x, y in zip(e, d, strict=True)]
-        compute = [c - p for c, p in zip(cumulative, [0.0, *cumulative[:-1]], strict=True)]
-    else:
-        compute = [0.0] * len(d)
-
+    d = _ms(delays)
+    compute = _compute_increments(d, elapsed)
     distinct = list(dict.fromkeys(d))  # first-seen order
-    # Group consecutive equal delays into output chunks.
-    groups: list[list[int]] = []
-    for i, delay in enumerate(d):
-        if i > 0 and delay == d[i - 1]:
-            groups[-1].append(i)
-        else:
-            groups.append([i])
-
-    tgt_chunk_sizes = [0]
-    tgt_token_chunk = [0]
-    tgt_token_delay: list[float] = []
-    tgt_token_len: list[float] = []
-    tgt_token_compute: list[float] = []
-    if durations is None:
-        for c, group in enumerate(groups, 1):
-            tgt_chunk_sizes.append(len(group))
-            tgt_token_chunk += [c] * len(group)
-            tgt_token_delay += [d[i] for i in group]
-            tgt_token_len += [0.0] * len(group)
-            tgt_token_compute += [compute[i] for i in group]
-    else:
-        dur = ms(durations)
-        if len(dur) != len(d):
-            raise ValueError("durations must have one value per delay")
-        for c, group in enumerate(groups, 1):
-            lens = _split_tokens(sum(dur[i] for i in group), tgt_tok)
-            chunk_compute = sum(compute[i] for i in group)
-            tgt_chunk_sizes.append(len(lens))
-            tgt_token_chunk += [c] * len(lens)
-            tgt_token_len += lens
-            tgt_token_delay += [distinct[c - 1]] * len(lens)
-            tgt_token_compute += [chunk_compute / len(lens)] * len(lens) if lens else []
-
-    src_chunk_sizes = [0]
-    src_token_end = [0.0]
-    previous = 0.0
-    for delay in distinct:
-        lens = _split_tokens(delay - previous, src_tok)
-        previous = delay
-        src_chunk_sizes.append(len(lens))
-        for length in lens:
-            src_token_end.append(src_token_end[-1] + length)
-
+    target = _target_tokens(d, compute, durations, target_token_s * 1000.0)
+    src_chunk_sizes, src_token_end = _source_tokens(distinct, source_token_s * 1000.0)
     tgt_token_end = [0.0]
-    for delay, length, extra in zip(tgt_token_delay, tgt_token_len, tgt_token_compute, strict=True):
+    for delay, length, extra in zip(target.delay, target.length, target.compute, strict=True):
         tgt_token_end.append(max(delay, tgt_token_end[-1]) + length + extra)
-
     gaps = []
-    for t in range(1, len(tgt_token_chunk)):
-        chunk = tgt_token_chunk[t]
+    for t in range(1, len(target.chunk)):
+        chunk = target.chunk[t]
         acc_src = sum(src_chunk_sizes[:chunk])
-        acc_tgt = sum(tgt_chunk_sizes[:chunk])
+        acc_tgt = sum(target.chunk_sizes[:chunk])
         paired = t - max(0, acc_tgt - acc_src)
         paired = min(paired, sum(src_chunk_sizes[: chunk + 1]))
         gaps.append(tgt_token_end[t] - src_token_end[paired])
     if not gaps:
         return math.nan
     return float(mean(gaps)) / 1000.0
+
+
+def _ms(values: Sequence[float]) -> list[float]:
+    """Seconds → milliseconds rounded to 1 ns (SimulEval works in ms)."""
+    return [round(float(v) * 1000.0, 6) for v in values]
+
+
+def _compute_increments(d: list[float], elapsed: Sequence[float] | None) -> list[float]:
+    """Per output unit, the compute time (ms) added since the previous one: the increments
+    of ``elapsed − delays`` (all 0 without ``elapsed``)."""
+    if elapsed is None:
+        return [0.0] * len(d)
+    e = _ms(elapsed)
+    if len(e) != len(d):
+        raise ValueError("elapsed must have one value per delay")
+    cumulative = [x - y for x, y in zip(e, d, strict=True)]
+    return [c - p for c, p in zip(cumulative, [0.0, *cumulative[:-1]], strict=True)]
+
+
+@dataclass(slots=True)
+class _TargetTokens:
+    """ATD's target tokens (ms), listed with a leading sentinel as SimulEval does.
+
+    chunk_sizes: tokens per output chunk (``[0, ...]``). chunk: each token's 1-based output
+    chunk (``[0, ...]``). delay / length / compute: each token's delay, virtual length and
+    compute time (ms), without the sentinel.
+    """
+
+    chunk_sizes: list[int] = field(default_factory=lambda: [0])
+    chunk: list[int] = field(default_factory=lambda: [0])
+    delay: list[float] = field(default_factory=list)
+    length: list[float] = field(default_factory=list)
+    compute: list[float] = field(default_factory=list)
+
+
+def _target_tokens(
+    d: list[float],
+    compute: list[float],
+    durations: Sequence[float] | None,
+    token_ms: float,
+) -> _TargetTokens:
+    """Output chunks (runs of equal delays) cut into target tokens: text words of length 0,
+    or speech split into ``token_ms`` tokens plus a remainder."""
+    groups: list[list[int]] = []
+    for i, delay in enumerate(d):
+        if i > 0 and delay == d[i - 1]:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    out = _TargetTokens()
+    if durations is None:
+        for c, group in enumerate(groups, 1):
+            out.chunk_sizes.append(len(group))
+            out.chunk += [c] * len(group)
+            out.delay += [d[i] for i in group]
+            out.length += [0.0] * len(group)
+            out.compute += [compute[i] for i in group]
+        return out
+    dur = _ms(durations)
+    if len(dur) != len(d):
+        raise ValueError("durations must have one value per delay")
+    distinct = list(dict.fromkeys(d))
+    for c, group in enumerate(groups, 1):
+        lens = _split_tokens(sum(dur[i] for i in group), token_ms)
+        chunk_compute = sum(compute[i] for i in group)
+        out.chunk_sizes.append(len(lens))
+        out.chunk += [c] * len(lens)
+        out.length += lens
+        out.delay += [distinct[c - 1]] * len(lens)
+        out.compute += [chunk_compute / len(lens)] * len(lens) if lens else []
+    return out
+
+
+def _source_tokens(distinct: list[float], token_ms: float) -> tuple[list[int], list[float]]:
+    """The source cut into chunks at the distinct delays (ms), each split into ``token_ms``
+    tokens plus a remainder: tokens per chunk and each token's end, both with a leading 0."""
+    chunk_sizes = [0]
+    token_end = [0.0]
+    previous = 0.0
+    for delay in distinct:
+        lens = _split_tokens(delay - previous, token_ms)
+        previous = delay
+        chunk_sizes.append(len(lens))
+        for length in lens:
+            token_end.append(token_end[-1] + length)
+    return chunk_sizes, token_end
 
 
 @dataclass(frozen=True, slots=True)
@@ -519,54 +549,66 @@ def session_instance(
     ok = df[_ok_mask(df)]
     if "segment_id" in ok.columns:
         ok = ok.sort_values("segment_id", kind="stable")
-
-    def stream(value: Any) -> float:
-        return float(value) - t0
-
-    tokens: list[str] = []
-    text_delays: list[float] = []
-    text_elapsed: list[float] = []
-    speech_delays: list[float] = []
-    speech_durations: list[float] = []
-    speech_elapsed: list[float] = []
-    played: list[float] = []
+    outputs = _Outputs(t0=t0, source_length_s=source_duration_s, unit=latency_unit)
     for row in ok.itertuples(index=False):
-        t_final = _float(getattr(row, "t_asr_final", None))
-        if math.isnan(t_final):
-            continue
-        delay = min(max(stream(t_final), 0.0), source_duration_s)
-        words = _tokens(str(getattr(row, "translation", "") or ""), latency_unit)
-        t_mt_end = _float(getattr(row, "t_mt_end", None))
-        if words and not math.isnan(t_mt_end):
-            tokens += words
-            text_delays += [delay] * len(words)
-            text_elapsed += [stream(t_mt_end)] * len(words)
-        audio_s = _float(getattr(row, "tts_audio_s", None))
-        t_play_start = _float(getattr(row, "t_play_start", None))
-        t_play_end = _float(getattr(row, "t_play_end", None))
-        if not math.isnan(t_play_start) and not math.isnan(t_play_end):
-            play = t_play_end - t_play_start
-            if not audio_s > 0:
-                audio_s = play
-            if audio_s > 0:
-                speech_delays.append(delay)
-                speech_durations.append(audio_s)
-                speech_elapsed.append(stream(t_play_start))
-                played.append(play)
+        outputs.add(row)
     return SimulInstance(
         source_length_s=float(source_duration_s),
         stream_start_t=t0,
-        tokens=tuple(tokens),
-        text_delays=tuple(text_delays),
-        text_elapsed=tuple(text_elapsed),
-        speech_delays=tuple(speech_delays),
-        speech_durations=tuple(speech_durations),
-        speech_elapsed=tuple(speech_elapsed),
-        played_durations=tuple(played),
+        tokens=tuple(outputs.tokens),
+        text_delays=tuple(outputs.text_delays),
+        text_elapsed=tuple(outputs.text_elapsed),
+        speech_delays=tuple(outputs.speech_delays),
+        speech_durations=tuple(outputs.speech_durations),
+        speech_elapsed=tuple(outputs.speech_elapsed),
+        played_durations=tuple(outputs.played),
         reference=reference,
         latency_unit=latency_unit,
         notes=tuple(notes),
     )
+
+
+@dataclass(slots=True)
+class _Outputs:
+    """A session's outputs in stream time (s from ``t0``), collected row by row."""
+
+    t0: float
+    source_length_s: float
+    unit: Literal["word", "char"]
+    tokens: list[str] = field(default_factory=list)
+    text_delays: list[float] = field(default_factory=list)
+    text_elapsed: list[float] = field(default_factory=list)
+    speech_delays: list[float] = field(default_factory=list)
+    speech_durations: list[float] = field(default_factory=list)
+    speech_elapsed: list[float] = field(default_factory=list)
+    played: list[float] = field(default_factory=list)
+
+    def add(self, row: Any) -> None:
+        """One ok row: its target tokens (written at ``t_asr_final``, existing from
+        ``t_mt_end``) and its speech (``tts_audio_s`` long, played from ``t_play_start``)."""
+        t_final = _float(getattr(row, "t_asr_final", None))
+        if math.isnan(t_final):
+            return
+        delay = min(max(t_final - self.t0, 0.0), self.source_length_s)
+        words = _tokens(str(getattr(row, "translation", "") or ""), self.unit)
+        t_mt_end = _float(getattr(row, "t_mt_end", None))
+        if words and not math.isnan(t_mt_end):
+            self.tokens += words
+            self.text_delays += [delay] * len(words)
+            self.text_elapsed += [t_mt_end - self.t0] * len(words)
+        audio_s = _float(getattr(row, "tts_audio_s", None))
+        t_play_start = _float(getattr(row, "t_play_start", None))
+        t_play_end = _float(getattr(row, "t_play_end", None))
+        if math.isnan(t_play_start) or math.isnan(t_play_end):
+            return
+        play = t_play_end - t_play_start
+        if not audio_s > 0:
+            audio_s = play
+        if audio_s > 0:
+            self.speech_delays.append(delay)
+            self.speech_durations.append(audio_s)
+            self.speech_elapsed.append(t_play_start - self.t0)
+            self.played.append(play)
 
 
 def _float(value: Any) -> float:
@@ -577,7 +619,9 @@ def _float(value: Any) -> float:
     return f
 
 
-def _speech_scores(delays: Sequence[float], durations: Sequence[float], src: float) -> dict:
+def _speech_scores(
+    delays: Sequence[float], durations: Sequence[float], src: float
+) -> dict[str, float]:
     layout = speech_output_layout(delays, durations)
     if not layout.intervals:
         nan = math.nan
@@ -602,7 +646,9 @@ def _speech_scores(delays: Sequence[float], durations: Sequence[float], src: flo
     }
 
 
-def _text_scores(delays: Sequence[float], src: float, tgt_len: float, *, ca: bool) -> dict:
+def _text_scores(
+    delays: Sequence[float], src: float, tgt_len: float, *, ca: bool
+) -> dict[str, float]:
     if not delays:
         return {"AL": math.nan, "LAAL": math.nan, "AP": math.nan, "DAL": math.nan}
     scores = {

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
@@ -112,7 +113,7 @@ def _derived(df: pd.DataFrame) -> pd.DataFrame:
 def _values(df: pd.DataFrame, column: str) -> np.ndarray:
     if column not in df.columns:
         return np.array([], dtype=float)
-    v = pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=float)
+    v: npt.NDArray[np.float64] = pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=float)
     return v[~np.isnan(v)]
 
 
@@ -218,9 +219,27 @@ def plot_timeline(
     y = np.arange(n, dtype=float)
     t = {c: _raw(rows, c) for c in TIME_COLUMNS}
     speech_start = t["t_speech_end"] - (t["audio_end_s"] - t["audio_start_s"])
-    lane = 0.36
     row_pt = 72.0 * 0.8 * height / n  # approximate height of one row in points
-    tick_size = float(np.clip(0.5 * row_pt, 3.0, 10.0)) ** 2
+    handles = _timeline_spans(ax, y, t, speech_start, row_pt)
+    status = _statuses(rows)
+    bad = status != "ok"
+    if show_errors and bad.any():
+        handles.append(_timeline_errors(ax, y, t, speech_start, bad, row_pt))
+    _timeline_rows(ax, rows, status, bad)
+    ax.set_xlabel("session time (s)")
+    ax.set_title("Segment timeline: audio lane (speech in / playback out) under the work lane")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(
+        handles=handles, loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False
+    )
+    return fig
+
+
+def _timeline_spans(
+    ax: Any, y: np.ndarray, t: dict[str, np.ndarray], speech_start: np.ndarray, row_pt: float
+) -> list[Any]:
+    """The lanes' bars (speech and playback below, the three stages above) and the
+    first-audio ticks; returns their legend handles."""
     spans = [
         ("speech", speech_start, t["t_speech_end"], +0.2),
         ("recognition", t["t_speech_end"], t["t_asr_final"], -0.2),
@@ -235,7 +254,7 @@ def plot_timeline(
             y[ok] + offset,
             np.maximum(end[ok] - start[ok], 0.0),
             left=start[ok],
-            height=lane,
+            height=0.36,
             color=_SPAN_COLORS[name],
             label=name,
             gid=f"span-{name}",
@@ -249,7 +268,7 @@ def plot_timeline(
         first[ok],
         y[ok] - 0.2,
         marker="|",
-        s=tick_size,
+        s=float(np.clip(0.5 * row_pt, 3.0, 10.0)) ** 2,
         color="black",
         linewidths=1.5,
         zorder=4,
@@ -257,28 +276,45 @@ def plot_timeline(
         gid="first-audio",
     )
     handles.append(first_audio)
-    status = (
-        rows["status"].astype("string").fillna("?").to_numpy()
-        if "status" in rows.columns
-        else np.array(["ok"] * n)
+    return handles
+
+
+def _statuses(rows: pd.DataFrame) -> np.ndarray:
+    """Each row's status as text (``"ok"`` for every row when the column is missing)."""
+    if "status" not in rows.columns:
+        return np.array(["ok"] * len(rows))
+    return rows["status"].astype("string").fillna("?").to_numpy()
+
+
+def _timeline_errors(
+    ax: Any,
+    y: np.ndarray,
+    t: dict[str, np.ndarray],
+    speech_start: np.ndarray,
+    bad: np.ndarray,
+    row_pt: float,
+) -> Any:
+    """A red ✕ after the last event of each failed row (at its speech start if it has none)."""
+    events = np.vstack([v for k, v in t.items() if k.startswith("t_")])
+    last = np.where(np.isnan(events), -np.inf, events).max(axis=0)
+    last[np.isinf(last)] = np.nan
+    xs = np.where(np.isnan(last), speech_start, last)
+    return ax.scatter(
+        xs[bad],
+        y[bad],
+        marker="X",
+        s=float(np.clip(0.6 * row_pt, 5.0, 9.0)) ** 2,
+        color=_ERROR_COLOR,
+        zorder=5,
+        label="error / dropped",
+        gid="errors",
     )
-    bad = status != "ok"
-    if show_errors and bad.any():
-        events = np.vstack([v for k, v in t.items() if k.startswith("t_")])
-        last = np.where(np.isnan(events), -np.inf, events).max(axis=0)
-        last[np.isinf(last)] = np.nan
-        xs = np.where(np.isnan(last), speech_start, last)
-        errors = ax.scatter(
-            xs[bad],
-            y[bad],
-            marker="X",
-            s=float(np.clip(0.6 * row_pt, 5.0, 9.0)) ** 2,
-            color=_ERROR_COLOR,
-            zorder=5,
-            label="error / dropped",
-            gid="errors",
-        )
-        handles.append(errors)
+
+
+def _timeline_rows(ax: Any, rows: pd.DataFrame, status: np.ndarray, bad: np.ndarray) -> None:
+    """The y axis: one labelled row per segment (red when it failed), first at the top."""
+    n = len(rows)
+    y = np.arange(n, dtype=float)
     ids = rows["segment_id"].to_numpy() if "segment_id" in rows.columns else np.arange(n)
     labels = [f"#{i}" + ("" if s == "ok" else f" {s}") for i, s in zip(ids, status, strict=True)]
     if n <= 40:
@@ -290,13 +326,6 @@ def plot_timeline(
         ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=20))
     ax.set_ylim(n - 0.5, -0.5)
     ax.set_ylabel("segment (speech order)")
-    ax.set_xlabel("session time (s)")
-    ax.set_title("Segment timeline: audio lane (speech in / playback out) under the work lane")
-    ax.grid(axis="x", alpha=0.3)
-    ax.legend(
-        handles=handles, loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False
-    )
-    return fig
 
 
 # --------------------------------------------------------------------------- CDF
@@ -390,21 +419,7 @@ def plot_decomposition(df: pd.DataFrame, *, width: float = 10.0, height: float =
     e2e = _raw(d, "ear_to_ear_s")
     ok = ~np.isnan(e2e)
     x = np.arange(len(d), dtype=float)
-    bottom = np.zeros(int(ok.sum()))
-    handles = []
-    for column in STAGE_COLUMNS:
-        v = np.nan_to_num(_raw(d, column)[ok])
-        bars = ax.bar(
-            x[ok],
-            v,
-            bottom=bottom,
-            width=0.8,
-            color=STAGE_COLORS[column],
-            label=STAGE_LABELS[column],
-            gid=f"stage-{column}",
-        )
-        handles.insert(0, bars)  # legend top to bottom = stack top to bottom
-        bottom = bottom + v
+    handles = _stacked_stages(ax, d, x, ok)
     if (~ok).any():
         errors = ax.scatter(
             x[~ok],
@@ -436,6 +451,26 @@ def plot_decomposition(df: pd.DataFrame, *, width: float = 10.0, height: float =
         handles=handles, loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False
     )
     return fig
+
+
+def _stacked_stages(ax: Any, d: pd.DataFrame, x: np.ndarray, ok: np.ndarray) -> list[Any]:
+    """The six stages stacked per played segment; legend handles, top of the stack first."""
+    bottom = np.zeros(int(ok.sum()))
+    handles: list[Any] = []
+    for column in STAGE_COLUMNS:
+        v = np.nan_to_num(_raw(d, column)[ok])
+        bars = ax.bar(
+            x[ok],
+            v,
+            bottom=bottom,
+            width=0.8,
+            color=STAGE_COLORS[column],
+            label=STAGE_LABELS[column],
+            gid=f"stage-{column}",
+        )
+        handles.insert(0, bars)  # legend top to bottom = stack top to bottom
+        bottom = bottom + v
+    return handles
 
 
 # --------------------------------------------------------------------------- sweep
@@ -475,7 +510,7 @@ def plot_sweep(
         stats = g.groupby(x, sort=True)[y]
         centre = stats.median() if agg == "median" else stats.mean()
         xs = centre.index.to_numpy()
-        line_label = f"{hue}={label}" if hue else agg
+        line_label = f"{hue}={label!s}" if hue else agg
         if agg == "median":
             low = centre - stats.quantile(0.25)
             high = stats.quantile(0.75) - centre

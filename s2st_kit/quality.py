@@ -162,7 +162,7 @@ def bleu(
 
     tokenize: sacrebleu tokenizer; default :func:`bleu_tokenizer` of ``target_lang``.
     """
-    from sacrebleu.metrics import BLEU
+    from sacrebleu.metrics.bleu import BLEU
 
     refs, hyps = _pairs(references, hypotheses)
     metric = BLEU(tokenize=tokenize or bleu_tokenizer(target_lang))
@@ -171,21 +171,21 @@ def bleu(
 
 def chrf(references: Sequence[str], hypotheses: Sequence[str]) -> float:
     """Corpus chrF2 (0–100, sacrebleu defaults: char 6-grams, β = 2)."""
-    from sacrebleu.metrics import CHRF
+    from sacrebleu.metrics.chrf import CHRF
 
     refs, hyps = _pairs(references, hypotheses)
     return float(CHRF().corpus_score(hyps, [refs]).score)
 
 
 def _sentence_bleu(reference: str, hypothesis: str, tokenize: str) -> float:
-    from sacrebleu.metrics import BLEU
+    from sacrebleu.metrics.bleu import BLEU
 
     metric = BLEU(tokenize=tokenize, effective_order=True)
     return float(metric.sentence_score(hypothesis, [reference]).score)
 
 
 def _sentence_chrf(reference: str, hypothesis: str) -> float:
-    from sacrebleu.metrics import CHRF
+    from sacrebleu.metrics.chrf import CHRF
 
     return float(CHRF().sentence_score(hypothesis, [reference]).score)
 
@@ -235,8 +235,8 @@ def segment_scores(
     if not isinstance(transcripts, Mapping) or not isinstance(translations, Mapping):
         raise TypeError("segment_scores needs {segment_id: text} dicts as references")
     records = []
-    for row in rows.itertuples(index=False):
-        sid = int(row.segment_id)
+    for segment_id, row in zip(rows["segment_id"], rows.itertuples(index=False), strict=True):
+        sid = int(segment_id)
         rec: dict[str, Any] = {"segment_id": sid}
         ref_t = transcripts.get(sid)
         ref_m = translations.get(sid)
@@ -301,22 +301,36 @@ def score_session(
     per_segment = isinstance(ref_t, Mapping) or isinstance(ref_m, Mapping)
     out["level"] = "segment" if per_segment else "session"
     if per_segment:
-        ids = [int(s) for s in rows["segment_id"]] if "segment_id" in rows.columns else []
-        by_id = rows.set_index("segment_id") if ids else rows
-        if isinstance(ref_t, Mapping) and ref_t:
-            common = [i for i in ids if i in ref_t]
-            hyps = [_text(by_id.at[i, "transcript"]) for i in common]
-            if common:
-                out["wer"] = wer([ref_t[i] for i in common], hyps)
-                out["cer"] = cer([ref_t[i] for i in common], hyps)
-        if isinstance(ref_m, Mapping) and ref_m:
-            common = [i for i in ids if i in ref_m]
-            hyps = [_text(by_id.at[i, "translation"]) for i in common]
-            if common:
-                out["bleu"] = bleu([ref_m[i] for i in common], hyps, tokenize=tok)
-                out["chrf"] = chrf([ref_m[i] for i in common], hyps)
-            out["n_segments"] = len(common)
-        return out
+        out.update(_segment_level(rows, ref_t, ref_m, tok))
+    else:
+        out.update(_session_level(rows, ref_t, ref_m, tok))
+    return out
+
+
+def _segment_level(rows: pd.DataFrame, ref_t: Any, ref_m: Any, tok: str) -> dict[str, Any]:
+    """Scores of the ok segments that have a ``{segment_id: text}`` reference, as a corpus."""
+    out: dict[str, Any] = {}
+    ids = [int(s) for s in rows["segment_id"]] if "segment_id" in rows.columns else []
+    by_id = rows.set_index("segment_id") if ids else rows
+    if isinstance(ref_t, Mapping) and ref_t:
+        common = [i for i in ids if i in ref_t]
+        hyps = [_text(by_id.at[i, "transcript"]) for i in common]
+        if common:
+            out["wer"] = wer([ref_t[i] for i in common], hyps)
+            out["cer"] = cer([ref_t[i] for i in common], hyps)
+    if isinstance(ref_m, Mapping) and ref_m:
+        common = [i for i in ids if i in ref_m]
+        hyps = [_text(by_id.at[i, "translation"]) for i in common]
+        if common:
+            out["bleu"] = bleu([ref_m[i] for i in common], hyps, tokenize=tok)
+            out["chrf"] = chrf([ref_m[i] for i in common], hyps)
+        out["n_segments"] = len(common)
+    return out
+
+
+def _session_level(rows: pd.DataFrame, ref_t: Any, ref_m: Any, tok: str) -> dict[str, Any]:
+    """Scores of the ok segments joined in speech order against whole-session references."""
+    out: dict[str, Any] = {}
     if isinstance(ref_t, str) and ref_t:
         hyp = _joined(rows, "transcript")
         out["wer"] = wer([ref_t], [hyp])

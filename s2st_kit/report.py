@@ -66,37 +66,14 @@ def write_report(
     source_duration_s: input length (s) for SimulEval scores; default: the recorded input
         saved beside the log (``<log>.input.wav``) if present, else the last segment's end.
     """
-    from . import plots
-    from .cost import estimate_cost
-    from .metrics import session_metrics, stage_summary
-    from .quality import score_session
+    from .metrics import stage_summary
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    if isinstance(log, pd.DataFrame):
-        df, log_path = log, None
-    else:
-        log_path = Path(log)
-        df = SegmentLog.load(log_path).to_pandas()
-    lines = []
-    n = len(df)
-    ok = int((df["status"] == "ok").sum()) if n else 0
-    lines.append(f"segments: {n} ({ok} ok, {n - ok} error/dropped)")
-    if n:
-        first = df.iloc[0]
-        lines.append(
-            f"session {first['session_id']}: {first['source_lang']}→{first['target_lang']}, "
-            f"asr={first['asr_engine']} mt={first['mt_engine']} tts={first['tts_engine']}, "
-            f"policy={first['policy']}, chunk={first['chunk_ms']} ms"
-        )
+    df, log_path = _load(log)
+    lines = _header_lines(df)
     if source_duration_s is None and log_path is not None:
-        from .experiments import input_audio_path
-
-        recorded = input_audio_path(log_path)
-        if recorded.exists():
-            from .audio import probe
-
-            source_duration_s = probe(recorded).duration_s
+        source_duration_s = _recorded_duration(log_path)
     report = Report(text="")
     summary = stage_summary(df)
     report.stage_summary = summary
@@ -106,47 +83,109 @@ def write_report(
         "latency by stage (seconds):",
         summary.to_string(float_format=lambda v: f"{v:.3f}"),
     ]
-    metrics = session_metrics(df, source_duration_s=source_duration_s) if ok else {}
-    report.session_metrics = metrics
-    if metrics:
-        keys = ["StartOffset", "EndOffset", "ATD", "RTF", "DiscontinuitySum", "AL", "LAAL"]
-        lines += [
-            "",
-            "SimulEval metrics (s): " + ", ".join(f"{k} {_fmt(metrics.get(k))}" for k in keys),
-        ]
-    quality: dict[str, Any] = {}
-    if clip is not None and n:
-        from .datasets import find_clip
+    report.session_metrics, metric_lines = _simuleval(df, source_duration_s)
+    report.quality, quality_lines = _quality(df, clip)
+    lines += metric_lines + quality_lines + _cost_lines(df)
+    (out / "metrics.json").write_text(
+        json.dumps(
+            {"session": report.session_metrics, "quality": report.quality},
+            indent=2, default=str, allow_nan=True,
+        )
+    )  # fmt: skip
+    report.files += _write_plots(df, out)
+    report.text = "\n".join(lines)
+    (out / "summary.txt").write_text(report.text + "\n")
+    report.files += [out / "summary.txt", out / "stages.csv", out / "metrics.json"]
+    return report
 
-        refs = _references(find_clip(clip), str(df.iloc[0]["target_lang"]))
-        if refs:
-            quality = score_session(df, refs)
-            lines += [
-                "",
-                "quality: "
-                + ", ".join(
-                    f"{k} {_fmt(quality[k])}"
-                    for k in ("wer", "cer", "bleu", "chrf")
-                    if k in quality
-                ),
-            ]
-        else:
-            lines += [
-                "",
-                f"quality: no reference transcript/translation for {clip} in data/manifest.json",
-            ]
-    else:
-        lines += ["", "quality: pass --clip (a clip listed in data/manifest.json) for WER/BLEU"]
-    report.quality = quality
-    cost = estimate_cost(df)
-    lines += [
+
+def _load(log: str | os.PathLike[str] | pd.DataFrame) -> tuple[pd.DataFrame, Path | None]:
+    """The log as a DataFrame, and its path when it was read from a file."""
+    if isinstance(log, pd.DataFrame):
+        return log, None
+    log_path = Path(log)
+    return SegmentLog.load(log_path).to_pandas(), log_path
+
+
+def _header_lines(df: pd.DataFrame) -> list[str]:
+    """Segment counts and the session's languages, engines, policy and chunk size."""
+    n = len(df)
+    ok = int((df["status"] == "ok").sum()) if n else 0
+    lines = [f"segments: {n} ({ok} ok, {n - ok} error/dropped)"]
+    if n:
+        first = df.iloc[0]
+        lines.append(
+            f"session {first['session_id']}: {first['source_lang']}→{first['target_lang']}, "
+            f"asr={first['asr_engine']} mt={first['mt_engine']} tts={first['tts_engine']}, "
+            f"policy={first['policy']}, chunk={first['chunk_ms']} ms"
+        )
+    return lines
+
+
+def _recorded_duration(log_path: Path) -> float | None:
+    """Length (s) of the input audio saved beside the log, if it was saved."""
+    from .experiments import input_audio_path
+
+    recorded = input_audio_path(log_path)
+    if not recorded.exists():
+        return None
+    from .audio import probe
+
+    return probe(recorded).duration_s
+
+
+def _simuleval(
+    df: pd.DataFrame, source_duration_s: float | None
+) -> tuple[dict[str, float], list[str]]:
+    """SimulEval scores of the ok rows (``{}`` without any) and the report's lines for them."""
+    from .metrics import session_metrics
+
+    ok = int((df["status"] == "ok").sum()) if len(df) else 0
+    metrics = session_metrics(df, source_duration_s=source_duration_s) if ok else {}
+    if not metrics:
+        return metrics, []
+    keys = ["StartOffset", "EndOffset", "ATD", "RTF", "DiscontinuitySum", "AL", "LAAL"]
+    shown = ", ".join(f"{k} {_fmt(metrics.get(k))}" for k in keys)
+    return metrics, ["", "SimulEval metrics (s): " + shown]
+
+
+def _quality(
+    df: pd.DataFrame, clip: str | os.PathLike[str] | None
+) -> tuple[dict[str, Any], list[str]]:
+    """Reference-based scores when ``clip`` has references (``{}`` otherwise), and the
+    report's lines: the scores, or why there are none."""
+    from .quality import score_session
+
+    if clip is None or not len(df):
+        return {}, ["", "quality: pass --clip (a clip listed in data/manifest.json) for WER/BLEU"]
+    from .datasets import find_clip
+
+    refs = _references(find_clip(clip), str(df.iloc[0]["target_lang"]))
+    if not refs:
+        why = f"quality: no reference transcript/translation for {clip} in data/manifest.json"
+        return {}, ["", why]
+    quality = score_session(df, refs)
+    scores = ", ".join(
+        f"{k} {_fmt(quality[k])}" for k in ("wer", "cer", "bleu", "chrf") if k in quality
+    )
+    return quality, ["", "quality: " + scores]
+
+
+def _cost_lines(df: pd.DataFrame) -> list[str]:
+    from .cost import estimate_cost
+
+    return [
         "",
         "cost estimate (USD, list prices; non-AWS engines cost 0):",
-        cost.table().to_string(),
+        estimate_cost(df).table().to_string(),
     ]
-    (out / "metrics.json").write_text(
-        json.dumps({"session": metrics, "quality": quality}, indent=2, default=str, allow_nan=True)
-    )
+
+
+def _write_plots(df: pd.DataFrame, out: Path) -> list[Path]:
+    """The four PNG figures of the session, in ``out``."""
+    from . import plots
+
+    files = []
     for name, fn in (
         ("timeline.png", plots.plot_timeline),
         ("latency_by_stage.png", plots.plot_stage_latency),
@@ -155,8 +194,5 @@ def write_report(
     ):
         fig = fn(df)
         fig.savefig(out / name, dpi=110, bbox_inches="tight")
-        report.files.append(out / name)
-    report.text = "\n".join(lines)
-    (out / "summary.txt").write_text(report.text + "\n")
-    report.files += [out / "summary.txt", out / "stages.csv", out / "metrics.json"]
-    return report
+        files.append(out / name)
+    return files
