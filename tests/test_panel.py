@@ -583,6 +583,17 @@ async def test_engine_settings_and_voice_catalogues():
     await model.engines.aclose()
 
 
+async def test_a_remote_voice_catalogue_loads_when_the_panel_opens():
+    """Regression: voices of a catalogue synthesizer (eSpeak NG, Polly) were loaded only
+    after the user changed a setting; until then the voice list said "loading voices…"."""
+    panel = ControlPanel(engines=EngineCatalog(factory=factory(cloud=True), credential_checks={}),
+                         inputs=no_live_audio(), input_path=CLIP, tts="aws")  # fmt: skip
+    assert list(panel.voice_section.voice.options) == [("loading voices…", None)]
+    await wait_until(lambda: panel.model.selection.voice == "Lucia")
+    assert [v for _, v in panel.voice_section.voice.options] == ["Lucia", "Sergio"]
+    await panel.aclose()
+
+
 # --------------------------------------------------------------------------- views
 
 

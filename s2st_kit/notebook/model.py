@@ -36,13 +36,14 @@ import wave
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, cast, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from ..audio import FileSource, MemorySink, PacedSink
 from ..config import POLICIES, PipelineConfig, PolicyName
 from ..datasets import Clip, data_dir, find_clip, librivox_clips, load_manifest
 from ..engines import BUNDLES, STAGES, Engines, create_stage
 from ..engines.protocols import AudioSink, AudioSource, SupportsVoiceCatalogue
+from ..engines.simulated import ClipEngines, aengines_for_clip
 from ..errors import ConfigError, S2STError
 from ..events import ErrorEvent, Event, StateChanged
 from ..log import SegmentLog
@@ -738,42 +739,30 @@ class PanelModel:
     async def build_engines(self) -> Engines:
         """Engines for a session: probes for offline / cloud stages, fresh simulated ones.
 
-        Simulated stages follow the chosen clip (its utterance spans as the recognizer's
-        script, speech found by energy otherwise; its reference translations).
+        Simulated stages follow the chosen clip
+        (:func:`s2st_kit.engines.simulated.aengines_for_clip`: its utterance spans as the
+        recognizer's script, else speech found by energy; its reference translations).
         """
-        s = self.selection
-        built: dict[str, Any] = {}
-        for stage in STAGES:
-            name = _engine(s, stage)
-            if name == "simulated":
-                built[stage] = await self._simulated(stage)
-            else:
-                built[stage] = self.engines.get(stage, name, **self.engine_options(stage))
-        return Engines(built["asr"], built["mt"], built["tts"])
+        names = {stage: _engine(self.selection, stage) for stage in STAGES}
+        made = {
+            stage: self.engines.get(stage, name, **self.engine_options(stage))
+            for stage, name in names.items()
+            if name != "simulated"
+        }
+        if "simulated" in names.values():
+            sim = (await self._simulated()).build()
+            fresh = {"asr": sim.recognizer, "mt": sim.translator, "tts": sim.synthesizer}
+            made |= {stage: fresh[stage] for stage, name in names.items() if name == "simulated"}
+        return Engines(made["asr"], made["mt"], made["tts"])
 
-    async def _simulated(self, stage: str) -> Any:
-        from ..engines import simulated
-
-        opts = dict(self.engines.options.get("simulated", {}))
-        preset, seed = opts.get("preset", "cloud-like"), opts.get("seed", 0)
-        clip = self.input_clip()
-        if stage == "asr":
-            script: Any = clip.utterances if clip is not None and clip.utterances else None
-            if script is None and self.selection.input_kind == "file" and self.selection.input_path:
-                from ..audio.file import read_audio
-
-                samples, rate = await asyncio.to_thread(
-                    read_audio, self.selection.input_path, sample_rate=16000
-                )
-                script = simulated.script_from_audio(samples, rate)
-            return simulated.SimulatedRecognizer(script or (), preset=preset, seed=seed)
-        if stage == "mt":
-            refs: dict[str, dict[str, str]] = {}
-            for u in clip.utterances if clip is not None else ():
-                for lang, text in u.translations.items():
-                    refs.setdefault(lang, {})[u.text] = text
-            return simulated.SimulatedTranslator(preset=preset, seed=seed, references=refs or None)
-        return simulated.SimulatedSynthesizer(preset=preset, seed=seed)
+    async def _simulated(self) -> ClipEngines:
+        """What the simulated engines follow for the chosen input (nothing for a live one);
+        preset and seed from the catalog's ``"simulated"`` options (default cloud-like, 0)."""
+        sel, opts = self.selection, self.engines.options.get("simulated", {})
+        clip = sel.input_path if sel.input_kind == "file" else None
+        return await aengines_for_clip(
+            clip, preset=opts.get("preset", "cloud-like"), seed=opts.get("seed", 0)
+        )
 
     async def preview(self, text: str | None = None) -> bytes | None:
         """``text`` (default: a sample sentence in the target language) spoken by the chosen
@@ -961,10 +950,7 @@ class SessionRunner:
             from ..audio.echo import EchoGuard
 
             self.guard = EchoGuard(source, sink)
-            # The guarded ends expose sample_rate as a read-only property; the Protocols
-            # declare a plain attribute (a Protocol question, not a runtime one).
-            source = cast(AudioSource, self.guard.source)
-            sink = cast(AudioSink, self.guard.sink)
+            source, sink = self.guard.source, self.guard.sink
         clock = self.guard.clock if self.guard is not None else None
         return Pipeline(
             engines, config, source=source, sink=sink, log_path=self._log_path, clock=clock
@@ -1008,9 +994,7 @@ class SessionRunner:
             self.sink = MemorySink()
             pace = sel.pace if sel.input_kind == "file" else 1.0
             # The output keeps the input's pace: 2× input plays 2× fast, "as fast as possible" not paced.
-            paced = PacedSink(self.sink, speed=pace) if pace > 0 else self.sink
-            # sample_rate stays None until the first chunk; AudioSink declares a plain int.
-            sink = cast(AudioSink, paced)
+            sink = PacedSink(self.sink, speed=pace) if pace > 0 else self.sink
         opened.push_async_callback(sink.aclose)
         return sink
 

@@ -23,7 +23,6 @@ start sessions with the button when you want to be able to press Stop.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import html
 import itertools
 import os
@@ -514,8 +513,7 @@ class ControlPanel:
         self._add_browser_widgets(self.model.selection)
         self._update_status()
         if self.model.options.voices_loading:
-            with contextlib.suppress(RuntimeError):  # no running loop: loaded on the next change
-                self._spawn_on(asyncio.get_running_loop(), self._load_voices())
+            self._load_voices_soon()
 
     def _layout(self) -> widgets.VBox:
         w = widgets
@@ -557,7 +555,7 @@ class ControlPanel:
         sel = self.model.update(**changes)
         self._refresh()
         if self.model.options.voices_loading:
-            self._spawn(self._load_voices())
+            self._load_voices_soon()
         self._add_browser_widgets(sel)
         return sel
 
@@ -574,6 +572,15 @@ class ControlPanel:
         mic, speaker = runner.browser_microphone, runner.browser_speaker
         self.input_section.browser_box.children = [mic] if mic is not None else []
         self.output_section.speaker_box.children = [speaker] if speaker is not None else []
+
+    def _load_voices_soon(self) -> None:
+        """Load the synthesizer's remote voice catalogue in the background (without a
+        running event loop, e.g. in a plain script, the voices stay unlisted)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._spawn_on(loop, self._load_voices())
 
     async def _load_voices(self) -> None:
         await self.model.load_voices()
