@@ -77,7 +77,7 @@ class CostEstimate:
     audio_seconds: float
     chars_translated: int
     chars_synthesized: int
-    polly_engine: str
+    polly_engine: PollyEngine
     prices_as_of: str = PRICES_AS_OF
     estimate: bool = True
 

@@ -7,7 +7,7 @@ event loop, synchronously, in the order events happen; they must return quickly.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from .records import Transcript, Translation
 
@@ -16,6 +16,7 @@ __all__ = [
     "AudioStarted",
     "ErrorEvent",
     "Event",
+    "EventKind",
     "FinalTranscript",
     "PartialTranscript",
     "SegmentCommitted",
@@ -32,7 +33,7 @@ class Event:
     t: float
 
     @property
-    def kind(self) -> str:
+    def kind(self) -> EventKind:
         """Short name, e.g. ``"partial"``, for filtering."""
         return _KIND[type(self).__name__]
 
@@ -113,7 +114,13 @@ class StateChanged(Event):
     state: str
 
 
-_KIND = {
+#: The short names of the event classes (:attr:`Event.kind`).
+EventKind = Literal[
+    "event", "partial", "final", "committed", "translation", "audio_started", "audio_finished",
+    "segment", "error", "state",
+]  # fmt: skip
+
+_KIND: dict[str, EventKind] = {
     "Event": "event",
     "PartialTranscript": "partial",
     "FinalTranscript": "final",

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import ClassVar
 
-from .config import POLICIES
+from .config import POLICIES, PolicyName
 from .errors import ConfigError
 from .records import Transcript, Word
 
@@ -107,7 +108,7 @@ class CommitPolicy:
     _utts: dict[int, _Utterance] = field(default_factory=dict, init=False, repr=False)
     _closed: set[int] = field(default_factory=set, init=False, repr=False)
 
-    name = "final"
+    name: ClassVar[PolicyName] = "final"
 
     def update(self, transcript: Transcript) -> list[Commit]:
         """Take one hypothesis; return the commits it makes ready (possibly none)."""
