@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -144,3 +145,67 @@ def test_compare_table():
     assert table.loc["ear_to_ear_s", "count_base"] == 3
     with pytest.raises(ValueError):
         compare(a, b, labels=("x", "x"))
+
+
+# -- the simulated engines for an input: one place (engines.simulated.engines_for_clip) ---------
+
+
+async def test_engines_for_clip_sources_of_the_script(tmp_path):
+    from types import MappingProxyType
+
+    import soundfile as sf
+    from conftest import speechlike
+
+    from s2st_kit.datasets import Clip, find_clip
+    from s2st_kit.engines import Engines
+    from s2st_kit.engines.simulated import (
+        SimulatedRecognizer,
+        aengines_for_clip,
+        engines_for_clip,
+    )
+
+    home = find_clip(Path(__file__).parent.parent / "data" / "en_home.wav")
+    listed = engines_for_clip(home.path, preset="instant", seed=2)
+    assert listed.script_source == "manifest entry 'en_home'"
+    assert [u.text for u in listed.script] == [u.text for u in home.utterances]
+    assert listed.references["es"]["The house is very big."] == "La casa es muy grande."
+    assert listed == await aengines_for_clip(str(home.path), preset="instant", seed=2)
+
+    audio = tmp_path / "talk.wav"
+    sf.write(audio, speechlike(5, 16000, [(0.5, 1.8), (2.6, 4.2)]), 16000)
+    detected = engines_for_clip(audio)
+    assert detected.script_source == "energy-based speech detection (placeholder words)"
+    assert len(detected.script) == 2 and detected.references is None
+
+    # A clip with a reference transcript but no utterance spans (like the LibriVox clips).
+    text = "one two three four five six seven"
+    clip = Clip("talk", audio, "en", text, MappingProxyType({}), (), "librivox")
+    spread = await aengines_for_clip(clip)
+    assert spread.script_source == "'talk' reference transcript over detected speech"
+    assert " ".join(u.text for u in spread.script) == text
+    assert [(u.start_s, u.end_s) for u in spread.script] == [
+        (u.start_s, u.end_s) for u in detected.script
+    ]
+
+    given = engines_for_clip(tmp_path / "never-read.wav", script=[("Hello there.", 0.1, 0.9)])
+    assert [u.text for u in given.script] == ["Hello there."]
+    assert engines_for_clip(None).script == () and engines_for_clip(None).script_source is None
+
+    engines = Engines.create("simulated", options={"simulated": listed.options()})
+    assert isinstance(engines.recognizer, SimulatedRecognizer)
+    assert engines.recognizer.script == listed.script and engines.recognizer.seed == 2
+    built = listed.build()
+    assert built.recognizer.script == listed.script
+    assert built.translator.references == listed.references
+
+
+async def test_simulated_engines_for_a_clip_without_script_follow_its_audio(tmp_path):
+    import soundfile as sf
+    from conftest import speechlike
+
+    audio = tmp_path / "mine.wav"
+    sf.write(audio, speechlike(3, 16000, [(0.4, 1.6)]), 16000)
+    engines = await simulated_engines(ClipInput.of(audio), preset="instant")
+    [utterance] = engines.recognizer.script
+    assert abs(utterance.start_s - 0.4) < 0.1 and abs(utterance.end_s - 1.6) < 0.1
+    await engines.aclose()
