@@ -17,6 +17,7 @@ from s2st_kit.engines.aws.transcribe import (
 )
 from s2st_kit.errors import (
     ConfigError,
+    EngineError,
     EngineTimeoutError,
     EngineUnavailableError,
     UnsupportedLanguageError,
@@ -492,3 +493,21 @@ async def test_overlapping_sessions_keep_their_own_stats_and_language_codes(aws_
     assert_clean_session(b_results)
     assert [a.language_code_of(i) for i in range(3)] == ["es-US", "en-US", "en-US"]
     assert [b.language_code_of(i) for i in range(3)] == ["en-US"] * 3
+
+
+async def test_closing_the_recognizer_ends_a_session_in_progress(aws_env, cert):
+    # aclose() used to cancel the session's task and leave its consumer waiting forever.
+    with server(cert) as fake:
+        rec = recognizer(fake)
+        stream = rec.stream(chunks_of(tone_clip(PLAN), pace=2.0), language="en")
+        await anext(stream)
+
+        async def rest() -> list[Transcript]:
+            return [t async for t in stream]
+
+        consumer = asyncio.create_task(rest())
+        await asyncio.sleep(0.05)
+        await rec.aclose()
+        with pytest.raises(EngineError, match="closed"):
+            await asyncio.wait_for(consumer, 5.0)
+        assert len(fake.streams) == 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import weakref
 from collections.abc import AsyncIterable
 from typing import TYPE_CHECKING, Any
 
@@ -84,7 +85,7 @@ class AwsTranscribeRecognizer:
             connect_timeout_s=connect_timeout_s,
             send_timeout_s=send_timeout_s,
         )
-        self._active: set[TranscribeStream] = set()
+        self._active: weakref.WeakSet[TranscribeStream] = weakref.WeakSet()  # to stop on aclose
         self._latest: TranscribeStream | None = None  # for the read-only stats below
         self._closed = False
 

@@ -107,6 +107,7 @@ class TranscribeStream(AsyncIterator[Transcript]):
         self._out: asyncio.Queue[Transcript | _End] = asyncio.Queue(maxsize=256)
         self._runner: asyncio.Task[None] | None = None
         self._ended = False
+        self._stopped = False  # stop() was called: never start
         self._resend = ResendBuffer(settings.max_resend_s)
         self._input_done = False
         self._next_utterance = 0
@@ -134,6 +135,9 @@ class TranscribeStream(AsyncIterator[Transcript]):
         if self._ended:
             raise StopAsyncIteration
         if self._runner is None:
+            if self._stopped:
+                self._ended = True
+                raise self._closed_error()
             self._runner = asyncio.create_task(self._run(), name=f"{self.name} session")
         item = await self._out.get()
         if isinstance(item, Transcript):
@@ -168,6 +172,7 @@ class TranscribeStream(AsyncIterator[Transcript]):
     async def stop(self) -> None:
         """Stop from outside (the recognizer is closing): a waiting consumer gets an
         EngineError saying the stream was closed."""
+        self._stopped = True
         runner = self._runner
         if runner is not None:
             runner.cancel()
@@ -175,6 +180,9 @@ class TranscribeStream(AsyncIterator[Transcript]):
                 await runner
 
     # the session ------------------------------------------------------------------------
+    def _closed_error(self) -> EngineError:
+        return EngineError(f"{self.name}: the stream was closed", engine=self.name)
+
     def _finish(self, end: _End) -> None:
         """Put the last item, dropping the oldest transcripts when the consumer is behind."""
         while self._out.full():
@@ -195,7 +203,7 @@ class TranscribeStream(AsyncIterator[Transcript]):
             await self._session(frames)
             self._finish(_End())
         except asyncio.CancelledError:
-            self._finish(_End(EngineError(f"{self.name}: the stream was closed", engine=self.name)))
+            self._finish(_End(self._closed_error()))
             raise
         except Exception as exc:
             self._finish(_End(exc))
