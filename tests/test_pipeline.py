@@ -629,3 +629,28 @@ async def test_a_synchronous_load_runs_off_the_loop_before_the_clock_starts():
     engines.synthesizer = LoadingSynth(preset="instant")
     await Pipeline(engines, PipelineConfig(), source=source(), sink=MemorySink()).run()
     assert loaded == [False]  # ran once, in a worker thread
+
+
+async def test_a_refused_session_closes_its_source_and_sink():
+    """Validation fails before the clock starts: the source and sink are closed all the same."""
+
+    class Observed(MemorySink):
+        closed = 0
+
+        async def aclose(self):
+            Observed.closed += 1
+            await super().aclose()
+
+    class ObservedSource(MemorySource):
+        closed = 0
+
+        async def aclose(self):
+            ObservedSource.closed += 1
+            await super().aclose()
+
+    src = ObservedSource(speechlike(1.0), 16000)
+    pipe = Pipeline(make_engines(), PipelineConfig(target_lang="xx"), source=src, sink=Observed())
+    with pytest.raises(UnsupportedLanguageError):
+        await pipe.run()
+    assert ObservedSource.closed == 1 and Observed.closed == 1
+    assert pipe.state is PipelineState.FAILED

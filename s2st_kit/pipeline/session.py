@@ -200,8 +200,8 @@ class Pipeline:
             # Capability queries may do I/O (e.g. a cloud voice catalogue): off the loop.
             self.voice = await asyncio.to_thread(validate, self.engines, self.config)
             await warm_up(self.engines, self.config)
-        except BaseException as exc:
-            await asyncio.to_thread(self.log.close)
+        except BaseException as exc:  # refused: close what we were given, as a run's end would
+            await self._close(None, "session refused")
             self.error = exc
             self._set_state(PipelineState.FAILED)
             self._fatal(exc)
