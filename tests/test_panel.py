@@ -470,10 +470,11 @@ async def test_a_start_that_fails_validation_closes_the_input_it_opened(monkeypa
     assert panel.set(input_kind=input_kind).input_kind == input_kind
     await panel.start()
     await panel.wait()
+    # Closed (by the refusing pipeline, and again by the runner: closing is idempotent).
     if input_kind == "file":
-        assert len(file_closes) == 1
+        assert len(file_closes) >= 1
     else:
-        assert len(seen.sources) == 1 and seen.sources[0].closes == 1
+        assert len(seen.sources) == 1 and seen.sources[0].closes >= 1
     assert (seen.mic_starts, seen.mic_stops) == ((1, 1) if input_kind == "browser" else (0, 0))
     status = panel.controls.status.value
     assert "failed" in status and "apertium-eng-spa" in status

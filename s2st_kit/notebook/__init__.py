@@ -10,7 +10,7 @@
 * :class:`ControlPanel` (:mod:`.panel`): thin widgets over :class:`PanelModel`.
 * :class:`PanelModel`, :class:`EngineCatalog`, :class:`InputCatalog`, :class:`Selection`
   (:mod:`.model`): the choices and the options valid for them, in plain Python;
-  :class:`SessionRunner` (:mod:`.model`): one session at a time, opened and closed safely.
+  :class:`SessionRunner` (:mod:`.session`): one session at a time, opened and closed safely.
 * :class:`TranscriptFeed`, :class:`LatencyChart`, :class:`ResultsView` (:mod:`.views`):
   pipeline subscribers that update widgets, throttled.
 
@@ -25,9 +25,9 @@ from .model import (
     PanelModel,
     PanelOptions,
     Selection,
-    SessionRunner,
 )
 from .panel import ChoiceRow, ControlPanel
+from .session import SessionRunner
 from .views import FeedModel, LatencyChart, ResultsView, Throttle, TranscriptFeed
 
 __all__ = [

@@ -13,9 +13,9 @@
   translator translates from, targets the translator reaches *and* the synthesizer speaks,
   voices of the synthesizer for the target, and the engine-specific settings of
   :data:`ENGINE_SETTINGS` (Polly's engine, for the AWS synthesizer).
-* :class:`SessionRunner` runs one session at a time: it opens the input and the output,
-  starts the pipeline and stops it. A failed start closes what it opened; an error while
-  stopping is logged and shown, never swallowed.
+* :class:`~.session.SessionRunner` (in :mod:`.session`) runs one session at a time: it
+  opens the input and the output, starts the pipeline and stops it. A failed start closes
+  what it opened; an error while stopping is logged and shown, never swallowed.
 
 Vendor knowledge lives in two tables here, :data:`ENGINE_SETTINGS` and
 :data:`CREDENTIAL_CHECKS`; everything else asks the registry or the capability Protocols of
@@ -25,33 +25,26 @@ views over these objects.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import importlib
 import inspect
 import io
 import logging
-import uuid
 import wave
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from ..audio import FileSource, MemorySink, PacedSink
-from ..config import POLICIES, PipelineConfig, PolicyName
+from ..config import POLICIES, PipelineConfig, PolicyName, Stability
 from ..datasets import Clip, data_dir, find_clip, librivox_clips, load_manifest
 from ..engines import BUNDLES, STAGES, Engines, create_stage
 from ..engines.protocols import AudioSink, AudioSource, SupportsVoiceCatalogue
 from ..engines.simulated import ClipEngines, aengines_for_clip
 from ..errors import ConfigError, S2STError
-from ..events import ErrorEvent, Event, StateChanged
-from ..log import SegmentLog
-from ..pipeline import Pipeline
 from ..records import Voice
 
 if TYPE_CHECKING:
-    from ..audio.echo import EchoGuard
+    pass
 
 __all__ = [
     "CREDENTIAL_CHECKS",
@@ -68,9 +61,7 @@ __all__ = [
     "PanelModel",
     "PanelOptions",
     "Selection",
-    "SessionRunner",
     "SessionState",
-    "StatusLine",
     "aws_credentials_problem",
     "language_label",
     "pcm_to_wav",
@@ -112,7 +103,6 @@ InputKind = Literal["file", "microphone", "browser"]
 #: Where the translation goes: memory at the input's pace, the local speaker, the browser's.
 OutputKind = Literal["paced", "speaker", "browser"]
 #: Partial-result stabilisation requested from recognizers that have it.
-Stability = Literal["low", "medium", "high"]
 #: The panel's session states (the pipeline's, plus ``starting`` while a session opens).
 SessionState = Literal["idle", "starting", "running", "stopping", "stopped", "failed"]
 
@@ -826,299 +816,3 @@ def _clip_label(c: Clip) -> str:
     except ValueError:
         where = Path(c.path).name
     return f"{where} — {language_label(c.language)}, {c.source}"
-
-
-# --------------------------------------------------------------------------- sessions
-
-Subscriber = Callable[[Event], object]
-
-
-@dataclass(frozen=True, slots=True)
-class StatusLine:
-    """What the status line shows; the figures are the session's own (its pipeline and log).
-
-    elapsed_s: session time (s), frozen when the session ends; ``None`` before it runs.
-    """
-
-    state: SessionState
-    elapsed_s: float | None = None
-    segments: int = 0
-    errors: int = 0
-    last_error: str | None = None
-    note: str | None = None
-
-
-class SessionRunner:
-    """Runs the panel's sessions, one at a time, on the running event loop (no widgets).
-
-    model: the :class:`PanelModel` whose selection a session uses.
-    log_dir: folder for each session's JSONL log (``session-<id>.jsonl``); ``None`` keeps
-        logs in memory. on_status: called whenever the status line may have changed.
-    on_end: awaited with the pipeline once a session has ended, before :meth:`wait`
-        returns (the panel shows the results); an error there is logged and shown.
-    status_interval_s: how often ``on_status`` is called while a session runs (s, 0.5).
-
-    Attributes: ``echo_guard`` (default True: with a live input and a loudspeaker, mute the
-    input while the translation plays; the session's guard is ``guard``, its muted spans
-    are saved beside the log), ``browser_microphone`` / ``browser_speaker`` (the widgets
-    for browser input and output, set by the panel), ``pipeline`` (the last session's).
-
-    Lifecycle, as httpx's clients: :meth:`start` opens the input, then the output, then
-    starts the pipeline. When anything fails before the session runs — here, or in the
-    pipeline's validation and warm-up — everything start opened is closed again (and a
-    browser microphone it switched on is switched off). :meth:`stop` never swallows an
-    error: it is logged and shown, and the session is cancelled so Stop cannot hang.
-    """
-
-    def __init__(
-        self,
-        model: PanelModel,
-        *,
-        log_dir: str | Path | None = None,
-        on_status: Callable[[], None] | None = None,
-        on_end: Callable[[Pipeline], Awaitable[None]] | None = None,
-        status_interval_s: float = 0.5,
-    ) -> None:
-        self.model = model
-        self.log_dir = Path(log_dir) if log_dir is not None else None
-        self.on_status = on_status or (lambda: None)
-        self.on_end = on_end
-        self.status_interval_s = status_interval_s
-        self.echo_guard = True
-        self.browser_microphone: Any = None
-        self.browser_speaker: Any = None
-        self.pipeline: Pipeline | None = None
-        self.sink: MemorySink | None = None
-        self.guard: EchoGuard | None = None
-        self.state: SessionState = "idle"
-        self.note: str | None = None
-        self.last_error: str | None = None
-        self._ended_at: float | None = None
-        self._counting = False  # the status line counts the pipeline's figures
-        self._log_path: Path | None = None
-        self._undo: contextlib.AsyncExitStack | None = None  # what start opened, until running
-        self._task: asyncio.Task[SegmentLog] | None = None
-        self._watch: asyncio.Task[SegmentLog | None] | None = None
-
-    @property
-    def running(self) -> bool:
-        """True while a session is running (or starting / stopping)."""
-        return self._watch is not None and not self._watch.done()
-
-    # -- start ------------------------------------------------------------------------------
-    async def start(self, subscribers: Sequence[Subscriber] = ()) -> Pipeline | None:
-        """Start a session with the model's selection; ``subscribers`` get its events.
-
-        Returns its Pipeline, or ``None`` with the reason in ``last_error`` (and nothing
-        left open) when it could not start.
-        """
-        if self.running:
-            self.note = "a session is already running; press Stop first"
-            self.on_status()
-            return None
-        self.state, self.note, self.last_error = "starting", None, None
-        self._ended_at, self._counting = None, False
-        self.on_status()
-        opened = contextlib.AsyncExitStack()
-        try:
-            pipe = await self._open(opened)
-        except Exception as exc:
-            await self._close_opened(opened)
-            self.fail(exc)
-            return None
-        self.pipeline, self._undo, self._counting = pipe, opened, True
-        unsubscribe = [pipe.subscribe(s) for s in (*subscribers, self._on_event)]
-        self._task = pipe.start()
-        loop = asyncio.get_running_loop()
-        self._watch = loop.create_task(self._watch_session(pipe, self._task, unsubscribe))
-        return pipe
-
-    async def _open(self, opened: contextlib.AsyncExitStack) -> Pipeline:
-        """Engines, input, output and the pipeline; whatever is opened goes onto ``opened``."""
-        engines = await self.model.build_engines()
-        source = await self._open_source(opened)
-        sink = await self._open_sink(opened)
-        config = self.model.config(session_id=uuid.uuid4().hex[:12])
-        self._log_path = None
-        if self.log_dir is not None:
-            await asyncio.to_thread(self.log_dir.mkdir, parents=True, exist_ok=True)
-            self._log_path = self.log_dir / f"session-{config.session_id}.jsonl"
-        self.guard = None
-        sel = self.model.selection
-        live_in = sel.input_kind in ("microphone", "browser")
-        if self.echo_guard and live_in and sel.output_kind in ("speaker", "browser"):
-            from ..audio.echo import EchoGuard
-
-            self.guard = EchoGuard(source, sink)
-            source, sink = self.guard.source, self.guard.sink
-        clock = self.guard.clock if self.guard is not None else None
-        return Pipeline(
-            engines, config, source=source, sink=sink, log_path=self._log_path, clock=clock
-        )
-
-    async def _open_source(self, opened: contextlib.AsyncExitStack) -> AudioSource:
-        sel = self.model.selection
-        source: AudioSource
-        if sel.input_kind == "file":
-            if not sel.input_path:
-                raise FileNotFoundError("choose a clip or type the path of an audio file")
-            source = FileSource(
-                sel.input_path, chunk_ms=sel.chunk_ms, realtime=sel.pace > 0, speed=sel.pace or 1.0
-            )
-        elif sel.input_kind == "microphone":
-            source = await asyncio.to_thread(
-                self.model.inputs.open_microphone, sel.mic_device, chunk_ms=sel.chunk_ms
-            )
-        else:
-            mic = self.browser_microphone
-            if mic is None:
-                raise RuntimeError("the browser microphone is not available")
-            if mic.state != "running":
-                mic.start()  # the browser may still want a click on the widget's Start
-                opened.callback(mic.stop)
-            source = mic.source()
-        opened.push_async_callback(source.aclose)
-        return source
-
-    async def _open_sink(self, opened: contextlib.AsyncExitStack) -> AudioSink:
-        sel = self.model.selection
-        self.sink = None
-        sink: AudioSink
-        if sel.output_kind == "speaker":
-            sink = await asyncio.to_thread(self.model.inputs.open_speaker)
-        elif sel.output_kind == "browser":
-            if self.browser_speaker is None:
-                raise RuntimeError("the browser speaker is not available")
-            sink = self.browser_speaker.sink()
-        else:
-            self.sink = MemorySink()
-            pace = sel.pace if sel.input_kind == "file" else 1.0
-            # The output keeps the input's pace: 2× input plays 2× fast, "as fast as possible" not paced.
-            sink = PacedSink(self.sink, speed=pace) if pace > 0 else self.sink
-        opened.push_async_callback(sink.aclose)
-        return sink
-
-    async def _close_opened(self, opened: contextlib.AsyncExitStack) -> None:
-        """Close what a failed start opened; a failure to close is logged and shown too."""
-        try:
-            await opened.aclose()
-        except Exception as exc:
-            logger.exception("closing the input or output of a failed start failed")
-            self.fail(exc, keep_state=True, doing="closing the input or output")
-
-    # -- the running session ----------------------------------------------------------------
-    def _on_event(self, event: Event) -> None:
-        if isinstance(event, StateChanged):
-            if event.state == "running":
-                self._undo = None  # the pipeline owns (and closes) the input and output now
-            if event.state in SESSION_STATES:
-                self.state = event.state
-            self.on_status()
-        elif isinstance(event, ErrorEvent):
-            self.last_error = f"{event.stage}: {event.message}"
-            self.on_status()
-
-    async def _watch_session(
-        self,
-        pipe: Pipeline,
-        task: asyncio.Task[SegmentLog],
-        unsubscribe: Sequence[Callable[[], None]],
-    ) -> SegmentLog | None:
-        ticker = asyncio.get_running_loop().create_task(self._tick())
-        try:
-            await task
-        except asyncio.CancelledError:
-            self.state = "stopped"
-        except Exception as exc:
-            self.fail(exc)
-        finally:
-            ticker.cancel()
-            for u in unsubscribe:
-                u()
-            await self._after_session()
-        if self.on_end is not None:
-            try:
-                await self.on_end(pipe)
-            except Exception as exc:  # a view must not lose the session's log
-                logger.exception("showing the results failed")
-                self.fail(exc, keep_state=True)
-        self.on_status()
-        return pipe.log
-
-    async def _after_session(self) -> None:
-        """Close what a session that never ran left open; save the echo guard's spans."""
-        undo, self._undo = self._undo, None
-        if undo is not None:
-            await self._close_opened(undo)
-        if self.guard is not None and self._log_path is not None:
-            guard, spans = self.guard, self.guard.spans_path(self._log_path)
-            try:
-                await asyncio.to_thread(guard.save_json, spans)
-            except OSError as exc:
-                logger.exception("saving the muted spans failed")
-                self.fail(exc, keep_state=True, doing="saving the muted spans")
-
-    async def _tick(self) -> None:
-        while True:
-            self.on_status()
-            await asyncio.sleep(self.status_interval_s)
-
-    # -- stop -------------------------------------------------------------------------------
-    async def stop(self, *, drain: bool = True) -> SegmentLog | None:
-        """Stop the running session (``drain``: finish what was already heard) and wait
-        until it has ended; returns its log.
-
-        An error while stopping is logged and shown in ``last_error``; the session is then
-        cancelled (segments not yet played are logged as dropped) so this never hangs.
-        """
-        pipe, task, watch = self.pipeline, self._task, self._watch
-        if pipe is None or task is None or watch is None:
-            return None
-        if not watch.done():
-            try:
-                await pipe.stop(drain=drain)
-            except Exception as exc:
-                logger.exception("stopping the session failed")
-                self.fail(exc, keep_state=True, doing="stopping the session failed")
-                task.cancel()
-        return await watch
-
-    async def wait(self) -> SegmentLog | None:
-        """Wait for the running session to end (and ``on_end`` to finish)."""
-        if self._watch is None:
-            return None
-        return await self._watch
-
-    # -- status -----------------------------------------------------------------------------
-    def fail(
-        self, exc: BaseException, *, keep_state: bool = False, doing: str | None = None
-    ) -> None:
-        """Show ``exc`` as the last error (``doing``: what was being done); the state
-        becomes ``failed`` unless ``keep_state``."""
-        message = str(exc) or type(exc).__name__
-        self.last_error = f"{doing}: {message}" if doing else message
-        if not keep_state:
-            self.state = "failed"
-        self.on_status()
-
-    def status_line(self) -> StatusLine:
-        """The status line, with figures read from the session itself (never from engines,
-        which are shared by every session)."""
-        pipe = self.pipeline if self._counting else None
-        if pipe is None:
-            return StatusLine(self.state, last_error=self.last_error, note=self.note)
-        elapsed: float | None = None
-        if self.state in ("running", "stopping"):
-            elapsed = pipe.clock.now()
-        elif self.state in ("stopped", "failed"):
-            if self._ended_at is None:
-                self._ended_at = pipe.clock.now()
-            elapsed = self._ended_at
-        return StatusLine(
-            self.state,
-            elapsed_s=elapsed,
-            segments=len(pipe.log),
-            errors=pipe.stats.errors,
-            last_error=self.last_error,
-            note=self.note,
-        )

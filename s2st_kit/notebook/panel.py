@@ -12,7 +12,7 @@ The widgets are a thin view, one small class per section of the panel
 (:class:`EnginesSection`, :class:`VoiceSection`, :class:`StreamingSection`,
 :class:`InputSection`, :class:`OutputSection`, :class:`ControlsBar`). The choices and the
 options valid for them live in :class:`~s2st_kit.notebook.model.PanelModel`, the sessions
-in :class:`~s2st_kit.notebook.model.SessionRunner`, the live views in
+in :class:`~s2st_kit.notebook.session.SessionRunner`, the live views in
 :mod:`s2st_kit.notebook.views`. Sessions run as tasks on the kernel's running event loop;
 nothing here blocks it.
 
@@ -49,9 +49,9 @@ from .model import (
     PanelModel,
     PanelOptions,
     Selection,
-    SessionRunner,
     pcm_to_wav,
 )
+from .session import SessionRunner
 from .views import LatencyChart, ResultsView, TranscriptFeed, status_html
 
 __all__ = [
@@ -471,7 +471,7 @@ class ControlPanel:
 
     Attributes for later cells: ``pipeline`` (the last session's :class:`Pipeline`),
     ``log`` (its :class:`SegmentLog`), ``dataframe()``, ``model`` (choices and options),
-    ``runner`` (the :class:`~s2st_kit.notebook.model.SessionRunner`), and the sections
+    ``runner`` (the :class:`~s2st_kit.notebook.session.SessionRunner`), and the sections
     ``engines_section``, ``voice_section``, ``streaming_section``, ``input_section``,
     ``output_section``, ``controls``.
     ``echo_guard`` (default True): with a live input and a loudspeaker output, mute the
