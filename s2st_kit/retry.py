@@ -35,7 +35,7 @@ from typing import TypeVar
 
 from .errors import ConfigError, EngineError, ThrottledError
 
-__all__ = ["RestartBudget", "RetryPolicy", "retry_call"]
+__all__ = ["RestartBudget", "RetryPolicy", "mark_spent", "retries_spent", "retry_call"]
 
 logger = logging.getLogger(__name__)
 
@@ -80,17 +80,13 @@ class RetryPolicy:
 
 @dataclass(slots=True)
 class _Scope:
-    """The shared budget of one outermost call: failures so far, the deadline, the owner.
-
-    given_up: the error a layer already gave up on; outer layers re-raise it at once.
-    """
+    """The shared budget of one outermost call: failures so far, the deadline, the owner."""
 
     policy: RetryPolicy
     deadline: float
     owner: asyncio.Task[object] | None
     on_retry: Callable[[BaseException, int, float], None] | None = None
     failures: int = 0
-    given_up: BaseException | None = None
 
 
 _scope: contextvars.ContextVar[_Scope | None] = contextvars.ContextVar("s2st_retry", default=None)
@@ -134,7 +130,7 @@ async def retry_call(
             try:
                 return await call()
             except Exception as exc:
-                if exc is scope.given_up:
+                if retries_spent(exc):
                     raise  # an inner layer spent the shared budget on it
                 scope.failures += 1
                 hint = exc.retry_after_s if isinstance(exc, ThrottledError) else None
@@ -144,7 +140,7 @@ async def retry_call(
                     or scope.failures >= scope.policy.max_attempts
                     or clock() + wait > scope.deadline
                 ):
-                    scope.given_up = exc
+                    mark_spent(exc)
                     raise
                 logger.info(
                     "%s: %s; attempt %d/%d failed, retrying in %.3f s",
@@ -159,6 +155,22 @@ async def retry_call(
     finally:
         if token is not None:
             _scope.reset(token)
+
+
+def mark_spent(exc: BaseException) -> BaseException:
+    """Mark ``exc`` as the error a layer gave up on after its retries; returns it.
+
+    An outer layer that sees a spent error re-raises it without retrying: a Transcribe
+    stream that used up its reconnects is not restarted again by the pipeline, and a call
+    whose shared budget ran out is not retried by an enclosing :func:`retry_call`.
+    """
+    vars(exc)["_s2st_retries_spent"] = True
+    return exc
+
+
+def retries_spent(exc: BaseException) -> bool:
+    """True when a layer already gave up on ``exc`` after its retries (see :func:`mark_spent`)."""
+    return bool(vars(exc).get("_s2st_retries_spent", False))
 
 
 def _notify(

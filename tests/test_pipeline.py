@@ -551,17 +551,42 @@ class _CaptureDied(MemorySource):
 
 async def test_every_error_of_a_failed_session_is_kept_and_logged(caplog):
     """Two tasks fail together: the old code kept the first and dropped the second unlogged."""
-    engines = make_engines(faults=Faults(drop_stream_at_s=(1.0,)))
-    src = _CaptureDied(
-        speechlike(10.0, 16000, [(a, b) for _, a, b in SCRIPT]), 16000, realtime=True, speed=8
-    )
-    pipe = Pipeline(engines, PipelineConfig(recognizer_restarts=0), source=src, sink=MemorySink())
-    with caplog.at_level("ERROR", logger="s2st_kit.pipeline"), pytest.raises(EngineError) as info:
+
+    class Buggy(type(make_engines().recognizer)):
+        def stream(self, chunks, *, language):
+            async def gen():
+                async for chunk in chunks:
+                    if chunk.end_s > 1.0:
+                        raise RuntimeError("recognizer bug")
+                yield  # pragma: no cover
+
+            return gen()
+
+    engines = make_engines()
+    engines.recognizer = Buggy(SCRIPT, preset="instant")
+    spans = [(a, b) for _, a, b in SCRIPT]
+    src = _CaptureDied(speechlike(10.0, 16000, spans), 16000, realtime=True, speed=8)
+    pipe = Pipeline(engines, PipelineConfig(), source=src, sink=MemorySink())
+    with caplog.at_level("ERROR", logger="s2st_kit.pipeline"), pytest.raises(Exception) as info:
         await pipe.run()
-    kinds = [type(e).__name__ for e in pipe.errors]
-    assert kinds == ["StreamClosedError", "DeviceError"]
-    assert any("capture device vanished" in note for note in info.value.__notes__)
+    assert "recognizer bug" in str(info.value)
+    assert [type(e).__name__ for e in pipe.errors] == ["RuntimeError", "DeviceError"]
+    assert any("capture device vanished" in note for note in pipe.error.__notes__)
     assert any("capture device vanished" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_recognizer_that_gives_up_still_plays_what_was_heard():
+    """Segments committed before a fatal recognizer error are translated and played first."""
+    engines = make_engines(faults=Faults(drop_stream_at_s=(8.5,)))
+    pipe = Pipeline(
+        engines, PipelineConfig(recognizer_restarts=0), source=source(), sink=MemorySink()
+    )
+    with pytest.raises(EngineError, match="dropped"):
+        await pipe.run()
+    df = pipe.log.to_pandas()
+    assert list(df.status[:2]) == ["ok", "ok"]  # heard before the failure: played
+    assert list(df.transcript[:2]) == [s[0] for s in SCRIPT[:2]]
+    assert pipe.state is PipelineState.FAILED
 
 
 async def test_coroutine_subscriber_errors_are_logged(caplog):
@@ -654,3 +679,25 @@ async def test_a_refused_session_closes_its_source_and_sink():
         await pipe.run()
     assert ObservedSource.closed == 1 and Observed.closed == 1
     assert pipe.state is PipelineState.FAILED
+
+
+async def test_a_stream_the_engine_gave_up_on_is_not_restarted_again():
+    """The engine already reconnected as often as it may (spent): no second layer of restarts."""
+    from s2st_kit.errors import StreamClosedError
+    from s2st_kit.retry import mark_spent
+
+    class GivesUp(type(make_engines().recognizer)):
+        def stream(self, chunks, *, language):
+            async def gen():
+                async for _ in chunks:
+                    raise mark_spent(StreamClosedError("reconnects used up", engine="x"))
+                    yield  # pragma: no cover
+
+            return gen()
+
+    engines = make_engines()
+    engines.recognizer = GivesUp(SCRIPT, preset="instant")
+    pipe = Pipeline(engines, PipelineConfig(), source=source(), sink=MemorySink())
+    with pytest.raises(StreamClosedError, match="reconnects used up"):
+        await pipe.run()
+    assert pipe.stats.recognizer_restarts == 0

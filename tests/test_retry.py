@@ -141,3 +141,18 @@ async def test_scope_ends_with_the_call():
 def test_restart_budget_is_a_sliding_window(failures, allowed):
     budget = RestartBudget(max_restarts=3, window_s=120.0)
     assert [budget.allow(t) for t in failures] == allowed
+
+
+async def test_an_error_given_up_on_is_marked_spent_for_outer_layers():
+    from s2st_kit.retry import mark_spent, retries_spent
+
+    t = FakeTime()
+
+    async def call():
+        raise ThrottledError("throttled")
+
+    with pytest.raises(ThrottledError) as info:
+        await retry_call(call, policy=RetryPolicy(max_attempts=2), sleep=t.sleep, clock=t.clock)
+    assert retries_spent(info.value)
+    fresh = ThrottledError("new")
+    assert not retries_spent(fresh) and retries_spent(mark_spent(fresh))

@@ -3,7 +3,10 @@
 Runs one recognizer stream at a time. A stream that fails with a retryable error is
 reopened on the following audio within the session's :class:`~s2st_kit.retry.RestartBudget`
 (restarts per window of *input audio*, so the budget means the same for a live session and
-an unpaced replay); the utterances it was in the middle of are logged as error rows.
+an unpaced replay); the utterances it was in the middle of are logged as error rows. An
+error the engine marked spent (:func:`~s2st_kit.retry.mark_spent`: it already reconnected
+as often as it may, like the Transcribe engine) is not restarted again: retries never
+multiply across layers.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from ..errors import EngineError
 from ..events import ErrorEvent, Event, FinalTranscript, PartialTranscript
 from ..policy import Commit, CommitPolicy, make_policy
 from ..records import AudioChunk, Transcript
+from ..retry import retries_spent
 from .playback import END
 from .utterances import Utterance, UtteranceTracker
 
@@ -67,6 +71,28 @@ class RecognitionStage:
     def _policy(self) -> CommitPolicy:
         return make_policy(self.config.policy, min_commit_words=self.config.min_commit_words)
 
+    async def run_until_end(
+        self, audio_q: asyncio.Queue[Any], stop_input: Callable[[], Awaitable[None]]
+    ) -> EngineError | None:
+        """:meth:`run`; if the recognizer gives up, return its error instead of raising it.
+
+        Then the input is stopped (``stop_input``), the audio queue drained to its end
+        marker, and the utterances in progress logged as lost: the segments already
+        committed are still translated and played before the session fails.
+        """
+        try:
+            await self.run(audio_q)
+            return None
+        except EngineError as exc:
+            msg = f"recognizer failed: {exc}; finishing what was heard"
+            self.emit(ErrorEvent(self.clock.now(), "asr", msg))
+            await stop_input()
+            while await audio_q.get() is not END:
+                pass  # let the source reader finish
+            for utt in self.utterances.abandon():
+                self.on_lost(utt, f"recognizer failed: {exc}")
+            return exc
+
     async def run(self, audio_q: asyncio.Queue[Any]) -> None:
         """Recognise until the audio queue's end marker; then flush the policy."""
         policy = self._policy()
@@ -103,7 +129,12 @@ class RecognitionStage:
 
     def _restart_or_raise(self, exc: EngineError) -> None:
         """Within budget: log the lost utterances and go on; else re-raise ``exc``."""
-        if not exc.retryable or self._ended or not self.budget.allow(self._position_s):
+        if (
+            not exc.retryable
+            or retries_spent(exc)  # the engine already reconnected all it may: no second layer
+            or self._ended
+            or not self.budget.allow(self._position_s)
+        ):
             raise exc
         self.restarts += 1
         logger.warning("recognizer stream failed (%s); restarting", exc)

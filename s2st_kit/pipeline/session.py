@@ -120,7 +120,7 @@ class Pipeline:
             self.speech = SpeechTimes(realtime=bool(source.realtime), speed=float(source.speed))
         else:  # a source that does not say is live
             self.speech = SpeechTimes(realtime=True, speed=1.0)
-        self.playback = PlaybackScheduler(sink, self.clock, self.bus.emit, self._log_row)
+        self.playback = PlaybackScheduler(sink, self.clock, self.bus.emit, self.log.append)
 
     # -- events ----------------------------------------------------------------------------
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
@@ -255,11 +255,13 @@ class Pipeline:
                     for i in range(self.config.max_inflight)
                 ]
         except BaseExceptionGroup as eg:
-            self.errors = _leaves(eg)
+            self.errors = [e for e in (self.error,) if e is not None] + _leaves(eg)
             self.error = self.errors[0]
             for other in self.errors[1:]:
                 logger.error("the session also failed with: %r", other, exc_info=other)
                 self.error.add_note(f"also failed: {type(other).__name__}: {other}")
+        else:
+            self.errors = [self.error] if self.error is not None else []
         finally:
             self.stats.partials, self.stats.finals = stage.partials, stage.finals
             self.stats.recognizer_restarts = stage.restarts
@@ -279,9 +281,6 @@ class Pipeline:
             except Exception as exc:  # keep the log even if a device fails to close
                 logger.warning("closing the %s failed: %s", what, exc)
         await asyncio.to_thread(self.log.close)
-
-    def _log_row(self, seg: Segment) -> None:
-        self.log.append(seg)
 
     # -- stage 1: audio in -------------------------------------------------------------------
     async def _put(self, q: asyncio.Queue[Any], item: Any, what: str) -> None:
@@ -311,8 +310,11 @@ class Pipeline:
     async def _recognize(
         self, stage: RecognitionStage, audio_q: asyncio.Queue[Any], seg_q: asyncio.Queue[Any]
     ) -> None:
+        """Recognise; if the recognizer gives up, its error ends the session once what was
+        already committed has played."""
         try:
-            await stage.run(audio_q)
+            if (failed := await stage.run_until_end(audio_q, self.source.aclose)) is not None:
+                self.error = failed
             for _ in range(self.config.max_inflight):
                 await seg_q.put(END)
         finally:

@@ -31,7 +31,7 @@ from typing import Literal
 
 from ....errors import EngineError, EngineTimeoutError, StreamClosedError
 from ....records import AudioChunk, Transcript, Word
-from ....retry import RestartBudget, RetryPolicy
+from ....retry import RestartBudget, RetryPolicy, mark_spent
 from .backend import RawItem, RawResult, StreamingBackend, StreamingHandle, TransientStreamError
 from .settings import TranscribeSettings, iso_of
 from .timeline import Failed, Frame, ResendBuffer, Timeline, produce_frames, rms
@@ -233,10 +233,14 @@ class TranscribeStream(AsyncIterator[Transcript]):
                     budget = self._new_budget()
                 self._stats.reconnects += 1
                 if not budget.allow(time.monotonic()):
-                    raise exc.final or StreamClosedError(
-                        f"{self.name}: the stream failed {budget.recent + 1} times within "
-                        f"{RECONNECT_WINDOW_S:.0f} s ({exc}); giving up",
-                        engine=self.name,
+                    # Spent: the pipeline does not restart a stream whose reconnects ran out.
+                    raise mark_spent(
+                        exc.final
+                        or StreamClosedError(
+                            f"{self.name}: the stream failed {budget.recent + 1} times within "
+                            f"{RECONNECT_WINDOW_S:.0f} s ({exc}); giving up",
+                            engine=self.name,
+                        )
                     ) from exc
                 wait = budget.delay()
                 logger.warning(
