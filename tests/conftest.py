@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from pathlib import Path
 
@@ -65,3 +66,31 @@ def no_leaks():
 def pending_tasks() -> list[asyncio.Task]:
     current = asyncio.current_task()
     return [t for t in asyncio.all_tasks() if t is not current and not t.done()]
+
+
+class LoopWatch:
+    """Measure the longest stall of the running loop (s) while the ``async with`` body runs."""
+
+    def __init__(self, tick_s: float = 0.005) -> None:
+        self.tick_s = tick_s
+        self.max_gap_s = 0.0
+
+    async def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        while True:
+            await asyncio.sleep(self.tick_s)
+            now = loop.time()
+            self.max_gap_s = max(self.max_gap_s, now - last - self.tick_s)
+            last = now
+
+    async def __aenter__(self) -> LoopWatch:
+        self._task = asyncio.create_task(self._tick())
+        await asyncio.sleep(0)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await asyncio.sleep(self.tick_s * 2)  # one more tick sees a stall that just ended
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task

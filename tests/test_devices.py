@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import subprocess
@@ -27,6 +26,7 @@ from typing import ClassVar
 
 import numpy as np
 import pytest
+from conftest import LoopWatch
 
 from s2st_kit.audio import devices
 from s2st_kit.audio.devices import MicrophoneSource, PortAudioNotInstalledError, SpeakerSink
@@ -355,34 +355,6 @@ async def test_speaker_back_pressure_drain_and_underruns(fake_pyaudio):
 
 
 # -- lifecycle: open off the loop, a failed open -------------------------------------------------
-
-
-class LoopWatch:
-    """Measure the longest stall of the running loop (s) while the ``async with`` body runs."""
-
-    def __init__(self, tick_s: float = 0.005) -> None:
-        self.tick_s = tick_s
-        self.max_gap_s = 0.0
-
-    async def _tick(self) -> None:
-        loop = asyncio.get_running_loop()
-        last = loop.time()
-        while True:
-            await asyncio.sleep(self.tick_s)
-            now = loop.time()
-            self.max_gap_s = max(self.max_gap_s, now - last - self.tick_s)
-            last = now
-
-    async def __aenter__(self) -> LoopWatch:
-        self._task = asyncio.create_task(self._tick())
-        await asyncio.sleep(0)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await asyncio.sleep(self.tick_s * 2)  # one more tick sees a stall that just ended
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
 
 
 class BrokenPyAudio(FakePyAudio):

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import threading
 import time
 from collections.abc import AsyncIterator
 
 import pytest
+from conftest import LoopWatch
 
 from s2st_kit.engines.protocols import SupportsLoad, SupportsVoiceCatalogue
 from s2st_kit.errors import ConfigError, UnsupportedLanguageError, UnsupportedVoiceError
@@ -159,34 +159,6 @@ async def test_thread_gone_after_aclose() -> None:
         assert await _collect(again, "Hello again.", language="en")
     finally:
         await again.aclose()
-
-
-class LoopWatch:
-    """Measure the longest stall of the running loop (s) while the ``async with`` body runs."""
-
-    def __init__(self, tick_s: float = 0.005) -> None:
-        self.tick_s = tick_s
-        self.max_gap_s = 0.0
-
-    async def _tick(self) -> None:
-        loop = asyncio.get_running_loop()
-        last = loop.time()
-        while True:
-            await asyncio.sleep(self.tick_s)
-            now = loop.time()
-            self.max_gap_s = max(self.max_gap_s, now - last - self.tick_s)
-            last = now
-
-    async def __aenter__(self) -> LoopWatch:
-        self._task = asyncio.create_task(self._tick())
-        await asyncio.sleep(0)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await asyncio.sleep(self.tick_s * 2)  # one more tick sees a stall that just ended
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
 
 
 async def test_construction_and_load_never_stall_the_loop(monkeypatch) -> None:
