@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 from .errors import ConfigError
+from .lag import CatchUp, LagController, check_lag_settings
 from .retry import RestartBudget, RetryPolicy
 
 __all__ = ["POLICIES", "AudioFormat", "Overflow", "PipelineConfig", "PolicyName", "Stability"]
@@ -84,6 +85,17 @@ class PipelineConfig:
         ``restart_window_s`` seconds of input audio (default 120 s). A session of hours
         with a dropped stream every few minutes goes on; a stream that keeps failing at once
         (a dead service, bad credentials) ends the session with its error.
+    max_lag_s: lag control's target: how far (s) the listener may fall behind the speaker
+        (``t_play_start − t_speech_end``). ``None`` (default) turns control off: every
+        segment plays at natural speed however far behind playback falls. For live use 3 s
+        (a human interpreter's ear-voice span); it must be above the stages' own latency
+        (≈ 1.7 s for the cloud stack, ≈ 0.8 s offline), which speed cannot win back.
+    max_speedup: fastest playback when behind (× natural speed, default 1.5: intelligible
+        with every engine here; the synthesizer's own rate where it has one, else
+        time-stretching).
+    catch_up: ``"speed+skip"`` (default: also skip segments that have not started playing
+        when even ``max_speedup`` cannot hold the target — bounded lag) or ``"speed"``
+        (never leave speech out; the lag can still grow when the cap is not enough).
     session_id: recorded in every row; generated when ``None``.
     engine_options: free-form per-engine options (e.g. ``{"aws": {"region": "eu-west-1"}}``).
     """
@@ -103,6 +115,9 @@ class PipelineConfig:
     retry_budget_s: float = 10.0
     recognizer_restarts: int = 3
     restart_window_s: float = 120.0
+    max_lag_s: float | None = None
+    max_speedup: float = 1.5
+    catch_up: CatchUp = "speed+skip"
     session_id: str | None = None
     engine_options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
@@ -124,6 +139,7 @@ class PipelineConfig:
         for name in ("stage_retries", "recognizer_restarts", "retry_budget_s"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+        check_lag_settings(self.max_lag_s, self.max_speedup, self.catch_up)
         if self.restart_window_s <= 0:
             raise ConfigError(f"restart_window_s must be > 0 s, got {self.restart_window_s}")
         for name in ("audio_queue_size", "segment_queue_size", "max_inflight", "min_commit_words"):
@@ -143,6 +159,12 @@ class PipelineConfig:
     def restart_budget(self) -> RestartBudget:
         """A fresh budget of recognizer stream restarts for one session."""
         return RestartBudget(self.recognizer_restarts, self.restart_window_s)
+
+    def lag_controller(self) -> LagController | None:
+        """The session's lag controller, or ``None`` when ``max_lag_s`` is None (no control)."""
+        if self.max_lag_s is None:
+            return None
+        return LagController(self.max_lag_s, self.max_speedup, self.catch_up)
 
     def replace(self, **changes: Any) -> PipelineConfig:
         """A copy with ``changes`` applied (validated again)."""

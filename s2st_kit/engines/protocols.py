@@ -28,6 +28,7 @@ __all__ = [
     "SupportsConfigure",
     "SupportsLoad",
     "SupportsLoadPairs",
+    "SupportsRate",
     "SupportsVoiceCatalogue",
     "Synthesizer",
     "Translator",
@@ -236,3 +237,21 @@ class SupportsCaptureDelay(Protocol):
 
     @property
     def capture_delay_s(self) -> float: ...
+
+
+@runtime_checkable
+class SupportsRate(Protocol):
+    """A synthesizer that can speak faster by itself (the lag controller's first choice).
+
+    ``synthesize_at(text, voice=…, language=…, speed=s)`` yields speech ``s`` times faster
+    than natural (1.0 = natural; the lag controller asks for 1.0 to ``max_speedup``), with
+    the engine's own prosody — better than time-stretching the audio afterwards.
+    ``rate_supported(voice)`` says whether the voice honours it (Polly: not every engine
+    does); when it is False, the pipeline time-stretches the natural-speed audio instead.
+    """
+
+    def rate_supported(self, voice: str) -> bool: ...
+
+    def synthesize_at(
+        self, text: str, *, voice: str, language: str, speed: float
+    ) -> AsyncIterator[AudioChunk]: ...
