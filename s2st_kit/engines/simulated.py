@@ -562,7 +562,15 @@ class SimulatedSynthesizer:
 
     chars_per_s: speaking rate used for the duration (default 14 characters/s).
     chunk_s: duration of each streamed chunk (default 0.1 s).
+
+    Has its own rate (:class:`~s2st_kit.engines.protocols.SupportsRate`, every voice):
+    :meth:`synthesize_at` speaks ``speed`` times faster — the natural duration divided by
+    ``speed``, syllables faster, pitch unchanged — with the same latency model (time to
+    first audio, and ``tts_rtf`` per second of audio produced).
     """
+
+    #: The fastest speed :meth:`synthesize_at` renders (× natural; no engine limit here).
+    max_speed = math.inf
 
     name = "simulated-tts"
 
@@ -605,30 +613,56 @@ class SimulatedSynthesizer:
 
     def synthesize(self, text: str, *, voice: str, language: str) -> AsyncIterator[AudioChunk]:
         """Stream the waveform for ``text`` (see class docs)."""
+        self._check_voice(voice, language)
+        return self._synth(text, voice, 1.0)
+
+    def rate_supported(self, voice: str) -> bool:
+        """True: every simulated voice speaks at any speed."""
+        return True
+
+    def synthesize_at(
+        self, text: str, *, voice: str, language: str, speed: float
+    ) -> AsyncIterator[AudioChunk]:
+        """Stream the waveform for ``text`` spoken ``speed`` times faster (> 0; 1.0 is
+        :meth:`synthesize`): duration natural / ``speed``, same latency model."""
+        self._check_voice(voice, language)
+        if not (speed > 0 and math.isfinite(speed)):
+            raise ConfigError(f"speed must be a positive number (× natural), got {speed}")
+        return self._synth(text, voice, speed)
+
+    def _check_voice(self, voice: str, language: str) -> None:
         if voice not in {v.id for v in self._voices}:
             raise UnsupportedVoiceError(
                 f"unknown simulated voice {voice!r}; e.g. {self.default_voice(language)!r}"
             )
-        return self._synth(text, voice)
 
     def render(self, text: str, voice: str) -> np.ndarray:
-        """The whole waveform for ``text`` as int16 (no latency)."""
-        duration = max(0.3, len(text) / self.chars_per_s)
-        n = round(duration * self.sample_rate)
+        """The whole waveform for ``text`` as int16 at natural speed (no latency)."""
+        return self.render_at(text, voice, 1.0)
+
+    def render_at(self, text: str, voice: str, speed: float) -> np.ndarray:
+        """The whole waveform for ``text`` spoken ``speed`` times faster, as int16.
+
+        Natural duration ``max(0.3, len(text) / chars_per_s)`` s, divided by ``speed``
+        (rounded to whole samples); the syllable rate (≈ 4/s natural) scales with it, the
+        pitch does not — like a synthesizer's own rate, unlike resampling.
+        """
+        duration = max(0.3, len(text) / self.chars_per_s) / speed
+        n = max(2, round(duration * self.sample_rate))
         t = np.arange(n) / self.sample_rate
         f0 = 120.0 if voice.endswith("2") else 200.0
         rng = np.random.default_rng(
             int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little")
         )
-        wobble = 1 + 0.05 * np.sin(2 * np.pi * 0.7 * t)
+        wobble = 1 + 0.05 * np.sin(2 * np.pi * 0.7 * speed * t)
         phase = 2 * np.pi * f0 * np.cumsum(wobble) / self.sample_rate
         signal = sum(np.sin(k * phase) / k for k in range(1, 6))
-        syllables = 0.5 * (1 - np.cos(2 * np.pi * 4.0 * t))  # ~4 syllables per second
+        syllables = 0.5 * (1 - np.cos(2 * np.pi * 4.0 * speed * t))  # ~4 per natural second
         fade = np.minimum(1.0, np.minimum(t, t[-1] - t) / 0.02)
         x: np.ndarray = 0.25 * signal * syllables * fade + 0.003 * rng.standard_normal(n)
         return np.clip(np.round(x * 32767), -32768, 32767).astype(np.int16)
 
-    async def _synth(self, text: str, voice: str) -> AsyncIterator[AudioChunk]:
+    async def _synth(self, text: str, voice: str, speed: float) -> AsyncIterator[AudioChunk]:
         call = self.calls
         self.calls += 1
         rng = _rng(self.seed, "tts", text, call)
@@ -639,7 +673,8 @@ class SimulatedSynthesizer:
             raise ThrottledError(
                 "simulated synthesizer throttled", engine=self.name, retry_after_s=0.01
             )
-        pcm = self.render(text, voice)
+        # render() at natural speed: subclasses (a pre-rendering cache) override it
+        pcm = self.render(text, voice) if speed == 1.0 else self.render_at(text, voice, speed)
         step = max(1, round(self.chunk_s * self.sample_rate))
         await asyncio.sleep(first)
         for i, start in enumerate(range(0, len(pcm), step)):
