@@ -195,3 +195,52 @@ def test_capability_queries_wait_for_the_library_off_the_loop() -> None:
         assert s.default_voice("en") == "en-US" and s.voices("fr")
     finally:
         asyncio.run(s.aclose())
+
+
+# -- own rate (SupportsRate) ----------------------------------------------------------------
+RATE_TEXTS = {
+    "en": "Good morning everyone, and thank you for coming to this talk about translation.",
+    "es": "Buenos días a todos, y gracias por venir a esta charla sobre la traducción.",
+}
+
+
+async def test_declares_the_rate_capability(synth: ESpeakSynthesizer) -> None:
+    from s2st_kit.engines.protocols import SupportsRate
+
+    assert isinstance(synth, SupportsRate)
+    assert synth.rate_supported("en-US") and synth.rate_supported("es")
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+async def test_rate_makes_speech_shorter(synth: ESpeakSynthesizer, language: str) -> None:
+    # eSpeak's rate (words per minute) is not exactly linear in duration: measured 0.70 (en)
+    # and 0.71 (es) of natural at 1.5 against an exact 0.667; 0.52 / 0.57 at 2.0.
+    text = RATE_TEXTS[language]
+    natural = await _collect(synth, text, language=language)
+    durations = {}
+    for speed in (1.25, 1.5, 2.0):
+        chunks = [c async for c in synth.synthesize_at(text, language=language, speed=speed)]
+        assert {c.sample_rate for c in chunks} == {c.sample_rate for c in natural} == {22050}
+        durations[speed] = _duration(chunks)
+    assert durations[1.5] / _duration(natural) == pytest.approx(1 / 1.5, rel=0.10)
+    assert _duration(natural) > durations[1.25] > durations[1.5] > durations[2.0]
+
+
+async def test_rate_is_the_default_rate_times_speed_within_espeaks_range() -> None:
+    s = create_synthesizer(rate=200)
+    try:
+        assert s.rate_at(1.0) == 200 and s.rate_at(1.5) == 300 and s.rate_at(1.25) == 250
+        assert s.rate_at(3.0) == 450  # eSpeak's maximum
+        assert s.max_speed == pytest.approx(450 / 200)
+        assert s.rate_at(0.1) == 80  # and its minimum
+        for bad in (0.0, -1.0, float("nan")):
+            with pytest.raises(ConfigError):
+                s.synthesize_at("Hello.", language="en", speed=bad)
+        # the instance's rate is untouched: natural speed after a fast one
+        first = await _collect(s, "Hello there.", language="en")
+        fast = [c async for c in s.synthesize_at("Hello there.", language="en", speed=2.0)]
+        again = await _collect(s, "Hello there.", language="en")
+        assert _duration(fast) < 0.7 * _duration(first)
+        assert _duration(again) == pytest.approx(_duration(first), rel=0.01)
+    finally:
+        await s.aclose()
