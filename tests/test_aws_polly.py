@@ -12,13 +12,16 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 
+from s2st_kit.engines.aws import polly
 from s2st_kit.engines.aws.polly import (
     MAX_BILLED_CHARS,
     MAX_TOTAL_CHARS,
+    PROSODY_RATE,
     AwsPollySynthesizer,
     create_synthesizer,
     ssml_for,
 )
+from s2st_kit.engines.protocols import SupportsRate
 from s2st_kit.errors import (
     ConfigError,
     EngineError,
@@ -281,3 +284,100 @@ async def test_closed_and_factory(aws_env, fake):
         AwsPollySynthesizer(sample_rate=22050)
     with pytest.raises(ConfigError):
         AwsPollySynthesizer(engine="turbo")  # type: ignore[arg-type]  # a bad value on purpose
+
+
+# -- own rate (SupportsRate): SSML <prosody rate> -------------------------------------------
+
+
+async def collect_at(s, text, speed, voice="Lucia", language="es"):
+    stream = s.synthesize_at(text, voice=voice, language=language, speed=speed)
+    return [c async for c in stream]
+
+
+async def test_synthesize_at_sends_escaped_text_in_prosody_rate(aws_env, fake):
+    s = synth(fake, lexicon_names=["acronyms"])
+    assert isinstance(s, SupportsRate)
+    text = 'Tom & Jerry: "<hola>" a todos.'
+    natural = await collect(s, text)
+    fast = await collect_at(s, text, 1.5)
+    await s.aclose()
+    plain, call = fake.speech_calls()
+    assert plain["TextType"] == "text"
+    assert call["TextType"] == "ssml"
+    assert call["Text"] == (
+        '<speak><prosody rate="150%">Tom &amp; Jerry: "&lt;hola&gt;" a todos.</prosody></speak>'
+    )
+    prosody = ET.fromstring(call["Text"]).find("prosody")
+    assert prosody is not None and prosody.attrib == {"rate": "150%"} and prosody.text == text
+    assert call["LexiconNames"] == ["acronyms"] and call["Engine"] == "neural"
+    # the fake speaks at the prosody rate, as Polly does: 1/1.5 of the natural duration
+    duration = sum(c.duration_s for c in fast)
+    assert duration == pytest.approx(sum(c.duration_s for c in natural) / 1.5, rel=0.02)
+    assert {c.sample_rate for c in fast} == {16000}
+
+
+@pytest.mark.parametrize(
+    ("rate", "speed", "expected"),
+    [
+        (None, 1.25, "125%"),
+        ("medium", 2.0, "200%"),
+        ("90%", 1.5, "135%"),  # the configured rate times the speed
+        (None, 3.0, "200%"),  # Polly's documented maximum
+        ("150%", 1.5, "200%"),
+        (None, 0.1, "20%"),  # and minimum
+    ],
+)
+async def test_rate_at_multiplies_the_configured_rate(aws_env, fake, rate, speed, expected):
+    s = synth(fake, rate=rate)
+    assert s.rate_at(speed) == expected
+    assert s.max_speed == pytest.approx(200 / (int(rate[:-1]) if rate and "%" in rate else 100))
+
+
+async def test_rate_with_volume_keeps_both_and_the_ssml_split(aws_env):
+    text = "&&&&&&&&&. " * 400  # 4,400 chars; escaped 20,400
+    with FakePollyServer(s_per_char=0.0001) as fake:
+        s = synth(fake, volume="loud")
+        await collect_at(s, text, 1.3, voice="Lucia")
+    calls = fake.speech_calls()
+    assert len(calls) > 1
+    for c in calls:
+        assert len(c["Text"]) <= MAX_TOTAL_CHARS and c["TextType"] == "ssml"
+        prosody = ET.fromstring(c["Text"]).find("prosody")
+        assert prosody is not None and prosody.attrib == {"rate": "130%", "volume": "loud"}
+    assert "".join(billed_text(c["Text"], "ssml") for c in calls) == text
+
+
+@pytest.mark.parametrize("engine", ["standard", "neural", "long-form", "generative"])
+async def test_every_engine_honours_prosody_rate_per_the_docs(aws_env, fake, engine):
+    # Polly's prosody-tag page: standard fully, neural / long-form / generative volume and rate.
+    assert PROSODY_RATE[engine] is True
+    voice = "Danielle" if engine == "long-form" else "Joanna"
+    s = synth(fake, engine=engine)
+    assert s.rate_supported(voice)
+    await collect_at(s, "Hello everyone.", 1.5, voice=voice, language="en")
+    assert ET.fromstring(fake.speech_calls()[-1]["Text"]).find("prosody").get("rate") == "150%"
+
+
+async def test_rate_supported_follows_the_engine_table(aws_env, fake, monkeypatch):
+    monkeypatch.setattr(polly, "PROSODY_RATE", {**PROSODY_RATE, "generative": False})
+    s = synth(fake, engine="generative")
+    assert not s.rate_supported("Joanna")
+    with pytest.raises(ConfigError, match="time-stretch"):
+        s.synthesize_at("Hello.", voice="Joanna", language="en", speed=1.5)
+    assert synth(fake, engine="neural").rate_supported("Joanna")
+    assert fake.speech_calls() == []
+
+
+async def test_rate_supported_false_without_a_percentage_or_a_voice(aws_env, fake):
+    assert not synth(fake, rate="fast").rate_supported("Lucia")  # no documented percentage
+    assert synth(fake, rate="medium").rate_supported("Lucia")
+    s = synth(fake, engine="neural")
+    assert s.rate_supported("Celine")  # catalogue not loaded yet: no blocking fetch
+    assert fake.requests == []
+    await s.load_voices()
+    assert not s.rate_supported("Celine")  # standard only
+    assert not s.rate_supported("Nobody")
+    assert s.rate_supported("lucia")
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ConfigError):
+            s.synthesize_at("hola", voice="Lucia", language="es", speed=bad)

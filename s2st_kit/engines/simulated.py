@@ -674,7 +674,8 @@ class SimulatedSynthesizer:
                 "simulated synthesizer throttled", engine=self.name, retry_after_s=0.01
             )
         # render() at natural speed: subclasses (a pre-rendering cache) override it
-        pcm = self.render(text, voice) if speed == 1.0 else self.render_at(text, voice, speed)
+        natural = speed == 1.0
+        pcm = self.render(text, voice) if natural else self.render_at(text, voice, speed)
         step = max(1, round(self.chunk_s * self.sample_rate))
         await asyncio.sleep(first)
         for i, start in enumerate(range(0, len(pcm), step)):

@@ -1,7 +1,8 @@
 """A fake Amazon Polly REST endpoint on 127.0.0.1: ``POST /v1/speech``, ``GET /v1/voices``.
 
-Speech is real PCM (a voiced-like harmonic tone), ``s_per_char`` seconds per billed character,
-streamed with chunked transfer encoding in ``chunk_ms`` pieces after ``ttfb_s`` and at
+Speech is real PCM (a voiced-like harmonic tone), ``s_per_char`` seconds per billed character
+(divided by the enclosing SSML ``<prosody rate="N%">`` / 100, the innermost one, as Polly
+speaks N % of the voice's natural rate; named rates leave it natural), streamed with chunked transfer encoding in ``chunk_ms`` pieces after ``ttfb_s`` and at
 ``pace`` times real time, so time-to-first-audio and streaming can be measured. The voice
 list (:data:`VOICES`) has several languages and engines and is paginated ``page_size`` at a
 time. Faults: ``throttle`` (next N synthesis calls get ThrottlingException); the service's
@@ -23,7 +24,7 @@ import numpy as np
 
 from ._http import LoopbackServer
 
-__all__ = ["VOICES", "FakePollyServer", "billed_text"]
+__all__ = ["VOICES", "FakePollyServer", "billed_text", "spoken_chars"]
 
 VOICES: list[dict[str, Any]] = [
     {
@@ -106,6 +107,24 @@ def billed_text(text: str, text_type: str) -> str:
     if text_type != "ssml":
         return text
     return "".join(ET.fromstring(text).itertext())
+
+
+def spoken_chars(text: str, text_type: str) -> float:
+    """Billed characters weighted by 100 / the ``<prosody rate="N%">`` they are spoken at
+    (the innermost enclosing one; outside any, or a named rate, weight 1)."""
+    if text_type != "ssml":
+        return float(len(text))
+
+    def walk(element: ET.Element, weight: float) -> float:
+        rate = element.get("rate", "") if element.tag == "prosody" else ""
+        if rate.endswith("%"):
+            weight = 100 / float(rate[:-1])
+        total = len(element.text or "") * weight
+        for child in element:
+            total += walk(child, weight) + len(child.tail or "") * weight
+        return total
+
+    return walk(ET.fromstring(text), 1.0)
 
 
 class FakePollyServer(LoopbackServer):
@@ -208,7 +227,8 @@ class FakePollyServer(LoopbackServer):
         if len(billed) > 3000:
             return self._error(handler, "TextLengthExceededException", "too long (billed)")
         rate = int(body["SampleRate"])
-        pcm = self._waveform(billed, rate)
+        duration = max(0.2, spoken_chars(text, text_type) * self.s_per_char)
+        pcm = self._waveform(billed, rate, duration)
         handler.send_response(200)
         handler.send_header("Content-Type", "audio/pcm")
         handler.send_header("x-amzn-RequestCharacters", str(len(billed)))
@@ -242,9 +262,8 @@ class FakePollyServer(LoopbackServer):
         with self._state:
             self.finished_at.append(time.monotonic())
 
-    def _waveform(self, text: str, rate: int) -> bytes:
+    def _waveform(self, text: str, rate: int, duration: float) -> bytes:
         words = max(1, len(re.findall(r"\w+", text)))
-        duration = max(0.2, len(text) * self.s_per_char)
         t = np.arange(round(duration * rate)) / rate
         f0 = 140 + 20 * np.sin(2 * np.pi * 0.5 * t)
         phase = 2 * np.pi * np.cumsum(f0) / rate

@@ -9,6 +9,11 @@ characters, 6,000 characters including SSML tags) is split at sentence boundarie
 pieces are synthesised in sequence. A voice that does not exist, or does not support the
 chosen engine or language, raises :class:`~s2st_kit.errors.UnsupportedVoiceError` before
 any synthesis request.
+
+Faster speech (:class:`~s2st_kit.engines.protocols.SupportsRate`):
+:meth:`AwsPollySynthesizer.synthesize_at` wraps each request's escaped text in SSML
+``<prosody rate="NN%">``; :data:`PROSODY_RATE` says which engines honour it, and where
+that is documented.
 """
 
 from __future__ import annotations
@@ -16,9 +21,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import re
 import threading
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
+from types import MappingProxyType
 from typing import Any, Literal, get_args
 from xml.sax.saxutils import escape
 
@@ -32,7 +39,10 @@ from .session import ClientFactory, options_for
 __all__ = [
     "ENGINES",
     "MAX_BILLED_CHARS",
+    "MAX_RATE_PERCENT",
     "MAX_TOTAL_CHARS",
+    "MIN_RATE_PERCENT",
+    "PROSODY_RATE",
     "AwsPollySynthesizer",
     "VoiceCatalogue",
     "create_synthesizer",
@@ -47,6 +57,34 @@ ENGINES: tuple[str, ...] = get_args(PollyEngine)
 MAX_BILLED_CHARS = 3000
 #: Characters per request including SSML tags.
 MAX_TOTAL_CHARS = 6000
+
+#: Which engines honour SSML ``<prosody rate>`` (what :meth:`AwsPollySynthesizer.synthesize_at`
+#: sends). Every one does, per the Amazon Polly Developer Guide:
+#:
+#: ============  =======================================================================
+#: engine        ``<prosody rate>``
+#: ============  =======================================================================
+#: standard      yes ("Prosody tag attributes are fully supported by the standard TTS
+#:               voices")
+#: neural        yes ("Generative, Neural, and Long-Form voices support the volume and
+#: long-form     rate attributes, but don't support the pitch attribute"; the "Partial
+#: generative    availability" of <prosody> in the "Supported SSML tags" table is pitch)
+#: ============  =======================================================================
+#:
+#: Generative voices take the tag "only around full sentences": it wraps a whole request
+#: here, and requests are split at sentence boundaries (only a single sentence over 3,000
+#: characters is cut inside). The rate is "any percentage of the speech rate, between 20%
+#: and 200%", and approximate ("depending on the voice you've chosen").
+#: Sources: https://docs.aws.amazon.com/polly/latest/dg/prosody-tag.html,
+#: https://docs.aws.amazon.com/polly/latest/dg/supportedtags.html,
+#: https://docs.aws.amazon.com/polly/latest/dg/voice-speed-change-vip.html
+#: An engine marked False here makes ``rate_supported()`` False: the pipeline then
+#: time-stretches the natural-speed audio instead.
+PROSODY_RATE: Mapping[str, bool] = MappingProxyType(
+    {"standard": True, "neural": True, "long-form": True, "generative": True}
+)
+#: The ``<prosody rate="N%">`` range Polly documents (% of the voice's natural rate).
+MIN_RATE_PERCENT, MAX_RATE_PERCENT = 20, 200
 #: Worker threads per synthesizer: one per synthesis in flight (each reads its audio stream
 #: while it plays out) plus the catalogue; more concurrent syntheses wait for a thread.
 _WORKERS = 8
@@ -105,6 +143,25 @@ def _check_prosody(name: str, value: str | None, words: tuple[str, ...], unit: s
         f"{name} must be one of {', '.join(words)} or a value like "
         f"{'90%' if unit == '%' else '+6dB'}, got {value!r}"
     )
+
+
+def _base_percent(rate: str | None) -> int | None:
+    """A configured ``rate`` as % of the voice's natural rate: unset or ``"medium"`` (the
+    voice's normal speed) is 100, ``"N%"`` is N; the other named rates have no documented
+    percentage (None)."""
+    if rate is None or rate == "medium":
+        return 100
+    return int(rate[:-1]) if rate.endswith("%") else None
+
+
+def _scaled_rate(rate: str | None, speed: float) -> str | None:
+    """``rate`` × ``speed`` as ``"N%"`` within 20-200 %; None for a named rate."""
+    if not (speed > 0 and math.isfinite(speed)):
+        raise ConfigError(f"speed must be a positive number (× natural), got {speed}")
+    base = _base_percent(rate)
+    if base is None:
+        return None
+    return f"{min(MAX_RATE_PERCENT, max(MIN_RATE_PERCENT, round(base * speed)))}%"
 
 
 def ssml_for(text: str, *, rate: str | None = None, volume: str | None = None) -> str:
@@ -218,6 +275,8 @@ class AwsPollySynthesizer:
     sample_rate: 16000 (default) or 8000 Hz — Polly's PCM rates.
     rate / volume: SSML prosody (``"x-slow"``..``"x-fast"`` or ``"N%"``; ``"silent"``..
         ``"x-loud"`` or ``"+NdB"``); when set, text is sent as escaped SSML.
+        :meth:`synthesize_at` multiplies a ``"N%"`` rate (unset = 100 %) by its speed; with a
+        named rate other than ``"medium"`` it cannot (:meth:`rate_supported` is False).
     lexicon_names: pronunciation lexicons applied to every request (up to 5).
     read_bytes: bytes read from the response body per chunk (default 1600 = 50 ms at 16 kHz).
     max_pending_chunks: chunks read ahead of the consumer before the reader waits (64).
@@ -375,28 +434,54 @@ class AwsPollySynthesizer:
             return self.default_voice(language)
         return self.check_voice(voice, language).id
 
+    # rate (SupportsRate) ---------------------------------------------------------------------
+    def rate_supported(self, voice: str) -> bool:
+        """True when :meth:`synthesize_at` speaks ``voice`` faster by itself: the engine
+        honours ``<prosody rate>`` (:data:`PROSODY_RATE`), the configured ``rate`` is a
+        percentage (or unset, or ``"medium"``), and — once the catalogue is loaded — the
+        voice exists with this engine. Never fetches the catalogue (safe on the loop)."""
+        if not PROSODY_RATE.get(self.engine, False) or _base_percent(self.rate) is None:
+            return False
+        if not self.catalogue.loaded:
+            return True  # synthesis checks the voice before any request
+        found = self.catalogue.find(voice)
+        return found is not None and self.engine in found.engines
+
+    @property
+    def max_speed(self) -> float:
+        """The fastest :meth:`synthesize_at` speed (× natural): 200 % / the configured rate."""
+        base = _base_percent(self.rate)
+        return MAX_RATE_PERCENT / base if base else 1.0
+
+    def rate_at(self, speed: float) -> str:
+        """The ``<prosody rate>`` for ``speed``: the configured rate × ``speed`` in whole %,
+        within Polly's 20-200 % (so above :attr:`max_speed` speech is no faster)."""
+        scaled = _scaled_rate(self.rate, speed)
+        if scaled is None or not PROSODY_RATE.get(self.engine, False):
+            raise ConfigError(
+                f"{self.name}: no own rate with engine={self.engine!r}, rate={self.rate!r} "
+                "(rate_supported() is False; time-stretch the audio instead)"
+            )
+        return scaled
+
+    def synthesize_at(
+        self, text: str, *, voice: str, language: str, speed: float
+    ) -> AsyncIterator[AudioChunk]:
+        """:meth:`synthesize`, ``speed`` times faster: each request is SSML with the
+        escaped text in ``<prosody rate="NN%">`` (:meth:`rate_at`; lexicons and text
+        splitting as for :meth:`synthesize`). The speed is approximate, as Polly says."""
+        return self._synthesize(text, voice, language, self.rate_at(speed))
+
     # synthesis ------------------------------------------------------------------------------
-    def _pieces(self, text: str) -> list[str]:
-        if not self.ssml:
-            return split_text(text, limit=MAX_BILLED_CHARS)
-        overhead = len(ssml_for("", rate=self.rate, volume=self.volume))
-        slack = MAX_TOTAL_CHARS - MAX_BILLED_CHARS
-
-        def size(piece: str) -> int:
-            escaped = len(escape(_XML_INVALID.sub(" ", piece)))
-            return max(len(piece), escaped + overhead - slack)
-
-        return split_text(text, limit=MAX_BILLED_CHARS, size=size)
-
-    def _request(self, piece: str, voice: Voice, language: str) -> dict[str, Any]:
+    def _request(self, piece: str, voice: Voice, language: str, rate: str | None) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
             "Engine": self.engine,
             "OutputFormat": "pcm",
             "SampleRate": str(self.sample_rate),
             "VoiceId": voice.id,
         }
-        if self.ssml:
-            kwargs["Text"] = ssml_for(piece, rate=self.rate, volume=self.volume)
+        if rate is not None or self.volume is not None:
+            kwargs["Text"] = ssml_for(piece, rate=rate, volume=self.volume)
             kwargs["TextType"] = "ssml"
         else:
             kwargs["Text"] = piece
@@ -407,22 +492,26 @@ class AwsPollySynthesizer:
             kwargs["LanguageCode"] = language
         return kwargs
 
-    async def synthesize(
-        self, text: str, *, voice: str, language: str
-    ) -> AsyncIterator[AudioChunk]:
+    def synthesize(self, text: str, *, voice: str, language: str) -> AsyncIterator[AudioChunk]:
         """Yield PCM chunks (``sample_rate`` Hz, ``start_s`` from 0) as Polly streams them.
 
         Raises UnsupportedVoiceError before any request for a bad voice / engine / language.
         """
+        return self._synthesize(text, voice, language, self.rate)
+
+    async def _synthesize(
+        self, text: str, voice: str, language: str, rate: str | None
+    ) -> AsyncIterator[AudioChunk]:
         self._check_open()
         if not self.catalogue.loaded:
             await self.load_voices()
         entry = self.check_voice(voice, language)
         position_s = 0.0
-        for piece in self._pieces(text):
+        for piece in _pieces(text, rate=rate, volume=self.volume):
             if not piece.strip():
                 continue
-            async for pcm in self._stream_piece(self._request(piece, entry, language)):
+            request = self._request(piece, entry, language, rate)
+            async for pcm in self._stream_piece(request):
                 chunk = AudioChunk(pcm, self.sample_rate, position_s)
                 position_s = chunk.end_s
                 yield chunk
@@ -441,7 +530,7 @@ class AwsPollySynthesizer:
         body = response["AudioStream"]
         channel: ThreadChannel[bytes | Exception | None] = ThreadChannel(self.max_pending_chunks)
         reader = asyncio.get_running_loop().run_in_executor(
-            self._executor, self._read_body, body, channel
+            self._executor, _read_body, body, channel, self.read_bytes
         )
         try:
             while (item := await channel.get()) is not None:
@@ -462,26 +551,6 @@ class AwsPollySynthesizer:
                 with contextlib.suppress(Exception, asyncio.TimeoutError):
                     await asyncio.wait_for(asyncio.shield(reader), 1.0)
 
-    def _read_body(self, body: Any, channel: ThreadChannel[bytes | Exception | None]) -> None:
-        """(Worker thread.) Read ``body`` in ``read_bytes`` pieces into ``channel``; then None."""
-        carry = b""
-        try:
-            while not channel.closed:
-                data = body.read(self.read_bytes)
-                if not data:
-                    channel.put(None)
-                    return
-                data = carry + data
-                cut = len(data) - len(data) % 2
-                carry = data[cut:]
-                if cut and not channel.put(data[:cut]):
-                    return
-        except Exception as exc:
-            channel.put(exc)
-        finally:
-            with contextlib.suppress(Exception):  # the body may be half-read: just drop it
-                body.close()
-
     def _check_open(self) -> None:
         if self._closed:
             raise EngineError(f"{self.name}: the synthesizer is closed", engine=self.name)
@@ -492,6 +561,45 @@ class AwsPollySynthesizer:
         self._closed = True
         self._clients.close()
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _pieces(text: str, *, rate: str | None, volume: str | None) -> list[str]:
+    """``text`` split into requests within Polly's limits (billed characters, and total
+    characters of the SSML document when ``rate`` or ``volume`` makes it one)."""
+    if rate is None and volume is None:
+        return split_text(text, limit=MAX_BILLED_CHARS)
+    overhead = len(ssml_for("", rate=rate, volume=volume))
+    slack = MAX_TOTAL_CHARS - MAX_BILLED_CHARS
+
+    def size(piece: str) -> int:
+        escaped = len(escape(_XML_INVALID.sub(" ", piece)))
+        return max(len(piece), escaped + overhead - slack)
+
+    return split_text(text, limit=MAX_BILLED_CHARS, size=size)
+
+
+def _read_body(
+    body: Any, channel: ThreadChannel[bytes | Exception | None], read_bytes: int
+) -> None:
+    """(Worker thread.) Read ``body`` in ``read_bytes`` pieces (even byte counts) into
+    ``channel``; then None, or the exception that ended the read."""
+    carry = b""
+    try:
+        while not channel.closed:
+            data = body.read(read_bytes)
+            if not data:
+                channel.put(None)
+                return
+            data = carry + data
+            cut = len(data) - len(data) % 2
+            carry = data[cut:]
+            if cut and not channel.put(data[:cut]):
+                return
+    except Exception as exc:
+        channel.put(exc)
+    finally:
+        with contextlib.suppress(Exception):  # the body may be half-read: just drop it
+            body.close()
 
 
 def _check_options(
