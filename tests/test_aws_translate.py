@@ -27,6 +27,7 @@ from s2st_kit.engines.aws.translate import (
     AwsTranslator,
     create_translator,
 )
+from s2st_kit.engines.protocols import SupportsBrevity
 from s2st_kit.errors import (
     ConfigError,
     EngineError,
@@ -349,3 +350,72 @@ def test_split_sentences_keeps_everything():
     parts = split_sentences(text)
     assert "".join(parts) == text
     assert parts[:3] == ["Hi there. ", "How are you?  ", "Fine!\n"]
+
+
+# -- brevity (SupportsBrevity) ---------------------------------------------------------------
+
+
+async def test_brief_translation_is_shorter_and_off_by_default(aws_env, fake):
+    tr = translator(fake)
+    assert isinstance(tr, SupportsBrevity)
+    text = "Thank you for coming, the cat and the dog are at the end of the world."
+    plain = await tr.translate(text, source="en", target="es")
+    short = await tr.translate_brief(text, source="en", target="es")
+    await tr.aclose()
+    assert plain.text == "Gracias por venir, el gato y el perro are al el final of el mundo."
+    assert short.text == "Gracias por venir, gato y perro are al final of mundo."
+    assert len(short.text) < len(plain.text)
+    assert (short.source, short.target, short.source_text) == ("en", "es", text)
+    first, second = fake.translate_calls()
+    assert "Settings" not in first  # off by default
+    assert second["Settings"] == {"Brevity": "ON"}
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "supported"),
+    [
+        ("en", "es", True),  # any source into fr / de / it / pt / es
+        ("ja", "de", True),
+        ("auto", "fr", True),
+        ("en", "pt", True),
+        ("es", "en", True),  # from those into English
+        ("it", "en", True),
+        ("en", "pt-PT", False),  # only the listed codes
+        ("en", "es-MX", False),
+        ("en", "ja", False),
+        ("ja", "en", False),
+        ("auto", "en", False),  # depends on the detected language
+        ("es", "es", False),
+        ("xx", "es", False),  # not a Translate language
+    ],
+)
+async def test_brevity_supported_pairs(aws_env, fake, source, target, supported):
+    assert translator(fake).brevity_supported(source, target) is supported
+
+
+async def test_brevity_on_an_unsupported_pair_is_the_plain_translation(aws_env, fake):
+    tr = translator(fake)
+    plain = await tr.translate("hola the gato", source="es", target="en")
+    short = await tr.translate_brief("hola the gato", source="es", target="en")
+    assert (plain.text, short.text) == ("hello the cat", "hello cat")  # es -> en: supported
+    # ja -> en is not supported: the setting is sent, and the service ignores it
+    plain = await tr.translate("hola the cat", source="ja", target="en")
+    short = await tr.translate_brief("hola the cat", source="ja", target="en")
+    assert short.text == plain.text
+    assert fake.translate_calls()[-1]["Settings"] == {"Brevity": "ON"}
+
+
+async def test_brevity_option_still_shortens_every_call(aws_env, fake):
+    tr = translator(fake, brevity="ON")
+    out = await tr.translate("the cat and the dog", source="en", target="es")
+    assert out.text == "gato y perro"
+    assert fake.translate_calls()[0]["Settings"] == {"Brevity": "ON"}
+
+
+async def test_brief_long_text_is_split_and_every_piece_asks(aws_env, fake):
+    sentence = "The cat and the dog. "
+    tr = translator(fake, max_text_bytes=50)
+    out = await tr.translate_brief(sentence * 6, source="en", target="es")
+    calls = fake.translate_calls()
+    assert len(calls) > 1 and all(c["Settings"] == {"Brevity": "ON"} for c in calls)
+    assert " el " not in f" {out.text.lower()} " and out.text.count("Gato y perro.") == 6

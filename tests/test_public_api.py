@@ -24,9 +24,9 @@ SUBMODULES = {
     "s2st_kit.retry": {"RestartBudget", "RetryPolicy", "mark_spent", "retries_spent", "retry_call"},
     "s2st_kit.bridge": {"ThreadChannel", "call_soon", "executor"},
     "s2st_kit.engines.protocols": {
-        "AudioSink", "AudioSource", "PacedSource", "Recognizer", "SupportsCaptureDelay",
-        "SupportsCheckPair", "SupportsConfigure", "SupportsLoad", "SupportsLoadPairs",
-        "SupportsVoiceCatalogue", "Synthesizer", "Translator",
+        "AudioSink", "AudioSource", "PacedSource", "Recognizer", "SupportsBrevity",
+        "SupportsCaptureDelay", "SupportsCheckPair", "SupportsConfigure", "SupportsLoad",
+        "SupportsLoadPairs", "SupportsVoiceCatalogue", "Synthesizer", "Translator",
     },
 }  # fmt: skip
 

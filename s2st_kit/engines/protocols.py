@@ -23,6 +23,7 @@ __all__ = [
     "AudioSource",
     "PacedSource",
     "Recognizer",
+    "SupportsBrevity",
     "SupportsCaptureDelay",
     "SupportsCheckPair",
     "SupportsConfigure",
@@ -255,3 +256,21 @@ class SupportsRate(Protocol):
     def synthesize_at(
         self, text: str, *, voice: str, language: str, speed: float
     ) -> AsyncIterator[AudioChunk]: ...
+
+
+@runtime_checkable
+class SupportsBrevity(Protocol):
+    """A translator that can make a translation shorter on request (less speech to catch up).
+
+    ``brevity_supported(source, target)`` says whether the engine shortens that direction
+    (Amazon Translate: into fr, de, it, pt, es from any language; from those into en).
+    ``await translate_brief(text, source=…, target=…)`` is :meth:`Translator.translate`
+    asking for a shorter translation; where brevity is not supported it returns the
+    ordinary translation. A separate method, not a ``brief=`` keyword on ``translate``, so
+    that ``isinstance`` tells which translators have it and ``translate`` stays the same
+    for all. Off by default: the pipeline decides when to call it.
+    """
+
+    def brevity_supported(self, source: str, target: str) -> bool: ...
+
+    async def translate_brief(self, text: str, *, source: str, target: str) -> Translation: ...

@@ -228,10 +228,13 @@ class FakePollyServer(LoopbackServer):
             return self._error(handler, "TextLengthExceededException", "too long (billed)")
         rate = int(body["SampleRate"])
         duration = max(0.2, spoken_chars(text, text_type) * self.s_per_char)
-        pcm = self._waveform(billed, rate, duration)
+        self._stream(handler, self._waveform(billed, rate, duration), rate, len(billed))
+
+    def _stream(self, handler, pcm: bytes, rate: int, billed_chars: int) -> None:
+        """Send ``pcm`` chunked, ``chunk_ms`` at a time, after ``ttfb_s``, at ``pace``."""
         handler.send_response(200)
         handler.send_header("Content-Type", "audio/pcm")
-        handler.send_header("x-amzn-RequestCharacters", str(len(billed)))
+        handler.send_header("x-amzn-RequestCharacters", str(billed_chars))
         handler.send_header("Transfer-Encoding", "chunked")
         handler.end_headers()
         handler.wfile.flush()

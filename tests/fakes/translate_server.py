@@ -2,6 +2,10 @@
 
 ``X-Amz-Target: AWSShineFrontendService_20170701.TranslateText`` translates with a tiny
 word dictionary (unknown words are kept), ``...ListLanguages`` lists a few languages.
+``Settings={"Brevity": "ON"}`` is honoured on the pairs Amazon Translate documents (into
+fr/de/it/pt/es, or from those into en) by leaving out the target language's articles and
+filler words (:data:`BRIEF_DROP`): same input, a visibly shorter translation, and
+``AppliedSettings`` says so; on other pairs it is ignored, as the service does.
 Faults: ``throttle`` (next N calls get an error code such as ThrottlingException), pairs
 in ``unsupported_pairs``, texts over ``max_bytes`` (TextSizeLimitExceededException),
 ``access_denied``, and ``source="auto"`` on text it cannot place
@@ -19,7 +23,7 @@ from typing import Any
 
 from ._http import LoopbackServer
 
-__all__ = ["DICTIONARY", "FakeTranslateServer"]
+__all__ = ["BRIEF_DROP", "DICTIONARY", "FakeTranslateServer", "brief", "fake_translate"]
 
 DICTIONARY: dict[tuple[str, str], dict[str, str]] = {
     ("en", "es"): {
@@ -49,6 +53,16 @@ DICTIONARY: dict[tuple[str, str], dict[str, str]] = {
     },
     ("en", "fr"): {"hello": "bonjour", "world": "monde", "cat": "chat"},
 }
+#: Words the fake's brevity leaves out, per target language (articles and fillers).
+BRIEF_DROP: dict[str, frozenset[str]] = {
+    "en": frozenset({"the", "a", "an", "well", "so", "very", "really", "just"}),
+    "es": frozenset({"el", "la", "los", "las", "un", "una", "unos", "unas", "pues", "muy"}),
+    "fr": frozenset({"le", "la", "les", "un", "une", "des", "très", "alors"}),
+    "de": frozenset({"der", "die", "das", "den", "dem", "ein", "eine", "sehr", "also"}),
+    "it": frozenset({"il", "lo", "la", "i", "gli", "le", "un", "una", "molto"}),
+    "pt": frozenset({"o", "a", "os", "as", "um", "uma", "muito"}),
+}
+_BREVITY_TARGETS = frozenset({"fr", "de", "it", "pt", "es"})
 _STATUS = {
     "ThrottlingException": 400,
     "TooManyRequestsException": 400,
@@ -67,6 +81,27 @@ def fake_translate(text: str, source: str, target: str) -> str:
         return out.capitalize() if word[:1].isupper() and out else out
 
     return re.sub(r"\w+", sub, text).replace("  ", " ").strip()
+
+
+def brevity_applies(source: str, target: str) -> bool:
+    """The pairs on which the service honours brevity (its Developer Guide's table)."""
+    return target in _BREVITY_TARGETS or (source in _BREVITY_TARGETS and target == "en")
+
+
+def brief(text: str, target: str) -> str:
+    """``text`` without the target language's articles and fillers (:data:`BRIEF_DROP`),
+    sentence by sentence (a sentence that started with a capital still does)."""
+    return " ".join(_brief_sentence(s, target) for s in re.split(r"(?<=[.!?])\s+", text))
+
+
+def _brief_sentence(text: str, target: str) -> str:
+    drop = BRIEF_DROP.get(target, frozenset())
+    out = re.sub(
+        r"\w+\s*", lambda m: "" if m.group(0).strip().lower() in drop else m.group(0), text
+    )
+    out = re.sub(r"\s+([,.;:!?])", r"\1", out)  # no space before punctuation
+    out = re.sub(r"([,;:])(\s*[,;:])+", r"\1", out).strip(",;: ")  # "a, well, b" -> "a, b"
+    return out[:1].upper() + out[1:] if text[:1].isupper() else out
 
 
 def detect(text: str) -> str | None:
@@ -166,6 +201,9 @@ class FakeTranslateServer(LoopbackServer):
             return self.send_json(handler, 200, {"Languages": langs, "DisplayLanguageCode": "en"})
         if not target.endswith(".TranslateText"):
             return self._error(handler, "UnknownOperationException", target)
+        return self._translate_text(handler, body)
+
+    def _translate_text(self, handler, body: dict) -> None:
         text = body["Text"]
         source, target_lang = body["SourceLanguageCode"], body["TargetLanguageCode"]
         if len(text.encode()) > self.max_bytes:
@@ -192,15 +230,27 @@ class FakeTranslateServer(LoopbackServer):
                 "UnsupportedLanguagePairException",
                 f"Unsupported language pair: {source} to {target_lang}.",
             )
-        response: dict[str, Any] = {
-            "TranslatedText": fake_translate(text, source, target_lang),
-            "SourceLanguageCode": source,
-            "TargetLanguageCode": target_lang,
-        }
-        if body.get("Settings"):
-            response["AppliedSettings"] = body["Settings"]
-        if body.get("TerminologyNames"):
-            response["AppliedTerminologies"] = [
-                {"Name": n, "Terms": []} for n in body["TerminologyNames"]
-            ]
-        self.send_json(handler, 200, response)
+        self.send_json(handler, 200, _translation(body, text, source, target_lang))
+
+
+def _translation(body: dict[str, Any], text: str, source: str, target: str) -> dict[str, Any]:
+    """The TranslateText answer, with brevity applied where the service would apply it."""
+    translated = fake_translate(text, source, target)
+    settings = dict(body.get("Settings") or {})
+    if settings.get("Brevity") == "ON":
+        if brevity_applies(source, target):
+            translated = brief(translated, target)
+        else:
+            del settings["Brevity"]  # "proceeds with the brevity setting turned off"
+    response: dict[str, Any] = {
+        "TranslatedText": translated,
+        "SourceLanguageCode": source,
+        "TargetLanguageCode": target,
+    }
+    if settings:
+        response["AppliedSettings"] = settings
+    if body.get("TerminologyNames"):
+        response["AppliedTerminologies"] = [
+            {"Name": n, "Terms": []} for n in body["TerminologyNames"]
+        ]
+    return response

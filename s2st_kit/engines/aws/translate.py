@@ -6,6 +6,11 @@ service limit (10,000 UTF-8 bytes) is split at sentence boundaries (an over-long
 at whitespace, then by characters), translated piece by piece and joined. Throttling is
 retried with exponential back-off and full jitter (:class:`~.errors.RetryPolicy`), then
 raised as :class:`~s2st_kit.errors.ThrottledError`.
+
+Shorter translations (:class:`~s2st_kit.engines.protocols.SupportsBrevity`):
+:meth:`AwsTranslator.translate_brief` sends ``Settings={"Brevity": "ON"}`` for one call;
+:data:`BREVITY_LANGUAGES` says for which pairs the service honours it, and where that is
+documented. Off by default (the ``brevity="ON"`` option turns it on for every call).
 """
 
 from __future__ import annotations
@@ -21,7 +26,13 @@ from ._text import split_text, utf8_len
 from .errors import RetryPolicy, call_with_retry, require_boto3
 from .session import ClientFactory
 
-__all__ = ["MAX_TEXT_BYTES", "TRANSLATE_LANGUAGES", "AwsTranslator", "create_translator"]
+__all__ = [
+    "BREVITY_LANGUAGES",
+    "MAX_TEXT_BYTES",
+    "TRANSLATE_LANGUAGES",
+    "AwsTranslator",
+    "create_translator",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +52,19 @@ TRANSLATE_LANGUAGES: frozenset[str] = frozenset(
     """.split()
 )
 
+#: Brevity (``Settings={"Brevity": "ON"}``, TranslateText only) shortens translations
+#: from any source language into one of these, and from one of these into English:
+#: French ``fr``, German ``de``, Italian ``it``, Portuguese (Brazil) ``pt`` and Spanish ``es``
+#: (exactly these codes: ``pt-PT``, ``es-MX``, ``fr-CA`` are not listed). On another pair
+#: "the translation proceeds with the brevity setting turned off" (no error).
+#: Sources: Amazon Translate Developer Guide, "Using brevity in Amazon Translate", section
+#: "Supported languages" (the table read in the page's ja / zh-CN / zh-TW editions, whose
+#: text around it matches the English page):
+#: https://docs.aws.amazon.com/translate/latest/dg/customizing-translations-brevity.html
+#: and the API reference, TranslationSettings:
+#: https://docs.aws.amazon.com/translate/latest/dg/API_TranslationSettings.html
+BREVITY_LANGUAGES: frozenset[str] = frozenset({"fr", "de", "it", "pt", "es"})
+
 _NO_SPACE_JOIN = frozenset({"zh", "zh-TW", "ja", "th"})
 
 Formality = Literal["FORMAL", "INFORMAL"]
@@ -59,7 +83,8 @@ class AwsTranslator:
     terminology_names: custom terminologies applied to every request.
     formality: ``"FORMAL"`` / ``"INFORMAL"`` for target languages that support it.
     profanity: ``"MASK"`` to mask profane words.
-    brevity: ``"ON"`` to shorten translations (TranslateText only, some pairs).
+    brevity: ``"ON"`` to shorten every translation (some pairs: :data:`BREVITY_LANGUAGES`);
+        by default off, and :meth:`translate_brief` asks for it one call at a time.
     max_attempts / backoff_base_s / backoff_cap_s: throttling retry (5 calls, 0.1 s, 5 s).
     connect_timeout_s / read_timeout_s: socket timeouts per call (s; 5 and 15).
     max_text_bytes: split threshold in UTF-8 bytes (default and maximum 10,000).
@@ -163,6 +188,16 @@ class AwsTranslator:
             self._languages = codes
         return self._languages
 
+    def brevity_supported(self, source: str, target: str) -> bool:
+        """True when Amazon Translate shortens ``source`` -> ``target`` with brevity: into one
+        of :data:`BREVITY_LANGUAGES` from any language (``"auto"`` included), or from one of
+        them into ``"en"``. ``"auto"`` -> ``"en"`` is False (it depends on what is detected,
+        though :meth:`translate_brief` still asks)."""
+        langs = self._languages
+        if source == target or target not in langs or source not in langs | {"auto"}:
+            return False
+        return target in BREVITY_LANGUAGES or (source in BREVITY_LANGUAGES and target == "en")
+
     # translation ----------------------------------------------------------------------------
     async def translate(self, text: str, *, source: str, target: str) -> Translation:
         """Translate ``text`` from ``source`` (ISO code or ``"auto"``) to ``target``.
@@ -170,6 +205,15 @@ class AwsTranslator:
         Raises UnsupportedLanguageError (before any call) for a pair outside :meth:`pairs`,
         ThrottledError after the retries, and the other mapped errors of :mod:`.errors`.
         """
+        return await self._translate(text, source, target, brief=self.brevity == "ON")
+
+    async def translate_brief(self, text: str, *, source: str, target: str) -> Translation:
+        """:meth:`translate` with ``Settings={"Brevity": "ON"}`` (a shorter translation
+        where :meth:`brevity_supported`; on other pairs the service ignores it and the
+        translation is the ordinary one). Same errors as :meth:`translate`."""
+        return await self._translate(text, source, target, brief=True)
+
+    async def _translate(self, text: str, source: str, target: str, *, brief: bool) -> Translation:
         self._check_open()
         if source != "auto" and source not in self._languages:
             raise UnsupportedLanguageError(
@@ -193,7 +237,7 @@ class AwsTranslator:
         for piece in pieces:
             if not piece.strip():
                 continue
-            response = await self._translate_one(piece.strip(), source, target)
+            response = await self._translate_one(piece.strip(), source, target, brief)
             translated.append(response.get("TranslatedText", ""))
             if source == "auto" and detected is None:
                 detected = response.get("SourceLanguageCode")
@@ -207,7 +251,9 @@ class AwsTranslator:
             detected_source=detected,
         )
 
-    async def _translate_one(self, text: str, source: str, target: str) -> dict[str, Any]:
+    async def _translate_one(
+        self, text: str, source: str, target: str, brief: bool
+    ) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
             "Text": text,
             "SourceLanguageCode": source,
@@ -220,7 +266,7 @@ class AwsTranslator:
             for k, v in (
                 ("Formality", self.formality),
                 ("Profanity", self.profanity),
-                ("Brevity", self.brevity),
+                ("Brevity", "ON" if brief else None),
             )
             if v is not None
         }
