@@ -347,7 +347,8 @@ class AwsPollySynthesizer:
 
     @property
     def ssml(self) -> bool:
-        """True when requests are sent as SSML (a prosody option is set)."""
+        """True when :meth:`synthesize` sends SSML (a prosody option is set);
+        :meth:`synthesize_at` always does."""
         return self.rate is not None or self.volume is not None
 
     # voices (SupportsVoiceCatalogue) --------------------------------------------------------
