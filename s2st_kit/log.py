@@ -36,6 +36,8 @@ _STR_COLUMNS = {
     "tts_engine", "voice", "policy", "transcript", "translation", "status", "error",
 }  # fmt: skip
 _INT_COLUMNS = {"segment_id", "chunk_ms", "n_partials", "chars_translated", "chars_synthesized"}
+#: Columns added after the first edition, with the value a log written before them means.
+_ADDED_COLUMNS: dict[str, Any] = {"speed": 1.0, "lag_at_play_s": None}
 
 
 def _clean(value: Any) -> Any:
@@ -203,6 +205,9 @@ class SegmentLog:
         log = cls()
         if p.suffix == ".parquet":
             df = pd.read_parquet(p)
+            for name, value in _ADDED_COLUMNS.items():
+                if name not in df.columns:
+                    df[name] = value
             missing = [c for c in SEGMENT_COLUMNS if c not in df.columns]
             if missing:
                 raise S2STError(f"{p}: not a segment log (missing columns {missing[:5]})")
@@ -221,7 +226,7 @@ class SegmentLog:
                     logger.warning("%s: skipped a torn last line (%d bytes)", p, len(line))
                     continue
                 raise S2STError(f"{p}:{i + 1}: not a JSON line") from None
-            log._rows.append({k: row.get(k) for k in SEGMENT_COLUMNS})
+            log._rows.append({k: row.get(k, _ADDED_COLUMNS.get(k)) for k in SEGMENT_COLUMNS})
         return log
 
 

@@ -147,9 +147,10 @@ class Voice:
     engines: tuple[str, ...] = ()
 
 
-#: A logged segment's outcome: played (``ok``), failed in a stage (``error``) or never played
-#: (``dropped``: a full queue, a stop, an empty translation).
-SegmentStatus = Literal["ok", "error", "dropped"]
+#: A logged segment's outcome: played (``ok``), failed in a stage (``error``), never played
+#: (``dropped``: a full queue, a stop, an empty translation) or left out by lag control to
+#: catch up with the speaker (``skipped``: its transcript and translation are kept).
+SegmentStatus = Literal["ok", "error", "dropped", "skipped"]
 
 
 @dataclass(slots=True)
@@ -159,6 +160,11 @@ class Segment:
     ``segment_id`` is the order of the speech. Every ``t_*`` is seconds on the session
     clock, taken by the pipeline around engine calls (never by engines). ``None`` means the
     stage did not happen (e.g. a failed translation has no ``t_tts_*``).
+
+    ``tts_audio_s`` is the speech handed to playback (s, after any speed-up); ``speed`` is
+    the playback speed lag control chose (1.0 = natural; the synthesizer's own rate or a
+    time-stretch) and ``lag_at_play_s`` how far behind the speaker the segment was when the
+    controller last looked (s, just before it played or was skipped; None without control).
     """
 
     session_id: str
@@ -189,6 +195,8 @@ class Segment:
     t_play_start: float | None = None
     t_play_end: float | None = None
     tts_audio_s: float = 0.0
+    speed: float = 1.0
+    lag_at_play_s: float | None = None
     chars_translated: int = 0
     chars_synthesized: int = 0
     status: SegmentStatus = "ok"

@@ -11,23 +11,27 @@ from s2st_kit.lag import LagController, LagDecision, LagState
 CTRL = LagController(max_lag_s=3.0, max_speedup=1.5, catch_up="speed+skip")
 
 
+# max_lag 3 s: speeding up starts at the set point, 0.75 × 3 = 2.25 s.
 @pytest.mark.parametrize(
-    ("lag", "duration", "waiting", "decision"),
+    ("lag", "duration", "waiting", "source", "decision"),
     [
-        (1.0, 3.0, 0.0, LagDecision(1.0)),  # ahead of the target: natural speed
-        (3.0, 3.0, 5.0, LagDecision(1.0)),  # exactly on it
-        (3.5, 3.0, 0.0, LagDecision(3.0 / 2.5)),  # 0.5 s excess won back within 3 s: 1.2x
-        (3.9, 3.0, 0.0, LagDecision(3.0 / 2.1)),  # 0.9 s needs 1.43x: still under the cap
-        (4.0, 3.0, 0.0, LagDecision(1.5)),  # 1.0 s = exactly what 1.5x saves over 3 s
-        (5.0, 3.0, 0.0, LagDecision(1.5)),  # more than 3 s at 1.5x can win back: the cap...
-        (5.0, 3.0, 0.5, LagDecision(1.0, skip=True)),  # ...and a backlog it can't absorb: skip
-        (5.0, 3.0, 3.0, LagDecision(1.5)),  # 2 s excess, 6 s backlog saves 2 s: no skip
-        (6.0, 3.0, 3.0, LagDecision(1.0, skip=True)),  # 3 s excess > 2 s recoverable
-        (9.0, 0.0, 0.0, LagDecision(1.0)),  # nothing to play
+        (1.0, 3.0, 0.0, None, LagDecision(1.0)),  # well under the target: natural speed
+        (2.25, 3.0, 0.0, None, LagDecision(1.0)),  # at the set point, as long as its source
+        (2.25, 3.6, 0.0, 3.0, LagDecision(1.2)),  # 1.2x longer than its source: hold the lag
+        (1.25, 3.6, 0.0, 3.0, LagDecision(1.0)),  # 1 s of headroom absorbs the extra 0.6 s
+        (2.75, 3.0, 0.0, None, LagDecision(3.0 / 2.5)),  # 0.5 s over: won back within 3 s
+        (3.0, 3.0, 5.0, None, LagDecision(3.0 / 2.25)),
+        (3.5, 3.0, 0.0, None, LagDecision(1.5)),  # 1.25 s over: more than 1.5x can win back
+        (2.5, 3.0, 0.0, 1.0, LagDecision(1.5)),  # a short source: the cap
+        (5.0, 3.0, 0.0, None, LagDecision(1.5)),  # far behind, nothing waiting: cap, no skip
+        (5.0, 3.0, 0.5, None, LagDecision(1.0, skip=True)),  # a backlog it can't absorb: skip
+        (5.0, 3.0, 3.0, None, LagDecision(1.5)),  # 2 s over max, 6 s backlog saves 2 s: no skip
+        (6.0, 3.0, 3.0, None, LagDecision(1.0, skip=True)),  # 3 s over > 2 s recoverable
+        (9.0, 0.0, 0.0, None, LagDecision(1.0)),  # nothing to play
     ],
 )
-def test_decisions(lag, duration, waiting, decision):
-    got = CTRL.decide(LagState(lag, duration, waiting))
+def test_decisions(lag, duration, waiting, source, decision):
+    got = CTRL.decide(LagState(lag, duration, waiting, source))
     assert got.skip == decision.skip
     assert got.speed == pytest.approx(decision.speed)
 

@@ -26,7 +26,7 @@ SUBMODULES = {
     "s2st_kit.engines.protocols": {
         "AudioSink", "AudioSource", "PacedSource", "Recognizer", "SupportsBrevity",
         "SupportsCaptureDelay", "SupportsCheckPair", "SupportsConfigure", "SupportsLoad",
-        "SupportsLoadPairs", "SupportsVoiceCatalogue", "Synthesizer", "Translator",
+        "SupportsLoadPairs", "SupportsRate", "SupportsVoiceCatalogue", "Synthesizer", "Translator",
     },
 }  # fmt: skip
 

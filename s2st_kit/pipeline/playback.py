@@ -9,27 +9,19 @@ controller (keeping the listener a bounded time behind the speaker) decides here
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from ..audio.convert import StreamResampler
 from ..clock import SessionClock
 from ..engines.protocols import AudioSink
 from ..events import AudioFinished, AudioStarted, Event, SegmentLogged
+from ..lag import LagController, LagState
 from ..records import AudioChunk, Segment, SegmentStatus
+from .backlog import Backlog
+from .slot import END, Slot
 
 __all__ = ["END", "PlaybackScheduler", "Slot"]
-
-END = object()  # end of a slot's audio (also the end-of-stream marker of the session's queues)
-
-
-@dataclass(slots=True)
-class Slot:
-    """A segment between commit and logging, with its audio on the way to the sink."""
-
-    segment: Segment
-    audio: asyncio.Queue[AudioChunk | object] = field(default_factory=lambda: asyncio.Queue(256))
-    finished: bool = False
 
 
 class PlaybackScheduler:
@@ -39,6 +31,7 @@ class PlaybackScheduler:
     clock: the session clock (timestamps ``t_play_start`` / ``t_play_end``).
     emit: the session's event bus.
     log_row: called once per segment, in segment order, when it is finished.
+    controller: the lag controller (``None``: every segment plays at natural speed).
     """
 
     def __init__(
@@ -47,15 +40,65 @@ class PlaybackScheduler:
         clock: SessionClock,
         emit: Callable[[Event], None],
         log_row: Callable[[Segment], None],
+        controller: LagController | None = None,
     ) -> None:
         self.sink = sink
         self.clock = clock
         self.emit = emit
         self.log_row = log_row
+        self.controller = controller
         self.slots: dict[int, Slot] = {}
+        self.backlog = Backlog(self.slots)
         self.next_id = 0  # the id the next committed segment gets
         self._added = asyncio.Event()
         self._commits_done = False
+        self._playing: Slot | None = None
+        self._recent_spans: deque[float] = deque(maxlen=8)  # source spans of recent segments (s)
+
+    # -- lag control -----------------------------------------------------------------------
+    def plan_speed(self, slot: Slot) -> float:
+        """(Before synthesis.) The segment's speed, from the lag it will have when it plays."""
+        seg = slot.segment
+        if self.controller is None or seg.t_speech_end is None:
+            return 1.0
+        sid = seg.segment_id
+        start = self.backlog.play_start(sid, self.clock.now(), self._playing)
+        source_s = None
+        if seg.audio_start_s is not None and seg.audio_end_s is not None:
+            self._recent_spans.append(seg.audio_end_s - seg.audio_start_s)
+            source_s = min(self._recent_spans)  # the next utterance may be this short
+        state = LagState(
+            start - seg.t_speech_end,
+            self.backlog.natural_s(slot),
+            self.backlog.waiting_s(sid),
+            source_s,
+        )
+        slot.speed = seg.speed = self.controller.speed(state)
+        return slot.speed
+
+    def synthesized(self, slot: Slot) -> None:
+        """(After synthesis.) All of the segment's audio is queued."""
+        slot.synthesized = True
+        self.backlog.learn(slot)
+
+    def _skip(self, slot: Slot) -> bool:
+        """(Just before the first audio plays.) Leave the segment out to catch up?"""
+        seg = slot.segment
+        if self.controller is None or seg.t_speech_end is None:
+            return False
+        sid = seg.segment_id
+        seg.lag_at_play_s = self.clock.now() - seg.t_speech_end
+        state = LagState(
+            seg.lag_at_play_s, self.backlog.natural_s(slot), self.backlog.waiting_s(sid)
+        )
+        if not self.controller.skip(state):
+            return False
+        message = (
+            f"skipped to catch up: {seg.lag_at_play_s:.1f} s behind the speaker "
+            f"(max_lag_s {self.controller.max_lag_s:g})"
+        )
+        self.give_up(slot, "skipped", message)
+        return True
 
     # -- fed by the recognizer stage and the workers -------------------------------------
     def add(self, segment: Segment) -> Slot:
@@ -129,7 +172,11 @@ class PlaybackScheduler:
         seg = slot.segment
         converter: StreamResampler | None = None
         played = 0.0
-        while isinstance(item := await slot.audio.get(), AudioChunk):
+        item = await slot.audio.get()
+        if isinstance(item, AudioChunk) and self._skip(slot):
+            return
+        self._playing = slot
+        while isinstance(item, AudioChunk):
             if self.sink is not None:
                 rate = self.sink.sample_rate or item.sample_rate
                 if converter is None and item.sample_rate != rate:
@@ -139,6 +186,7 @@ class PlaybackScheduler:
             if self.sink is not None and out.n_samples:
                 await self.sink.write(out)
             played += item.duration_s
+            item = await slot.audio.get()
         if converter is not None and self.sink is not None:
             tail = converter.flush()
             if tail.n_samples:

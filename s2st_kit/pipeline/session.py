@@ -117,10 +117,13 @@ class Pipeline:
         self._tasks: list[asyncio.Task[Any]] = []
         self._drain = True
         if isinstance(source, PacedSource):
-            self.speech = SpeechTimes(realtime=bool(source.realtime), speed=float(source.speed))
+            speed = float(source.speed) / self.clock.scale  # audio s per session s
+            self.speech = SpeechTimes(realtime=bool(source.realtime), speed=speed)
         else:  # a source that does not say is live
             self.speech = SpeechTimes(realtime=True, speed=1.0)
-        self.playback = PlaybackScheduler(sink, self.clock, self.bus.emit, self.log.append)
+        self.playback = PlaybackScheduler(
+            sink, self.clock, self.bus.emit, self.log.append, self.config.lag_controller()
+        )
 
     # -- events ----------------------------------------------------------------------------
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
@@ -241,7 +244,8 @@ class Pipeline:
         )  # fmt: skip
         workers = TranslationStage(
             self.engines, self.config, self.clock, self.bus.emit,
-            voice=self.voice or "", give_up=self._give_up, on_retry=self._count_retry,
+            voice=self.voice or "", scheduler=self.playback,
+            give_up=self._give_up, on_retry=self._count_retry,
         )  # fmt: skip
         try:
             async with asyncio.TaskGroup() as tg:

@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from ..clock import SessionClock
 from ..config import PipelineConfig
 from ..engines import Engines
+from ..engines.protocols import SupportsRate
 from ..errors import EngineError, S2STError
 from ..events import ErrorEvent, Event, TranslationReady
-from ..records import Segment, SegmentStatus
+from ..records import AudioChunk, Segment, SegmentStatus
 from ..retry import retry_call
-from .playback import END, Slot
+from .playback import PlaybackScheduler
 from .recognition import aclose_iterator
+from .slot import END, Slot
 
 __all__ = ["TranslationStage"]
 
@@ -32,6 +34,8 @@ logger = logging.getLogger("s2st_kit.pipeline")
 class TranslationStage:
     """Translate → synthesize for each segment taken from the segment queue.
 
+    scheduler: plans each segment's speed before synthesis (lag control) and hears when
+        its synthesis is done.
     give_up(slot, status, message): marks a segment failed or dropped (and counts it).
     on_retry(exc, attempt, wait_s): counts a retry.
     voice: the synthesizer voice chosen by validation.
@@ -45,11 +49,13 @@ class TranslationStage:
         emit: Callable[[Event], None],
         *,
         voice: str,
+        scheduler: PlaybackScheduler,
         give_up: Callable[[Slot, SegmentStatus, str], None],
         on_retry: Callable[[BaseException, int, float], None],
     ) -> None:
         self.engines, self.config, self.clock, self.emit = engines, config, clock, emit
         self.voice = voice
+        self.scheduler = scheduler
         self.give_up = give_up
         self.on_retry = on_retry
 
@@ -69,10 +75,12 @@ class TranslationStage:
                 self.give_up(slot, "dropped", "empty translation")
                 return
             stage = "tts"
+            self.scheduler.plan_speed(slot)
             seg.t_tts_start = self.clock.now()
             seg.chars_synthesized = len(seg.translation)
             await self._synthesize(slot)
             seg.t_tts_end = self.clock.now()
+            self.scheduler.synthesized(slot)
         except asyncio.CancelledError:
             self.give_up(slot, "dropped", "stopped before playback")
             raise
@@ -106,12 +114,13 @@ class TranslationStage:
     async def _synthesize(self, slot: Slot) -> None:
         """Stream synthesis into the slot; retried only while nothing reached playback."""
         seg = slot.segment
-        tts, language = self.engines.synthesizer, self.config.target_lang
 
         async def attempt() -> None:
-            stream = tts.synthesize(seg.translation, voice=self.voice, language=language)
+            stream = self._speech(slot)
             try:
                 async for chunk in stream:
+                    if seg.status != "ok":
+                        break  # skipped or dropped meanwhile: stop synthesising
                     if seg.t_tts_first_audio is None:
                         seg.t_tts_first_audio = self.clock.now()
                     seg.tts_audio_s += chunk.duration_s
@@ -130,3 +139,19 @@ class TranslationStage:
             retryable=retryable,
             on_retry=self.on_retry,
         )
+
+    def _speech(self, slot: Slot) -> AsyncIterator[AudioChunk]:
+        """The segment's speech at its planned speed: the synthesizer's own rate where it
+        has one for this voice, else its natural speech time-stretched (Rubber Band)."""
+        seg, tts = slot.segment, self.engines.synthesizer
+        language, speed = self.config.target_lang, slot.speed
+        if speed == 1.0:
+            return tts.synthesize(seg.translation, voice=self.voice, language=language)
+        if isinstance(tts, SupportsRate) and tts.rate_supported(self.voice):
+            return tts.synthesize_at(
+                seg.translation, voice=self.voice, language=language, speed=speed
+            )
+        from ..audio.stretch import stretch_stream  # pedalboard loads only when needed
+
+        natural = tts.synthesize(seg.translation, voice=self.voice, language=language)
+        return stretch_stream(natural, speed)
