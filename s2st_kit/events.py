@@ -76,9 +76,15 @@ class TranslationReady(Event):
 
 @dataclass(frozen=True, slots=True)
 class AudioStarted(Event):
-    """Playback of segment ``segment_id`` started."""
+    """Playback of segment ``segment_id`` started.
+
+    lag_s: how far behind the speaker it starts (s: now − when its last word was spoken;
+        None when unknown). speed: its playback speed (1.0 = natural; > 1 under lag control).
+    """
 
     segment_id: int
+    lag_s: float | None = None
+    speed: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)

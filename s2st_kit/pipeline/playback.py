@@ -202,4 +202,5 @@ class PlaybackScheduler:
     def _started(self, seg: Segment) -> None:
         if seg.t_play_start is None:
             seg.t_play_start = self.clock.now()
-            self.emit(AudioStarted(seg.t_play_start, seg.segment_id))
+            lag = None if seg.t_speech_end is None else seg.t_play_start - seg.t_speech_end
+            self.emit(AudioStarted(seg.t_play_start, seg.segment_id, lag, seg.speed))
