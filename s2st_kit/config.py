@@ -96,6 +96,10 @@ class PipelineConfig:
     catch_up: ``"speed+skip"`` (default: also skip segments that have not started playing
         when even ``max_speedup`` cannot hold the target — bounded lag) or ``"speed"``
         (never leave speech out; the lag can still grow when the cap is not enough).
+    brevity_when_behind: under lag control, ask a translator that can shorten its output
+        (:class:`~s2st_kit.engines.protocols.SupportsBrevity`: Amazon Translate's brevity
+        setting, on the pairs that have it) for a brief translation whenever the segment
+        will start playing later than the controller's set point (default False).
     session_id: recorded in every row; generated when ``None``.
     engine_options: free-form per-engine options (e.g. ``{"aws": {"region": "eu-west-1"}}``).
     """
@@ -118,6 +122,7 @@ class PipelineConfig:
     max_lag_s: float | None = None
     max_speedup: float = 1.5
     catch_up: CatchUp = "speed+skip"
+    brevity_when_behind: bool = False
     session_id: str | None = None
     engine_options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 

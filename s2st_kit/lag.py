@@ -86,9 +86,9 @@ class LagController:
     """Chooses each segment's playback speed and, if allowed, which segments to skip.
 
     max_lag_s: the target: how far behind the speaker the listener may be (s, > 0).
-    max_speedup: the fastest playback (× natural speed, 1.0–3.0; default 1.5, where eSpeak
-        and Polly stay intelligible and time-stretching costs pocketsphinx ≈ 5 WER points
-        at 1.3×).
+    max_speedup: the fastest playback (× natural speed, 1.0–3.0; default 1.5: eSpeak NG and
+        Polly stay intelligible there, and the streamed Rubber Band time-stretch at 1.3×
+        costs pocketsphinx +1.1 WER points on the LibriVox clips — ``make bench``, drift).
     catch_up: ``"speed"`` (never skip) or ``"speed+skip"``.
     """
 

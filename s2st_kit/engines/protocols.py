@@ -249,7 +249,12 @@ class SupportsRate(Protocol):
     the engine's own prosody — better than time-stretching the audio afterwards.
     ``rate_supported(voice)`` says whether the voice honours it (Polly: not every engine
     does); when it is False, the pipeline time-stretches the natural-speed audio instead.
+    ``max_speed``: the fastest the engine goes (× natural; Polly's 200 %, eSpeak's 450 words
+    per minute); for a faster speed the pipeline time-stretches instead.
     """
+
+    @property
+    def max_speed(self) -> float: ...
 
     def rate_supported(self, voice: str) -> bool: ...
 

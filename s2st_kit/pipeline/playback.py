@@ -76,6 +76,14 @@ class PlaybackScheduler:
         slot.speed = seg.speed = self.controller.speed(state)
         return slot.speed
 
+    def behind(self, slot: Slot) -> bool:
+        """(Before translation.) Will the segment start playing later than the set point?"""
+        seg = slot.segment
+        if self.controller is None or seg.t_speech_end is None:
+            return False
+        start = self.backlog.play_start(seg.segment_id, self.clock.now(), self._playing)
+        return start - seg.t_speech_end > self.controller.set_point_s
+
     def synthesized(self, slot: Slot) -> None:
         """(After synthesis.) All of the segment's audio is queued."""
         slot.synthesized = True

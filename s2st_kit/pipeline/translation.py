@@ -17,10 +17,10 @@ from typing import Any
 from ..clock import SessionClock
 from ..config import PipelineConfig
 from ..engines import Engines
-from ..engines.protocols import SupportsRate
+from ..engines.protocols import SupportsBrevity, SupportsRate
 from ..errors import EngineError, S2STError
 from ..events import ErrorEvent, Event, TranslationReady
-from ..records import AudioChunk, Segment, SegmentStatus
+from ..records import AudioChunk, SegmentStatus
 from ..retry import retry_call
 from .playback import PlaybackScheduler
 from .recognition import aclose_iterator
@@ -70,7 +70,7 @@ class TranslationStage:
         seg = slot.segment
         stage = "mt"
         try:
-            await self._translate(seg)
+            await self._translate(slot)
             if not seg.translation.strip():
                 self.give_up(slot, "dropped", "empty translation")
                 return
@@ -95,11 +95,19 @@ class TranslationStage:
             return
         await slot.audio.put(END)
 
-    async def _translate(self, seg: Segment) -> None:
-        cfg, mt = self.config, self.engines.translator
+    async def _translate(self, slot: Slot) -> None:
+        cfg, mt, seg = self.config, self.engines.translator, slot.segment
+        src, tgt = cfg.source_lang, cfg.target_lang
+        brief = (
+            cfg.brevity_when_behind
+            and isinstance(mt, SupportsBrevity)
+            and mt.brevity_supported(src, tgt)
+            and self.scheduler.behind(slot)
+        )
+        call = mt.translate_brief if brief and isinstance(mt, SupportsBrevity) else mt.translate
         seg.t_mt_start = self.clock.now()
         translation = await retry_call(
-            lambda: mt.translate(seg.transcript, source=cfg.source_lang, target=cfg.target_lang),
+            lambda: call(seg.transcript, source=src, target=tgt),
             policy=cfg.retry_policy(),
             what=f"translation of segment {seg.segment_id}",
             on_retry=self.on_retry,
@@ -147,7 +155,11 @@ class TranslationStage:
         language, speed = self.config.target_lang, slot.speed
         if speed == 1.0:
             return tts.synthesize(seg.translation, voice=self.voice, language=language)
-        if isinstance(tts, SupportsRate) and tts.rate_supported(self.voice):
+        if (
+            isinstance(tts, SupportsRate)
+            and speed <= tts.max_speed
+            and tts.rate_supported(self.voice)
+        ):
             return tts.synthesize_at(
                 seg.translation, voice=self.voice, language=language, speed=speed
             )
