@@ -4,6 +4,7 @@
 
     s2st run INPUT [--engines offline|simulated|aws] [--from en] [--to es] [--voice V]
                    [--chunk-ms 100] [--policy final] [--realtime/--no-realtime]
+                   [--max-lag 3|off] [--max-speedup 1.5] [--catch-up speed+skip|speed]
                    [--out out.wav] [--log log.parquet]
     s2st engines            engines with their languages and voices
     s2st doctor             check AWS credentials and reachability; print the IAM policy
@@ -12,6 +13,24 @@
 
 Exit status: 0 on success, 2 for a usage or configuration error (printed as one line
 that says what to do), 1 when a session fails while running.
+
+Lag control (:mod:`s2st_kit.lag`) and why it is on by default for live use: on continuous
+speech the translation is often longer than the source and playback never overlaps, so
+without control every extra second queues behind the last and the listener falls further
+behind with every sentence (a ten-minute dense talk in the lag tests: 19 s behind, then
+113 s). So when the input is live or paced in real time — a microphone, or a file played
+with ``--realtime`` at ``--speed 1`` — ``s2st run`` keeps the listener at most
+:data:`LIVE_MAX_LAG_S` (3 s) behind the speaker: about a human interpreter's ear-voice
+span, and above the stages' own latency (≈ 1.7 s for the cloud stack, ≈ 0.8 s offline),
+which faster speech cannot win back. Playback speeds up to 1.5× (intelligible with every
+engine here) and, as a last resort, segments that have not started playing are skipped
+(``speed+skip``; their translation stays in the log): for a live listener a bounded lag
+matters more than every sentence. With ``--no-realtime`` nothing is paced — the file is
+read as fast as the recognizer takes it and playback is not timed — so "how far behind
+the speaker" has no meaning and lag control is off; asking for it there (or at
+``--speed`` other than 1, where session seconds are not the talk's) is an error, as are
+``--max-speedup`` / ``--catch-up`` while lag control is off. ``--max-lag off`` (or 0)
+turns it off for a paced run, e.g. to measure the uncontrolled pipeline.
 """
 
 from __future__ import annotations
@@ -32,6 +51,7 @@ from .config import POLICIES, PipelineConfig
 from .engines import BUNDLES
 from .errors import AudioFormatError, ConfigError, DeviceError, S2STError
 from .events import ErrorEvent, Event, SegmentLogged
+from .lag import CATCH_UPS, CatchUp, check_lag_settings
 
 if TYPE_CHECKING:
     from .audio import EchoGuard, FileSource, WavSink
@@ -39,10 +59,16 @@ if TYPE_CHECKING:
     from .log import SegmentLog
     from .pipeline import Pipeline
 
-__all__ = ["build_parser", "main"]
+__all__ = ["LIVE_MAX_LAG_S", "LagSettings", "build_parser", "lag_settings", "main"]
 
 #: Engine bundle names for --engines / --asr / --mt / --tts: the registry's.
 ENGINE_CHOICES: tuple[str, ...] = tuple(BUNDLES)
+
+#: Lag control's target for live use (s): the default of ``--max-lag`` for a live or
+#: real-time-paced input, and of the notebook panel's lag slider (see the module docstring).
+LIVE_MAX_LAG_S = 3.0
+
+_CONFIG_DEFAULTS = PipelineConfig()  # max_speedup and catch_up defaults, from one place
 
 
 def _fmt_s(value: Any) -> str:
@@ -53,16 +79,34 @@ def _fmt_s(value: Any) -> str:
     return "  -  " if math.isnan(v) else f"{v:5.2f}"
 
 
+def _speed(row: dict[str, Any]) -> float:
+    """The row's playback speed (1.0 when absent: a log from before lag control)."""
+    try:
+        value = float(row.get("speed") or 1.0)
+    except (TypeError, ValueError):
+        return 1.0
+    return 1.0 if math.isnan(value) else value
+
+
 def format_segment_line(row: dict[str, Any]) -> str:
-    """One human line for a logged row: transcript → translation and stage latencies (s)."""
+    """One human line for a logged row: transcript → translation and stage latencies (s);
+    the playback speed when lag control changed it; a skipped row with its translation and
+    why it was left out."""
 
     def diff(a: str, b: str) -> float | None:
         x, y = row.get(a), row.get(b)
         return None if x is None or y is None else y - x
 
-    sid = row.get("segment_id")
-    if row.get("status") != "ok":
-        return f"[{sid:3}] {row.get('status', '?').upper():5} {row.get('transcript', '')!r}: {row.get('error')}"
+    sid, status = row.get("segment_id"), row.get("status")
+    if status == "skipped":
+        why = row.get("error") or f"{_fmt_s(row.get('lag_at_play_s')).strip()} s behind"
+        return (
+            f"[{sid:3}] SKIP  {row.get('transcript', '')}\n"
+            f"      → {row.get('translation', '')}\n"
+            f"      {why}"
+        )
+    if status != "ok":
+        return f"[{sid:3}] {str(status or '?').upper():5} {row.get('transcript', '')!r}: {row.get('error')}"
     parts = {
         "asr": diff("t_speech_end", "t_asr_final"),
         "mt": diff("t_mt_start", "t_mt_end"),
@@ -71,32 +115,38 @@ def format_segment_line(row: dict[str, Any]) -> str:
     }
     e2e = diff("t_speech_end", "t_play_start")
     stages = " ".join(f"{k} {_fmt_s(v)}" for k, v in parts.items())
+    speed = _speed(row)
+    faster = f" | speed {speed:.2f}×" if abs(speed - 1.0) > 1e-6 else ""
     return (
         f"[{sid:3}] {row.get('transcript', '')}\n"
         f"      → {row.get('translation', '')}\n"
-        f"      {stages} | ear-to-ear {_fmt_s(e2e)} s"
+        f"      {stages} | ear-to-ear {_fmt_s(e2e)} s{faster}"
     )
 
 
-def format_summary(df: Any, *, audio_s: float, wall_s: float | None = None) -> str:
-    """A short session summary: counts and per-stage latency (s)."""
-    from .metrics import stage_summary
+def format_summary(
+    df: Any, *, audio_s: float, wall_s: float | None = None, max_lag_s: float | None = None
+) -> str:
+    """A short session summary: counts, per-stage latency (s) and, when lag control was on
+    (``max_lag_s``: its target, s) or shows in the log, the lag, speed and share skipped."""
+    from .metrics import lag_summary, stage_summary
+    from .report import segment_counts
 
-    lines = []
-    n = len(df)
-    ok = int((df["status"] == "ok").sum()) if n else 0
-    lines.append(f"segments: {n} ({ok} ok, {n - ok} error/dropped); input audio {audio_s:.1f} s")
+    lag = lag_summary(df)
+    lines = [f"segments: {segment_counts(df)}; input audio {audio_s:.1f} s"]
     if wall_s:
         lines.append(
             f"wall time {wall_s:.1f} s (real-time factor {wall_s / max(audio_s, 1e-9):.2f})"
         )
-    if ok:
+    if lag.played:
         summary = stage_summary(df)
         lines.append(f"{'stage':<14}{'median':>8}{'p90':>8}{'mean':>8}{'n':>5}   (seconds)")
         for stage, r in summary.iterrows():
             lines.append(
                 f"{stage:<14}{_fmt_s(r['median']):>8}{_fmt_s(r['p90']):>8}{_fmt_s(r['mean']):>8}{int(r['count']):>5}"
             )
+    if max_lag_s is not None or lag.controlled or lag.skipped:
+        lines.append(lag.describe(max_lag_s))
     return "\n".join(lines)
 
 
@@ -127,18 +177,24 @@ def _make_engines(args: argparse.Namespace, input_path: Path | None = None) -> E
 # -- s2st run ---------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class _Outputs:
-    """Where ``s2st run`` writes: translated speech, the Parquet log and the JSONL beside it."""
+    """Where ``s2st run`` writes: translated speech, the Parquet log, the JSONL beside it
+    and the session's configuration (``.config.json``: ``s2st report`` reads the lag target
+    there)."""
 
     wav: Path
     log: Path
     jsonl: Path
+    config: Path
 
     @classmethod
     def of(cls, args: argparse.Namespace, input_path: Path) -> _Outputs:
+        from .report import session_config_path
+
         stem = f"{input_path.stem}.{args.target}"
         log = Path(args.log) if args.log else Path("out") / f"{stem}.parquet"
         wav = Path(args.out) if args.out else Path("out") / f"{stem}.wav"
-        return cls(wav=wav, log=log, jsonl=log.with_suffix(".jsonl"))
+        jsonl, config = log.with_suffix(".jsonl"), session_config_path(log)
+        return cls(wav=wav, log=log, jsonl=jsonl, config=config)
 
 
 @dataclass(slots=True)
@@ -155,6 +211,68 @@ def _is_microphone(value: str) -> bool:
     return value == "mic" or value.startswith("mic:")
 
 
+@dataclass(frozen=True, slots=True)
+class LagSettings:
+    """Lag control for one ``s2st run``, resolved from the flags and the input's pacing.
+
+    max_lag_s: the target (s), ``None`` when lag control is off; off_reason: why it is off.
+    max_speedup (× natural speed) and catch_up go into the PipelineConfig either way.
+    """
+
+    max_lag_s: float | None
+    max_speedup: float
+    catch_up: CatchUp
+    off_reason: str | None = None
+
+    def describe(self) -> str:
+        """One line for the session header."""
+        if self.max_lag_s is None:
+            return f"lag control: off ({self.off_reason})"
+        then = "then skip" if self.catch_up == "speed+skip" else "never skip"
+        return (
+            f"lag control: at most {self.max_lag_s:g} s behind the speaker "
+            f"(speed up to {self.max_speedup:g}×, {then})"
+        )
+
+
+def _unpaced_reason(args: argparse.Namespace, *, live: bool) -> str | None:
+    """Why the lag behind the speaker has no meaning in this run (``None``: it has)."""
+    if not live and not args.realtime:
+        return "--no-realtime: nothing is paced, so there is no lag behind a speaker"
+    if args.speed != 1.0:
+        return f"--speed {args.speed:g}: not paced in real time, lag is not in the talk's seconds"
+    return None
+
+
+def lag_settings(args: argparse.Namespace, *, live: bool) -> LagSettings:
+    """Lag control from ``--max-lag`` / ``--max-speedup`` / ``--catch-up`` (see the module
+    docstring for the defaults). ``live``: the input is a microphone.
+
+    Raises ConfigError (exit status 2) when the flags ask for something the run cannot do:
+    a target without real-time pacing, or speed-up / catch-up settings with control off.
+    """
+    unpaced = _unpaced_reason(args, live=live)
+    if args.max_lag is None:  # not given: on when paced in real time
+        target, off = (None, unpaced) if unpaced else (LIVE_MAX_LAG_S, None)
+    elif args.max_lag == 0:
+        target, off = None, "--max-lag off"
+    elif unpaced:
+        raise ConfigError(
+            f"--max-lag {args.max_lag:g} needs input paced in real time ({unpaced}); "
+            "drop --max-lag, or play the file in real time (--realtime --speed 1)"
+        )
+    else:
+        target, off = args.max_lag, None
+    if target is None and (args.max_speedup is not None or args.catch_up is not None):
+        raise ConfigError(f"--max-speedup / --catch-up need lag control, which is off ({off})")
+    return LagSettings(
+        max_lag_s=target,
+        max_speedup=args.max_speedup or _CONFIG_DEFAULTS.max_speedup,
+        catch_up=args.catch_up or _CONFIG_DEFAULTS.catch_up,
+        off_reason=off,
+    )
+
+
 async def _run_session(args: argparse.Namespace, out: TextIO) -> int:
     """``s2st run``: prepare in a safe order, run the pipeline, print the summary.
 
@@ -166,6 +284,7 @@ async def _run_session(args: argparse.Namespace, out: TextIO) -> int:
     from .pipeline import validate
 
     live = _is_microphone(args.input)
+    lag = lag_settings(args, live=live)
     file_source = None
     if not live:
         file_source = FileSource(
@@ -174,7 +293,8 @@ async def _run_session(args: argparse.Namespace, out: TextIO) -> int:
     input_path = Path("microphone") if live else Path(args.input)
     config = PipelineConfig(
         source_lang=args.source, target_lang=args.target, voice=args.voice,
-        chunk_ms=args.chunk_ms, policy=args.policy,
+        chunk_ms=args.chunk_ms, policy=args.policy, max_lag_s=lag.max_lag_s,
+        max_speedup=lag.max_speedup, catch_up=lag.catch_up,
     )  # fmt: skip
     paths = _Outputs.of(args, input_path)
     if paths.jsonl.exists():
@@ -188,7 +308,7 @@ async def _run_session(args: argparse.Namespace, out: TextIO) -> int:
         print(
             f"{input_path} ({duration}) → {args.target}: asr={engines.recognizer.name} "
             f"mt={engines.translator.name} tts={engines.synthesizer.name} policy={args.policy} "
-            f"chunk={args.chunk_ms} ms realtime={args.realtime}",
+            f"chunk={args.chunk_ms} ms realtime={args.realtime}\n{lag.describe()}",
             file=out,
             flush=True,
         )
@@ -245,12 +365,15 @@ async def _run_pipeline(
     the session fails. Returns the pipeline, its log and the wall time (s)."""
     from .experiments import input_audio_path
     from .pipeline import Pipeline
+    from .report import save_session_config
 
     guard = audio.guard
     pipe = Pipeline(
         engines, config, source=audio.source, sink=audio.sink, log_path=paths.jsonl,
         record_input=input_audio_path(paths.log), clock=guard.clock if guard else None,
     )  # fmt: skip
+    saved = config.replace(session_id=pipe.session_id)
+    await asyncio.to_thread(save_session_config, saved, paths.config)
     pipe.subscribe(lambda ev: _print_event(ev, out))
     t0 = time.monotonic()
     if live:
@@ -282,7 +405,10 @@ def _print_results(
     """The session summary, robustness counters and where the outputs are."""
     df = log.to_pandas()
     print("", file=out)
-    print(format_summary(df, audio_s=pipe.stats.audio_s, wall_s=wall), file=out)
+    summary = format_summary(
+        df, audio_s=pipe.stats.audio_s, wall_s=wall, max_lag_s=pipe.config.max_lag_s
+    )
+    print(summary, file=out)
     st = pipe.stats
     notes = {
         "retries": st.retries, "recognizer restarts": st.recognizer_restarts,
@@ -291,7 +417,7 @@ def _print_results(
     if any(notes.values()):
         print("robustness: " + ", ".join(f"{k} {v}" for k, v in notes.items() if v), file=out)
     print(f"\ntranslated speech: {paths.wav} ({wav.duration_s:.1f} s)", file=out)
-    print(f"segment log:       {paths.log} (and {paths.jsonl})", file=out)
+    print(f"segment log:       {paths.log} (and {paths.jsonl}, {paths.config})", file=out)
 
 
 class _Tee:
@@ -467,12 +593,78 @@ def _add_run_command(sub: Any) -> None:
         help="pace input and playback like a live session (default) or run as fast as possible",
     )  # fmt: skip
     run.add_argument("--speed", type=float, default=1.0, help="pacing speed factor with --realtime")
+    _add_lag_arguments(run)
     run.add_argument("--out", help="translated speech WAV (default: out/<input>.<to>.wav)")
     run.add_argument(
         "--log", help="segment log Parquet (default: out/<input>.<to>.parquet; JSONL beside it)"
     )
     _add_engine_options(run)
     run.set_defaults(func=_cmd_run)
+
+
+def _max_lag_arg(text: str) -> float:
+    """``--max-lag``: seconds > 0, or ``off`` / ``0`` (returned as 0.0: lag control off)."""
+    if text.strip().lower() in ("off", "none", "no"):
+        return 0.0
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(
+            f"expected seconds > 0 (e.g. 3), or 'off' (0 also turns lag control off), got {text!r}"
+        )
+    return value
+
+
+def _target_arg(text: str) -> float:
+    """``s2st report --max-lag``: a target to draw (seconds > 0)."""
+    value = _max_lag_arg(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"expected the target in seconds > 0, got {text!r}")
+    return value
+
+
+def _speedup_arg(text: str) -> float:
+    """``--max-speedup``: × natural speed, in the range the lag controller accepts."""
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"expected a speed factor such as 1.5, got {text!r}"
+        ) from exc
+    try:
+        check_lag_settings(None, value, _CONFIG_DEFAULTS.catch_up)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    return value
+
+
+def _add_lag_arguments(run: argparse.ArgumentParser) -> None:
+    """``--max-lag`` / ``--max-speedup`` / ``--catch-up`` (defaults: see :func:`lag_settings`)."""
+    run.add_argument(
+        "--max-lag", type=_max_lag_arg, metavar="SECONDS|off",
+        help=f"lag control: keep the listener at most SECONDS behind the speaker by faster "
+        f"playback (and skipping, see --catch-up); 'off' or 0 disables it. Default: "
+        f"{LIVE_MAX_LAG_S:g} s when the input is live or paced in real time (a microphone, or "
+        f"a file with --realtime at --speed 1): about a human interpreter's ear-voice span, "
+        f"and above the stages' own latency (~1.7 s cloud, ~0.8 s offline), which speed "
+        f"cannot win back; without it the lag grows with every sentence whose translation "
+        f"is longer than the source. Off with --no-realtime: nothing is paced, so being "
+        f"'behind the speaker' has no meaning",
+    )  # fmt: skip
+    run.add_argument(
+        "--max-speedup", type=_speedup_arg, metavar="X",
+        help=f"with lag control: fastest playback, × natural speed (1.0-3.0; default "
+        f"{_CONFIG_DEFAULTS.max_speedup:g}: intelligible with every engine here)",
+    )  # fmt: skip
+    run.add_argument(
+        "--catch-up", choices=CATCH_UPS,
+        help="with lag control: 'speed+skip' (default: when even --max-speedup cannot hold the "
+        "target, leave out segments that have not started playing; their translation stays "
+        "in the log: a live listener needs a bounded lag more than every sentence) or "
+        "'speed' (never leave speech out; the lag can then grow)",
+    )  # fmt: skip
 
 
 def _add_engine_arguments(run: argparse.ArgumentParser) -> None:
@@ -518,7 +710,10 @@ def _add_info_commands(sub: Any) -> None:
 def _cmd_report(args: argparse.Namespace) -> int:
     from .report import write_report
 
-    report = write_report(args.log, args.out, clip=args.clip, source_duration_s=args.duration)
+    report = write_report(
+        args.log, args.out, clip=args.clip, source_duration_s=args.duration,
+        max_lag_s=args.max_lag, max_speedup=args.max_speedup,
+    )  # fmt: skip
     print(report.text)
     print("\nwritten:")
     for p in report.files:
@@ -561,6 +756,15 @@ def _add_report_commands(sub: Any) -> None:
     rep.add_argument("--out", required=True, help="folder for the PNGs, CSV and JSON")
     rep.add_argument("--clip", help="the input recording, for reference-based quality scores")
     rep.add_argument("--duration", type=float, help="input length (s) for SimulEval scores")
+    rep.add_argument(
+        "--max-lag", type=_target_arg, metavar="SECONDS",
+        help="lag control's target, drawn in lag.png (default: the one s2st run saved beside "
+        "the log in <log>.config.json, if any)",
+    )  # fmt: skip
+    rep.add_argument(
+        "--max-speedup", type=_speedup_arg, metavar="X",
+        help="lag control's speed cap, drawn in lag.png (default: as saved beside the log)",
+    )  # fmt: skip
     rep.set_defaults(func=_cmd_report)
 
     sw = sub.add_parser("sweep", help="run every configuration on every clip; resumable")

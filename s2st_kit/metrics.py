@@ -1,6 +1,6 @@
 """Latency metrics from a segment log: the contiguous decomposition and SimulEval's scores.
 
-Two families live here.
+Two families live here, and a summary of the lag.
 
 **Per-segment stage latencies** (:func:`add_derived`, :func:`stage_summary`). Every column is
 in seconds and is the difference of two session-clock events of the same row (DESIGN.md)::
@@ -21,6 +21,10 @@ a real-time source), ``tts_s`` (t_tts_end − t_tts_start), ``play_s`` (t_play_e
 t_play_start) and ``speaking_rate_cps`` (chars_synthesized / tts_audio_s, characters per
 second of synthesised speech). Rows whose ``status`` is not ``"ok"``, or that lack one of
 the two events, get NaN.
+
+**Lag** (:func:`lag_summary`): how far behind the speaker the listener was (the played
+segments' ear-to-ear latency: median, p95, max) and what lag control did (segments skipped,
+playback speed), for session summaries.
 
 **SimulEval scores** (:func:`session_metrics` and the formula functions). They are computed
 with the formulas of SimulEval's ``simuleval/evaluator/scorers/latency_scorer.py`` and the
@@ -81,6 +85,7 @@ __all__ = [
     "DECOMPOSITION",
     "DERIVED_COLUMNS",
     "STAGE_COLUMNS",
+    "LagSummary",
     "SimulInstance",
     "add_derived",
     "average_lagging",
@@ -88,6 +93,7 @@ __all__ = [
     "average_token_delay",
     "differentiable_average_lagging",
     "estimate_stream_start",
+    "lag_summary",
     "length_adaptive_average_lagging",
     "session_instance",
     "session_metrics",
@@ -215,6 +221,73 @@ def stage_summary(df: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame.from_dict(rows, orient="index")
     out.index.name = "stage"
     return out.astype({"count": "int64"})
+
+
+@dataclass(frozen=True, slots=True)
+class LagSummary:
+    """How far behind the speaker a session's listener was, and what lag control did.
+
+    segments: rows in the log. played: ``ok`` rows that started playing. skipped: rows
+    lag control left out (status ``skipped``). controlled: lag control was on (some row
+    has ``lag_at_play_s``).
+    lag_median_s / lag_p95_s / lag_max_s: the lag of the played segments (s): ear-to-ear,
+    ``t_play_start − t_speech_end`` (the same event pair as ``ear_to_ear_s``); NaN without
+    any. speed_median / speed_max: their playback speed (× natural; 1.0 without control).
+    """
+
+    segments: int
+    played: int
+    skipped: int
+    controlled: bool
+    lag_median_s: float
+    lag_p95_s: float
+    lag_max_s: float
+    speed_median: float
+    speed_max: float
+
+    @property
+    def skipped_share(self) -> float:
+        """Skipped rows as a fraction of all rows (0.0 for an empty log)."""
+        return self.skipped / self.segments if self.segments else 0.0
+
+    def describe(self, max_lag_s: float | None = None) -> str:
+        """Two lines for summaries (the lag; skips and speed); ``max_lag_s``: the target
+        (s) when known."""
+        target = f" (target {max_lag_s:g} s)" if max_lag_s is not None else ""
+        return (
+            f"lag behind the speaker (played segments): median {_s(self.lag_median_s)}, "
+            f"p95 {_s(self.lag_p95_s)}, max {_s(self.lag_max_s)}{target}\n"
+            f"skipped {self.skipped} of {self.segments} segments "
+            f"({100 * self.skipped_share:.1f} %); playback speed median "
+            f"{self.speed_median:.2f}×, max {self.speed_max:.2f}×"
+        )
+
+
+def _s(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.2f} s"
+
+
+def lag_summary(df: pd.DataFrame) -> LagSummary:
+    """The session's lag and lag-control figures (:class:`LagSummary`).
+
+    Works on logs written before lag control (no ``speed`` / ``lag_at_play_s`` columns:
+    speed 1.0, not controlled) and on empty logs (NaN figures, zero counts).
+    """
+    d = _with_derived(df)
+    lags = _numeric(d, "ear_to_ear_s").dropna()
+    speeds = _numeric(d, "speed").reindex(lags.index).fillna(1.0)
+    skipped = d["status"].astype("string").eq("skipped").sum() if "status" in d.columns else 0
+    return LagSummary(
+        segments=len(d),
+        played=len(lags),
+        skipped=int(skipped),
+        controlled=bool(_numeric(d, "lag_at_play_s").notna().any()),
+        lag_median_s=float(lags.median()) if len(lags) else math.nan,
+        lag_p95_s=float(lags.quantile(0.95)) if len(lags) else math.nan,
+        lag_max_s=float(lags.max()) if len(lags) else math.nan,
+        speed_median=float(speeds.median()) if len(speeds) else 1.0,
+        speed_max=float(speeds.max()) if len(speeds) else 1.0,
+    )
 
 
 # --------------------------------------------------------------------------- SimulEval formulas

@@ -7,7 +7,7 @@ when pyplot was never imported. Sizes default to notebook width (10 in wide); ev
 says its unit. Colours are shared: a stage has the same colour in every figure.
 
 Functions: :func:`plot_stage_latency`, :func:`plot_timeline`, :func:`plot_ear_to_ear_cdf`,
-:func:`plot_decomposition`, :func:`plot_sweep`, :func:`plot_compare`.
+:func:`plot_decomposition`, :func:`plot_lag`, :func:`plot_sweep`, :func:`plot_compare`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from .metrics import STAGE_COLUMNS, TIME_COLUMNS, add_derived
+from .lag import SET_POINT
+from .metrics import STAGE_COLUMNS, TIME_COLUMNS, add_derived, lag_summary
 
 __all__ = [
     "STAGE_COLORS",
@@ -31,6 +32,7 @@ __all__ = [
     "plot_compare",
     "plot_decomposition",
     "plot_ear_to_ear_cdf",
+    "plot_lag",
     "plot_stage_latency",
     "plot_sweep",
     "plot_timeline",
@@ -471,6 +473,98 @@ def _stacked_stages(ax: Any, d: pd.DataFrame, x: np.ndarray, ok: np.ndarray) -> 
         handles.insert(0, bars)  # legend top to bottom = stack top to bottom
         bottom = bottom + v
     return handles
+
+
+# --------------------------------------------------------------------------- lag
+
+
+def plot_lag(
+    df: pd.DataFrame,
+    *,
+    max_lag_s: float | None = None,
+    max_speedup: float | None = None,
+    width: float = 10.0,
+    height: float = 5.0,
+) -> Figure:
+    """How far behind the speaker the listener was over the session, and the speed chosen.
+
+    Top: each played segment's lag (ear-to-ear, ``t_play_start − t_speech_end``, s) at the
+    session time its speech ended (``t_speech_end``, s); segments lag control skipped as
+    red ✕ at the lag they had when left out (``lag_at_play_s``); the target ``max_lag_s``
+    (dashed) and the set point where speeding up starts (dotted, 75 % of the target) when
+    the target is given. Bottom: each played segment's playback speed (× natural; 1.0 =
+    natural), with ``max_speedup`` (dotted) when given. Rows that failed or were dropped
+    are not drawn (the timeline shows them).
+    """
+    d = _derived(df)
+    fig = _figure(width, height)
+    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[2.6, 1.0])
+    t_end, lag = _raw(d, "t_speech_end"), _raw(d, "ear_to_ear_s")
+    played = ~(np.isnan(t_end) | np.isnan(lag))
+    skipped = (_statuses(d) == "skipped") & ~np.isnan(t_end)
+    order = np.argsort(t_end[played], kind="stable")
+    x, y = t_end[played][order], lag[played][order]
+    speed = np.nan_to_num(_raw(d, "speed")[played][order], nan=1.0)
+    if played.any() or skipped.any():
+        _lag_panel(top, x, y, (t_end[skipped], _raw(d, "lag_at_play_s")[skipped]), max_lag_s)
+        _speed_panel(bottom, x, speed, max_speedup)
+    else:
+        _no_data(top, "no played or skipped segment to plot")
+    top.set_title(f"Lag behind the speaker ({_lag_title(d, max_lag_s)}) and playback speed")
+    top.set_ylabel("lag behind the speaker (s)")
+    bottom.set_ylabel("speed (×)")
+    bottom.set_xlabel("session time when the speaker finished the segment (s)")
+    for ax in (top, bottom):
+        ax.grid(alpha=0.3)
+    return fig
+
+
+def _lag_title(d: pd.DataFrame, max_lag_s: float | None) -> str:
+    """``"target 3 s, 2 of 40 skipped"``, or ``"no lag control"`` for an uncontrolled log."""
+    summary = lag_summary(d)
+    skipped = f"{summary.skipped} of {summary.segments} skipped"
+    if max_lag_s is not None:
+        return f"target {max_lag_s:g} s, {skipped}"
+    return skipped if summary.controlled or summary.skipped else "no lag control"
+
+
+def _lag_panel(
+    ax: Any,
+    x: np.ndarray,
+    y: np.ndarray,
+    skipped: tuple[np.ndarray, np.ndarray],
+    max_lag_s: float | None,
+) -> None:
+    """Played segments' lag, skipped segments, the target and set point; legend outside."""
+    ax.plot(x, y, marker="o", markersize=3.5, linewidth=1.0, color="#333333",
+            label="played segment (ear-to-ear)", gid="lag-played")  # fmt: skip
+    skip_x, skip_lag = skipped
+    if len(skip_x):
+        at = np.where(np.isnan(skip_lag), np.nanmax(np.r_[y, 0.0]), skip_lag)
+        ax.scatter(skip_x, at, marker="X", s=55, color=_ERROR_COLOR, zorder=5,
+                   label=f"skipped ({len(skip_x)}): lag when left out", gid="lag-skipped")  # fmt: skip
+    if max_lag_s is not None:
+        ax.axhline(max_lag_s, color="#1565c0", linestyle="--", linewidth=1.3,
+                   label=f"target {max_lag_s:g} s", gid="lag-target")  # fmt: skip
+        ax.axhline(SET_POINT * max_lag_s, color="#1565c0", linestyle=":", linewidth=1.0,
+                   label=f"speed-up starts ({SET_POINT:.0%})", gid="lag-set-point")  # fmt: skip
+    ax.set_ylim(bottom=0.0)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False)
+
+
+def _speed_panel(ax: Any, x: np.ndarray, speed: np.ndarray, max_speedup: float | None) -> None:
+    """Each played segment's playback speed (a dot per segment, shaded down to 1.0)."""
+    if len(x):
+        ax.fill_between(x, 1.0, speed, color="#ff7f0e", alpha=0.25, linewidth=0)
+        ax.plot(x, speed, marker="o", markersize=3.5, linewidth=1.0, color="#e06c00",
+                label="playback speed (played segment)", gid="speed")  # fmt: skip
+    top = max(float(speed.max()) if len(speed) else 1.0, max_speedup or 1.0, 1.1)
+    if max_speedup is not None:
+        ax.axhline(max_speedup, color="#ff7f0e", linestyle=":", linewidth=1.0,
+                   label=f"max speed-up {max_speedup:g}×", gid="speed-cap")  # fmt: skip
+    ax.set_ylim(0.95, top + 0.05 * (top - 0.95) + 0.02)
+    if len(x) or max_speedup is not None:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False)
 
 
 # --------------------------------------------------------------------------- sweep

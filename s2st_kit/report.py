@@ -5,22 +5,41 @@ Used by ``s2st report LOG --out DIR`` and callable from Python::
     from s2st_kit.report import write_report
     report = write_report("out/demo/segments.parquet", "out/report", clip="data/en_home.wav")
     print(report.text)
+
+Lag control's target and speed cap are not log columns: ``s2st run`` saves the session's
+configuration beside the log (:func:`session_config_path`, ``<log>.config.json``) and the
+report reads them there, unless they are given (``max_lag_s=`` / ``--max-lag``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from .config import PipelineConfig
 from .log import SegmentLog
+from .metrics import LagSummary
 
-__all__ = ["Report", "write_report"]
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "Report",
+    "load_session_config",
+    "save_session_config",
+    "segment_counts",
+    "session_config_path",
+    "write_report",
+]
 
 
 @dataclass(slots=True)
@@ -32,6 +51,32 @@ class Report:
     stage_summary: pd.DataFrame | None = None
     session_metrics: dict[str, float] = field(default_factory=dict)
     quality: dict[str, Any] = field(default_factory=dict)
+    lag: LagSummary | None = None
+
+
+def session_config_path(log_path: str | os.PathLike[str]) -> Path:
+    """Where a session's configuration is saved beside its log: ``out/s.parquet`` →
+    ``out/s.config.json`` (the same file for the ``.jsonl`` twin)."""
+    return Path(log_path).with_suffix(".config.json")
+
+
+def save_session_config(config: PipelineConfig, path: str | os.PathLike[str]) -> Path:
+    """Write ``config``'s fields as JSON to ``path`` (blocking: call it in a thread)."""
+    fields = {k: v for k, v in dataclasses.asdict(config).items() if k != "engine_options"}
+    out = Path(path)
+    out.write_text(json.dumps(fields, indent=2, default=str) + "\n")
+    return out
+
+
+def load_session_config(log_path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The configuration saved beside a log (:func:`session_config_path`); ``{}`` when there
+    is none or it cannot be read (a report still works without it)."""
+    path = session_config_path(log_path)
+    try:
+        loaded = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
 
 
 def _references(clip: Any, target: str) -> dict[str, str]:
@@ -57,6 +102,8 @@ def write_report(
     *,
     clip: str | os.PathLike[str] | None = None,
     source_duration_s: float | None = None,
+    max_lag_s: float | None = None,
+    max_speedup: float | None = None,
 ) -> Report:
     """Write ``summary.txt``, ``stages.csv``, ``metrics.json`` and the PNG plots to ``out_dir``.
 
@@ -65,12 +112,17 @@ def write_report(
         manifest (quality scores are skipped with a note when it has none).
     source_duration_s: input length (s) for SimulEval scores; default: the recorded input
         saved beside the log (``<log>.input.wav``) if present, else the last segment's end.
+    max_lag_s / max_speedup: lag control's target (s) and speed cap (×) for the lag plot
+        and summary; default: the configuration saved beside the log, if any.
     """
-    from .metrics import stage_summary
+    from .metrics import lag_summary, stage_summary
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     df, log_path = _load(log)
+    saved = load_session_config(log_path) if log_path is not None else {}
+    max_lag_s = _number(max_lag_s if max_lag_s is not None else saved.get("max_lag_s"))
+    max_speedup = _number(max_speedup if max_speedup is not None else saved.get("max_speedup"))
     lines = _header_lines(df)
     if source_duration_s is None and log_path is not None:
         source_duration_s = _recorded_duration(log_path)
@@ -83,16 +135,19 @@ def write_report(
         "latency by stage (seconds):",
         summary.to_string(float_format=lambda v: f"{v:.3f}"),
     ]
+    report.lag = lag_summary(df)
+    lines += _lag_lines(report.lag, max_lag_s, max_speedup, saved)
     report.session_metrics, metric_lines = _simuleval(df, source_duration_s)
     report.quality, quality_lines = _quality(df, clip)
     lines += metric_lines + quality_lines + _cost_lines(df)
+    lag = {**dataclasses.asdict(report.lag), "max_lag_s": max_lag_s, "max_speedup": max_speedup}
     (out / "metrics.json").write_text(
         json.dumps(
-            {"session": report.session_metrics, "quality": report.quality},
+            {"session": report.session_metrics, "quality": report.quality, "lag": lag},
             indent=2, default=str, allow_nan=True,
         )
     )  # fmt: skip
-    report.files += _write_plots(df, out)
+    report.files += _write_plots(df, out, max_lag_s=max_lag_s, max_speedup=max_speedup)
     report.text = "\n".join(lines)
     (out / "summary.txt").write_text(report.text + "\n")
     report.files += [out / "summary.txt", out / "stages.csv", out / "metrics.json"]
@@ -107,11 +162,28 @@ def _load(log: str | os.PathLike[str] | pd.DataFrame) -> tuple[pd.DataFrame, Pat
     return SegmentLog.load(log_path).to_pandas(), log_path
 
 
+def _number(value: Any) -> float | None:
+    """A float from a saved setting (``None`` for a missing or non-numeric one)."""
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def segment_counts(df: pd.DataFrame) -> str:
+    """``"40 (36 ok, 2 skipped, 2 error/dropped)"``; no skipped part when none was."""
+    n = len(df)
+    status = df["status"].astype("string") if n and "status" in df.columns else None
+    ok = int(status.eq("ok").sum()) if status is not None else 0
+    skipped = int(status.eq("skipped").sum()) if status is not None else 0
+    part = f", {skipped} skipped" if skipped else ""
+    return f"{n} ({ok} ok{part}, {n - ok - skipped} error/dropped)"
+
+
 def _header_lines(df: pd.DataFrame) -> list[str]:
     """Segment counts and the session's languages, engines, policy and chunk size."""
     n = len(df)
-    ok = int((df["status"] == "ok").sum()) if n else 0
-    lines = [f"segments: {n} ({ok} ok, {n - ok} error/dropped)"]
+    lines = [f"segments: {segment_counts(df)}"]
     if n:
         first = df.iloc[0]
         lines.append(
@@ -120,6 +192,25 @@ def _header_lines(df: pd.DataFrame) -> list[str]:
             f"policy={first['policy']}, chunk={first['chunk_ms']} ms"
         )
     return lines
+
+
+def _lag_lines(
+    lag: LagSummary,
+    max_lag_s: float | None,
+    max_speedup: float | None,
+    saved: dict[str, Any],
+) -> list[str]:
+    """Lag control's settings (as far as known) and the session's lag, speed and skips."""
+    if max_lag_s is not None:
+        cap = f", speed up to {max_speedup:g}×" if max_speedup is not None else ""
+        catch_up = saved.get("catch_up")
+        how = f" ({catch_up})" if catch_up else ""
+        setting = f"lag control: target {max_lag_s:g} s{cap}{how}"
+    elif lag.controlled or lag.skipped:
+        setting = "lag control: on (target not recorded: pass --max-lag to draw it)"
+    else:
+        setting = "lag control: off"
+    return ["", setting, lag.describe(max_lag_s)]
 
 
 def _recorded_duration(log_path: Path) -> float | None:
@@ -181,17 +272,22 @@ def _cost_lines(df: pd.DataFrame) -> list[str]:
     ]
 
 
-def _write_plots(df: pd.DataFrame, out: Path) -> list[Path]:
-    """The four PNG figures of the session, in ``out``."""
+def _write_plots(
+    df: pd.DataFrame, out: Path, *, max_lag_s: float | None, max_speedup: float | None
+) -> list[Path]:
+    """The five PNG figures of the session, in ``out`` (``lag.png`` with the lag target
+    and speed cap when known)."""
     from . import plots
 
-    files = []
-    for name, fn in (
+    figures: list[tuple[str, Callable[[pd.DataFrame], Figure]]] = [
         ("timeline.png", plots.plot_timeline),
         ("latency_by_stage.png", plots.plot_stage_latency),
         ("decomposition.png", plots.plot_decomposition),
         ("ear_to_ear_cdf.png", plots.plot_ear_to_ear_cdf),
-    ):
+        ("lag.png", partial(plots.plot_lag, max_lag_s=max_lag_s, max_speedup=max_speedup)),
+    ]
+    files = []
+    for name, fn in figures:
         fig = fn(df)
         fig.savefig(out / name, dpi=110, bbox_inches="tight")
         files.append(out / name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -15,7 +16,16 @@ import pytest
 import soundfile as sf
 from conftest import speechlike
 
-from s2st_kit.cli import ENGINE_CHOICES, main
+from s2st_kit.cli import (
+    ENGINE_CHOICES,
+    LIVE_MAX_LAG_S,
+    LagSettings,
+    build_parser,
+    format_segment_line,
+    format_summary,
+    lag_settings,
+    main,
+)
 from s2st_kit.engines import BUNDLES
 
 DATA = Path(__file__).parent.parent / "data"
@@ -113,9 +123,13 @@ def test_report_writes_plots_and_tables(tmp_path):
         and "quality: wer 0.000" in r.stdout
         and "bleu 100.000" in r.stdout
     )
-    for name in ("timeline.png", "latency_by_stage.png", "decomposition.png", "ear_to_ear_cdf.png"):
+    names = ("timeline.png", "latency_by_stage.png", "decomposition.png", "ear_to_ear_cdf.png",
+             "lag.png")  # fmt: skip
+    for name in names:
         png = tmp_path / "rep" / name
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    assert "lag control: off" in r.stdout  # --no-realtime: nothing was paced
+    assert "skipped 0 of 3 segments (0.0 %)" in r.stdout
 
 
 def test_sweep_command(tmp_path):
@@ -221,3 +235,147 @@ def test_file_to_speaker_sets_up_the_device_off_the_loop(portaudio, tmp_path, ca
     played = np.frombuffer(bytes(portaudio.streams[0].played), np.int16)
     assert np.abs(played).max() > 1000  # the translation reached the device
     assert sf.info(tmp_path / "o.wav").duration > 0.3
+
+
+# -- lag control: --max-lag / --max-speedup / --catch-up ------------------------------------
+
+
+def short_clip(tmp_path: Path) -> Path:
+    clip = tmp_path / "short.wav"
+    sf.write(clip, speechlike(1.6, 16000, [(0.2, 1.2)]), 16000)
+    return clip
+
+
+@pytest.mark.parametrize(
+    ("flags", "live", "expected"),
+    [
+        ([], False, LagSettings(LIVE_MAX_LAG_S, 1.5, "speed+skip")),  # a file in real time
+        ([], True, LagSettings(LIVE_MAX_LAG_S, 1.5, "speed+skip")),  # a microphone
+        (["--no-realtime"], True, LagSettings(LIVE_MAX_LAG_S, 1.5, "speed+skip")),  # live anyway
+        (["--max-lag", "2.5", "--max-speedup", "1.25", "--catch-up", "speed"], False,
+         LagSettings(2.5, 1.25, "speed")),
+        (["--no-realtime"], False, LagSettings(None, 1.5, "speed+skip", "--no-realtime: nothing "
+                                               "is paced, so there is no lag behind a speaker")),
+        (["--speed", "2"], False, LagSettings(None, 1.5, "speed+skip", "--speed 2: not paced in "
+                                              "real time, lag is not in the talk's seconds")),
+        (["--max-lag", "off"], False, LagSettings(None, 1.5, "speed+skip", "--max-lag off")),
+        (["--max-lag", "0"], True, LagSettings(None, 1.5, "speed+skip", "--max-lag off")),
+        (["--max-lag", "OFF"], False, LagSettings(None, 1.5, "speed+skip", "--max-lag off")),
+    ],
+)  # fmt: skip
+def test_lag_control_defaults_follow_the_pacing(flags, live, expected):
+    """On (3 s, 1.5x, speed+skip) when the input is live or paced in real time; off when
+    nothing is paced or the pacing is not real time; 'off' / 0 turn it off."""
+    args = build_parser().parse_args(["run", "mic" if live else "talk.wav", *flags])
+    assert lag_settings(args, live=live) == expected
+
+
+@pytest.mark.parametrize(
+    ("flags", "needle"),
+    [
+        (["--max-lag", "-1"], "argument --max-lag: expected seconds > 0"),
+        (["--max-lag", "soon"], "or 'off' (0 also turns lag control off), got 'soon'"),
+        (["--max-lag", "nan"], "argument --max-lag: expected seconds > 0"),
+        (["--max-speedup", "5"], "argument --max-speedup: max_speedup must be between 1.0 and 3.0"),
+        (["--max-speedup", "0.5"], "max_speedup must be between 1.0 and 3.0, got 0.5"),
+        (["--max-speedup", "fast"], "expected a speed factor such as 1.5, got 'fast'"),
+        (["--catch-up", "never"], "argument --catch-up: invalid choice: 'never'"),
+    ],
+)  # fmt: skip
+def test_bad_lag_values_exit_2_with_a_clear_message(tmp_path, capsys, flags, needle):
+    with pytest.raises(SystemExit) as exit_:
+        run_here(tmp_path, DATA / "en_home.wav", "--engines", "simulated", *flags)
+    assert exit_.value.code == 2 and needle in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("flags", "needle"),
+    [
+        (["--no-realtime", "--max-lag", "3"], "--max-lag 3 needs input paced in real time "
+                                              "(--no-realtime: nothing is paced"),
+        (["--speed", "2", "--max-lag", "3"], "(--speed 2: not paced in real time"),
+        (["--max-lag", "off", "--max-speedup", "2"], "--max-speedup / --catch-up need lag "
+                                                     "control, which is off (--max-lag off)"),
+        (["--no-realtime", "--catch-up", "speed"], "need lag control, which is off "
+                                                   "(--no-realtime"),
+    ],
+)  # fmt: skip
+def test_lag_flags_the_run_cannot_honour_exit_2(tmp_path, capsys, flags, needle):
+    """Asking for lag control where it has no meaning is refused, not silently ignored,
+    before anything is opened (the output WAV is not created)."""
+    rc = run_here(tmp_path, DATA / "en_home.wav", "--engines", "simulated", *flags)
+    err = capsys.readouterr().err
+    assert rc == 2 and needle in err and "Traceback" not in err
+    assert not (tmp_path / "o.wav").exists()
+
+
+def test_run_in_real_time_has_lag_control_on_by_default(tmp_path):
+    clip, log = short_clip(tmp_path), tmp_path / "o.parquet"
+    r = s2st("run", clip, "--engines", "simulated", "--preset", "instant",
+             "--out", tmp_path / "o.wav", "--log", log)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "lag control: at most 3 s behind the speaker (speed up to 1.5×, then skip)" in r.stdout
+    assert "lag behind the speaker (played segments): median" in r.stdout
+    assert "(target 3 s)" in r.stdout and "skipped 0 of 1 segments (0.0 %)" in r.stdout
+    saved = json.loads((tmp_path / "o.config.json").read_text())  # what the pipeline ran with
+    assert (saved["max_lag_s"], saved["max_speedup"], saved["catch_up"]) == (3.0, 1.5, "speed+skip")
+    assert saved["session_id"] == pd.read_parquet(log).session_id[0]
+    assert pd.read_parquet(log).lag_at_play_s.notna().all()  # the controller looked
+    r = s2st("report", log, "--out", tmp_path / "rep")
+    assert r.returncode == 0, r.stderr
+    assert "lag control: target 3 s, speed up to 1.5× (speed+skip)" in r.stdout
+    assert (tmp_path / "rep" / "lag.png").stat().st_size > 10_000
+    lag = json.loads((tmp_path / "rep" / "metrics.json").read_text())["lag"]
+    assert lag["max_lag_s"] == 3.0 and lag["skipped"] == 0 and lag["played"] == 1
+
+
+def test_run_with_explicit_lag_settings(tmp_path):
+    clip = short_clip(tmp_path)
+    r = s2st("run", clip, "--engines", "simulated", "--preset", "instant", "--max-lag", "2",
+             "--max-speedup", "1.25", "--catch-up", "speed", "--out", tmp_path / "o.wav",
+             "--log", tmp_path / "o.parquet")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "at most 2 s behind the speaker (speed up to 1.25×, never skip)" in r.stdout
+    saved = json.loads((tmp_path / "o.config.json").read_text())
+    assert (saved["max_lag_s"], saved["max_speedup"], saved["catch_up"]) == (2.0, 1.25, "speed")
+    r = s2st("run", clip, "--engines", "simulated", "--preset", "instant", "--max-lag", "off",
+             "--out", tmp_path / "o.wav", "--log", tmp_path / "o.parquet")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "lag control: off (--max-lag off)" in r.stdout
+    assert json.loads((tmp_path / "o.config.json").read_text())["max_lag_s"] is None
+
+
+def test_segment_lines_show_speed_and_skips():
+    row = {"segment_id": 3, "status": "ok", "transcript": "Hello.", "translation": "Hola.",
+           "t_speech_end": 1.0, "t_asr_final": 1.5, "t_mt_start": 1.5, "t_mt_end": 1.6,
+           "t_tts_start": 1.6, "t_tts_first_audio": 1.8, "t_play_start": 3.4, "speed": 1.25}  # fmt: skip
+    assert format_segment_line(row).endswith("| ear-to-ear  2.40 s | speed 1.25×")
+    assert "speed" not in format_segment_line({**row, "speed": 1.0})
+    assert "speed" not in format_segment_line({**row, "speed": None})  # a log from before
+    skipped = {**row, "status": "skipped", "t_play_start": None, "lag_at_play_s": 4.2,
+               "error": "skipped to catch up: 4.2 s behind the speaker (max_lag_s 3)"}  # fmt: skip
+    assert format_segment_line(skipped).splitlines() == [
+        "[  3] SKIP  Hello.",
+        "      → Hola.",  # the translation is kept
+        "      skipped to catch up: 4.2 s behind the speaker (max_lag_s 3)",
+    ]
+    assert format_segment_line({**skipped, "error": None}).endswith("4.20 s behind")
+    assert format_segment_line({**row, "status": "error", "error": "boom"}).startswith(
+        "[  3] ERROR 'Hello.': boom"
+    )
+
+
+def test_summary_reports_skipped_share_speed_and_lag_p95():
+    from test_plots import _lag_log
+
+    df = _lag_log()
+    text = format_summary(df, audio_s=50.0, max_lag_s=3.0)
+    assert "segments: 16 (14 ok, 2 skipped, 0 error/dropped)" in text
+    ok = df[df.status == "ok"]
+    p95 = np.percentile(ok.t_play_start - ok.t_speech_end, 95)
+    assert f"p95 {p95:.2f} s" in text and "(target 3 s)" in text
+    assert "skipped 2 of 16 segments (12.5 %)" in text
+    assert f"playback speed median {ok.speed.median():.2f}×, max 1.50×" in text
+    # without lag control (a log from before it): no lag-control line
+    plain = df.assign(status="ok", speed=1.0, lag_at_play_s=None)
+    assert "skipped" not in format_summary(plain, audio_s=50.0)

@@ -65,6 +65,7 @@ def test_public_api():
         "plot_compare",
         "plot_decomposition",
         "plot_ear_to_ear_cdf",
+        "plot_lag",
         "plot_stage_latency",
         "plot_sweep",
         "plot_timeline",
@@ -205,6 +206,57 @@ def test_compare(log):
     _save(fig, "compare")
 
 
+def _lag_log() -> pd.DataFrame:
+    """A lag-controlled session: speeds from 1.0 to 1.5; rows 6 and 11 skipped (no
+    playback, the translation kept, their lag when left out above the 3 s target)."""
+    df = _synthlog().make_log(16, errors=(), seed=4)
+    df["speed"] = [1.0, 1.0, 1.1, 1.3, 1.5, 1.5, 1.5, 1.4, 1.2, 1.5, 1.5, 1.5, 1.3, 1.0, 1.0, 1.1]
+    df["lag_at_play_s"] = df.t_play_start - df.t_speech_end
+    for i in (6, 11):
+        df.loc[i, ["t_play_start", "t_play_end"]] = None
+        df.loc[i, ["status", "lag_at_play_s"]] = ["skipped", 3.6 + i / 10]
+        df.loc[i, "error"] = "skipped to catch up: 4.2 s behind the speaker (max_lag_s 3)"
+    return df
+
+
+def test_lag(log):
+    df = _lag_log()
+    fig = plots.plot_lag(df, max_lag_s=3.0, max_speedup=1.5)
+    top, bottom = fig.axes
+    assert top.get_ylabel() == "lag behind the speaker (s)" and bottom.get_ylabel() == "speed (×)"
+    assert "session time" in bottom.get_xlabel() and "(s)" in bottom.get_xlabel()
+    assert "target 3 s, 2 of 16 skipped" in top.get_title()
+    (played,) = [line for line in top.lines if line.get_gid() == "lag-played"]
+    ok = df[df.status == "ok"]
+    assert list(played.get_xdata()) == pytest.approx(list(ok.t_speech_end))
+    assert list(played.get_ydata()) == pytest.approx(list(ok.t_play_start - ok.t_speech_end))
+    (skipped,) = _by_gid(top, "lag-skipped")
+    expected = [df.t_speech_end[6], 4.2, df.t_speech_end[11], 4.7]
+    assert skipped.get_offsets().ravel().tolist() == pytest.approx(expected)
+    (target,) = [line for line in top.lines if line.get_gid() == "lag-target"]
+    assert list(target.get_ydata()) == [3.0, 3.0]
+    (speed,) = [line for line in bottom.lines if line.get_gid() == "speed"]
+    assert list(speed.get_ydata()) == list(ok.speed)  # the played segments' speeds
+    (cap,) = [line for line in bottom.lines if line.get_gid() == "speed-cap"]
+    assert list(cap.get_ydata()) == [1.5, 1.5]
+    legend = [t.get_text() for t in top.get_legend().get_texts()]
+    assert "skipped (2): lag when left out" in legend and "target 3 s" in legend
+    _save(fig, "lag")
+
+
+def test_lag_without_control_or_target(log):
+    """A log from before lag control (no speed / lag_at_play_s), and one whose target is
+    not known: no target line, speed 1.0, the title says so."""
+    old = log.drop(columns=["speed", "lag_at_play_s"])
+    fig = plots.plot_lag(old)
+    top, bottom = fig.axes
+    assert "no lag control" in top.get_title()
+    assert not [line for line in top.lines if line.get_gid() == "lag-target"]
+    (speed,) = [line for line in bottom.lines if line.get_gid() == "speed"]
+    assert set(speed.get_ydata()) == {1.0}
+    assert "2 of 16 skipped" in plots.plot_lag(_lag_log()).axes[0].get_title()
+
+
 def test_every_axis_has_units(log):
     figures = [
         plots.plot_stage_latency(log),
@@ -213,6 +265,7 @@ def test_every_axis_has_units(log):
         plots.plot_decomposition(log),
         plots.plot_sweep(_sweep_frame()),
         plots.plot_compare(log, log),
+        plots.plot_lag(log, max_lag_s=3.0),
     ]
     for fig in figures:
         for ax in fig.axes:
@@ -230,6 +283,7 @@ def test_empty_and_all_failed_logs_do_not_crash():
         plots.plot_ear_to_ear_cdf(frame)
         plots.plot_decomposition(frame)
         plots.plot_compare(frame, frame)
+        plots.plot_lag(frame, max_lag_s=3.0, max_speedup=1.5)
     _save(plots.plot_timeline(failed), "timeline_failed")
 
 
