@@ -494,7 +494,8 @@ def plot_lag(
     (dashed) and the set point where speeding up starts (dotted, 75 % of the target) when
     the target is given. Bottom: each played segment's playback speed (× natural; 1.0 =
     natural), with ``max_speedup`` (dotted) when given. Rows that failed or were dropped
-    are not drawn (the timeline shows them).
+    are not drawn (the timeline shows them). One legend for both panels, under them, so
+    the panels keep the figure's width (the live chart in the panel is 7 in wide).
     """
     d = _derived(df)
     fig = _figure(width, height)
@@ -510,12 +511,17 @@ def plot_lag(
         _speed_panel(bottom, x, speed, max_speedup)
     else:
         _no_data(top, "no played or skipped segment to plot")
-    top.set_title(f"Lag behind the speaker ({_lag_title(d, max_lag_s)}) and playback speed")
-    top.set_ylabel("lag behind the speaker (s)")
+    top.set_title(f"Lag behind the speaker and speed ({_lag_title(d, max_lag_s)})")
+    top.set_ylabel("lag behind\nthe speaker (s)")
     bottom.set_ylabel("speed (×)")
     bottom.set_xlabel("session time when the speaker finished the segment (s)")
+    handles = []
     for ax in (top, bottom):
         ax.grid(alpha=0.3)
+        handles += ax.get_legend_handles_labels()[0]
+    if handles:
+        fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=8,
+                   frameon=False)  # fmt: skip
     return fig
 
 
@@ -549,7 +555,6 @@ def _lag_panel(
         ax.axhline(SET_POINT * max_lag_s, color="#1565c0", linestyle=":", linewidth=1.0,
                    label=f"speed-up starts ({SET_POINT:.0%})", gid="lag-set-point")  # fmt: skip
     ax.set_ylim(bottom=0.0)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False)
 
 
 def _speed_panel(ax: Any, x: np.ndarray, speed: np.ndarray, max_speedup: float | None) -> None:
@@ -563,8 +568,6 @@ def _speed_panel(ax: Any, x: np.ndarray, speed: np.ndarray, max_speedup: float |
         ax.axhline(max_speedup, color="#ff7f0e", linestyle=":", linewidth=1.0,
                    label=f"max speed-up {max_speedup:g}×", gid="speed-cap")  # fmt: skip
     ax.set_ylim(0.95, top + 0.05 * (top - 0.95) + 0.02)
-    if len(x) or max_speedup is not None:
-        ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False)
 
 
 # --------------------------------------------------------------------------- sweep

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import sys
 import time
 import types
@@ -24,12 +25,14 @@ from s2st_kit.audio import FileSource, MemorySink
 from s2st_kit.datasets import data_dir
 from s2st_kit.engines import BUNDLES, create_stage
 from s2st_kit.errors import (
+    ConfigError,
     DeviceError,
     EngineError,
     EngineNotInstalledError,
     UnsupportedLanguageError,
 )
 from s2st_kit.events import (
+    AudioStarted,
     FinalTranscript,
     PartialTranscript,
     SegmentCommitted,
@@ -44,6 +47,7 @@ from s2st_kit.notebook import (
     PanelModel,
     Throttle,
 )
+from s2st_kit.notebook.session import LiveLag
 from s2st_kit.notebook.views import LatencyChart, render_chart_png, results_html, status_html
 from s2st_kit.records import AudioChunk, Transcript, Translation, Voice
 
@@ -665,3 +669,134 @@ def test_results_and_status_html():
     s = status_html("failed", elapsed_s=3.25, segments=1, errors=2, last_error="mt: <boom>")
     assert "● failed" in s and "3.2 s" in s and "1 segment<" in s and "2 errors" in s
     assert "mt: &lt;boom&gt;" in s
+
+
+# --------------------------------------------------------------------------- lag control
+
+
+def lag_widgets(panel: ControlPanel) -> tuple[Any, Any, Any]:
+    s = panel.lag_section
+    return s.max_lag_s, s.max_speedup, s.catch_up
+
+
+def test_lag_controls_show_what_the_session_gets():
+    """The target slider, the speed-up slider and catch-up go into PipelineConfig; what
+    they show (value, disabled, "off") is always what config() gives the session."""
+    panel = make_panel()
+    target, speedup, catch_up = lag_widgets(panel)
+    assert (target.label, target.disabled, speedup.label, catch_up.value) == (
+        "3 s", False, "1.5×", "speed+skip",
+    )  # fmt: skip
+    cfg = panel.model.config()
+    assert (cfg.max_lag_s, cfg.max_speedup, cfg.catch_up) == (3.0, 1.5, "speed+skip")
+    assert [label for label, _ in target.options][:3] == ["off", "1 s", "1.5 s"]
+    assert target.options[-1] == ("8 s", 8.0)
+    target.value = 0.0  # the user picks "off"
+    assert panel.model.selection.max_lag_s is None and panel.model.config().max_lag_s is None
+    assert speedup.disabled and catch_up.disabled  # they do nothing with the target off
+    target.value = 5.0
+    speedup.value = 2.0
+    catch_up.value = "speed"
+    cfg = panel.model.config()
+    assert (cfg.max_lag_s, cfg.max_speedup, cfg.catch_up) == (5.0, 2.0, "speed")
+    assert not speedup.disabled and not catch_up.disabled
+
+
+@pytest.mark.parametrize(("pace", "label"), [(0.0, "as fast as possible"), (2.0, "2× real time")])
+def test_lag_control_is_off_and_says_why_when_the_file_is_not_played_in_real_time(pace, label):
+    panel = make_panel()
+    target, speedup, _ = lag_widgets(panel)
+    target.value = 5.0
+    panel.input_section.pace.value = pace  # the user changes the pace
+    assert panel.model.config().max_lag_s is None  # not applied ...
+    assert target.label == "off" and target.disabled and speedup.disabled  # ... and shown so
+    note = panel.lag_section.note.value
+    assert "lag control needs real-time input" in note and label in note
+    assert panel.model.options.lag_off_reason is not None
+    panel.input_section.pace.value = 1.0  # back to real time: the chosen target returns
+    assert target.label == "5 s" and not target.disabled and panel.lag_section.note.value == ""
+    assert panel.model.config().max_lag_s == 5.0
+
+
+def test_live_input_keeps_lag_control_whatever_the_file_pace(monkeypatch):
+    inputs, _ = live_audio(monkeypatch)
+    panel = ControlPanel(engines=catalog(), inputs=inputs, input_path=CLIP, pace=4.0)  # fmt: skip
+    assert panel.model.config().max_lag_s is None
+    panel.set(input_kind="microphone")
+    assert panel.model.config().max_lag_s == 3.0 and not panel.lag_section.max_lag_s.disabled
+
+
+def test_lag_settings_from_code_are_shown_exactly_or_refused():
+    panel = make_panel()
+    target, speedup, _ = lag_widgets(panel)
+    panel.set(max_lag_s=2.7, max_speedup=1.15)  # between the sliders' steps
+    assert (target.label, target.value, speedup.label) == ("2.7 s", 2.7, "1.15×")
+    cfg = panel.model.config()
+    assert (cfg.max_lag_s, cfg.max_speedup) == (2.7, 1.15)
+    assert panel.set(max_lag_s=0).max_lag_s is None and target.label == "off"  # 0 = off
+    for bad, needle in (
+        ({"max_lag_s": -1.0}, "max_lag_s must be > 0"),
+        ({"max_speedup": 5.0}, "max_speedup must be between 1.0 and 3.0"),
+        ({"catch_up": "never"}, "unknown catch_up 'never'"),
+    ):
+        with pytest.raises(ConfigError, match=needle):
+            panel.set(**bad)
+    assert panel.model.selection.max_speedup == 1.15  # a refused change changes nothing
+
+
+async def test_status_line_shows_the_live_lag_of_a_running_session():
+    panel = make_panel(asr="simulated", mt="simulated", tts="simulated", pace=1.0)
+    await panel.start()
+    assert panel.pipeline.config.max_lag_s == 3.0  # the slider's value reached the session
+    await wait_until(lambda: "s2st-lag" in panel.controls.status.value)
+    status = panel.controls.status.value
+    assert re.search(r"lag \d+\.\d s \(max 3 s\)", status), status
+    assert re.search(r"speed \d\.\d\d×", status), status
+    lag = panel.runner.live.lag_s
+    assert 0 < lag < 3.0 and f"lag {lag:.1f} s" in status
+    await panel.stop(drain=False)
+    assert "s2st-lag" not in panel.controls.status.value  # not shown once the session ended
+    assert "Lag control" in panel.results.table.value  # the results say what it did
+    await panel.aclose()
+
+
+def test_live_lag_and_status_html():
+    live = LiveLag()
+    assert live.handle(AudioStarted(5.0, 3, lag_s=2.43, speed=1.3))
+    assert live.handle(SegmentLogged(6.0, 4, {"status": "skipped"}))
+    assert not live.handle(SegmentLogged(6.5, 5, {"status": "ok"}))
+    assert (live.lag_s, live.speed, live.skipped) == (2.43, 1.3, 1)
+    s = status_html("running", lag_s=2.43, speed=1.3, max_lag_s=3.0, skipped=1)
+    assert "lag 2.4 s (max 3 s)" in s and "speed 1.30×" in s and "1 skipped" in s
+    assert "color:#c62828'>lag 3.6 s" in status_html("running", lag_s=3.6, max_lag_s=3.0)
+    plain = status_html("running", lag_s=8.0, speed=1.0)  # no lag control: the lag only
+    assert "lag 8.0 s<" in plain and "speed" not in plain and "skipped" not in plain
+
+
+def test_feed_chart_and_results_show_skips_and_speed():
+    from test_plots import _lag_log
+
+    from s2st_kit.metrics import add_derived
+
+    feed = FeedModel()
+    feed.handle(FinalTranscript(0.3, tr("Hello world.", True), 0))
+    feed.handle(SegmentCommitted(0.3, 0, "Hello world."))
+    feed.handle(TranslationReady(0.4, 0, Translation("Hola mundo.", "Hello world.", "en", "es")))
+    error = "skipped to catch up: 4.2 s behind the speaker (max_lag_s 3)"
+    assert feed.handle(SegmentLogged(5.0, 0, {"status": "skipped", "error": error}))
+    html = feed.to_html()
+    assert "→ Hola mundo." in html and f"⏭ {error}" in html and "✕" not in html
+    df = add_derived(_lag_log())
+    assert render_chart_png(df.to_dict("records"), "lag", max_lag_s=3.0)[:4] == b"\x89PNG"
+    chart = LatencyChart()
+    assert [v for _, v in chart.kind.options] == ["timeline", "stages", "lag"]
+    text = results_html(df, max_lag_s=3.0)
+    assert "Lag control" in text and "(target 3 s)" in text and "skipped 2 of 16" in text
+    assert "<th>speed</th>" in text
+    assert "Lag control" not in results_html(add_derived(_synthlog_plain()))
+
+
+def _synthlog_plain():
+    from test_plots import _synthlog
+
+    return _synthlog().make_log(4, errors=())

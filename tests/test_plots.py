@@ -223,7 +223,7 @@ def test_lag(log):
     df = _lag_log()
     fig = plots.plot_lag(df, max_lag_s=3.0, max_speedup=1.5)
     top, bottom = fig.axes
-    assert top.get_ylabel() == "lag behind the speaker (s)" and bottom.get_ylabel() == "speed (×)"
+    assert top.get_ylabel() == "lag behind\nthe speaker (s)" and bottom.get_ylabel() == "speed (×)"
     assert "session time" in bottom.get_xlabel() and "(s)" in bottom.get_xlabel()
     assert "target 3 s, 2 of 16 skipped" in top.get_title()
     (played,) = [line for line in top.lines if line.get_gid() == "lag-played"]
@@ -239,8 +239,10 @@ def test_lag(log):
     assert list(speed.get_ydata()) == list(ok.speed)  # the played segments' speeds
     (cap,) = [line for line in bottom.lines if line.get_gid() == "speed-cap"]
     assert list(cap.get_ydata()) == [1.5, 1.5]
-    legend = [t.get_text() for t in top.get_legend().get_texts()]
-    assert "skipped (2): lag when left out" in legend and "target 3 s" in legend
+    (legend,) = fig.legends  # one legend for both panels, under them
+    texts = [t.get_text() for t in legend.get_texts()]
+    assert "skipped (2): lag when left out" in texts and "target 3 s" in texts
+    assert "max speed-up 1.5×" in texts and "playback speed (played segment)" in texts
     _save(fig, "lag")
 
 

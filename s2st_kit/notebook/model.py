@@ -12,7 +12,10 @@
   an engine or language changes: source languages the recognizer hears *and* the
   translator translates from, targets the translator reaches *and* the synthesizer speaks,
   voices of the synthesizer for the target, and the engine-specific settings of
-  :data:`ENGINE_SETTINGS` (Polly's engine, for the AWS synthesizer).
+  :data:`ENGINE_SETTINGS` (Polly's engine, for the AWS synthesizer). Lag control's target
+  applies only when the input is live or a file played in real time
+  (:meth:`PanelModel.lag_target`; ``options.lag_off_reason`` says why not), as in
+  ``s2st run``.
 * :class:`~.session.SessionRunner` (in :mod:`.session`) runs one session at a time: it
   opens the input and the output, starts the pipeline and stops it. A failed start closes
   what it opened; an error while stopping is logged and shown, never swallowed.
@@ -35,12 +38,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
+from ..cli import LIVE_MAX_LAG_S
 from ..config import POLICIES, PipelineConfig, PolicyName, Stability
 from ..datasets import Clip, data_dir, find_clip, librivox_clips, load_manifest
 from ..engines import BUNDLES, STAGES, Engines, create_stage
 from ..engines.protocols import AudioSink, AudioSource, SupportsVoiceCatalogue
 from ..engines.simulated import ClipEngines, aengines_for_clip
 from ..errors import ConfigError, S2STError
+from ..lag import CatchUp, check_lag_settings
 from ..records import Voice
 
 if TYPE_CHECKING:
@@ -473,6 +478,11 @@ class Selection:
     realistic), ``"speaker"`` or ``"browser"``.
     polly_engine: Polly's engine when the synthesizer is AWS (``"neural"`` default); see
     :data:`ENGINE_SETTINGS`.
+    max_lag_s / max_speedup / catch_up: lag control (:class:`~s2st_kit.config.PipelineConfig`):
+    the target (s; ``None`` = off; default 3 s, as ``s2st run`` for live use), the fastest
+    playback (× natural speed, default 1.5) and ``"speed+skip"`` or ``"speed"``. The target
+    applies only when the input is live or a file played in real time
+    (:meth:`PanelModel.lag_target`).
     """
 
     asr: str = "offline"
@@ -490,6 +500,9 @@ class Selection:
     mic_device: int | None = None
     pace: float = 1.0
     output_kind: OutputKind = "paced"
+    max_lag_s: float | None = LIVE_MAX_LAG_S
+    max_speedup: float = PipelineConfig().max_speedup
+    catch_up: CatchUp = PipelineConfig().catch_up
 
 
 @dataclass(frozen=True, slots=True)
@@ -498,6 +511,8 @@ class PanelOptions:
 
     engine_settings: per :class:`Selection` field of an :data:`ENGINE_SETTINGS` entry that
     applies to the chosen engines, its allowed values.
+    lag_off_reason: why lag control is off although a target is chosen (the input is not
+        paced in real time), else ``None``.
     """
 
     engines: dict[str, list[Availability]] = field(default_factory=dict)
@@ -511,6 +526,7 @@ class PanelOptions:
     microphones: list[tuple[str, int]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     voices_loading: bool = False
+    lag_off_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -603,10 +619,14 @@ class PanelModel:
 
     # -- changes ------------------------------------------------------------------------
     def update(self, **changes: Any) -> Selection:
-        """Apply ``changes`` (Selection fields), correct what became invalid, recompute options."""
+        """Apply ``changes`` (Selection fields), correct what became invalid, recompute options.
+
+        ``max_lag_s=0`` means off (``None``), as ``s2st run --max-lag 0`` does."""
         unknown = set(changes) - set(Selection.__dataclass_fields__)
         if unknown:
             raise ConfigError(f"unknown panel setting(s): {', '.join(sorted(unknown))}")
+        if changes.get("max_lag_s", None) == 0:
+            changes["max_lag_s"] = None
         sel = replace(self.selection, **changes)
         _check_closed_sets(sel)
         problems: list[str] = []
@@ -698,6 +718,7 @@ class PanelModel:
             microphones=[(f"{d.index}: {d.name}", int(d.index)) for d in self._mics],
             problems=problems,
             voices_loading=langs.loading,
+            lag_off_reason=_unpaced_reason(sel) if sel.max_lag_s is not None else None,
         )
 
     async def load_voices(self) -> Selection:
@@ -707,12 +728,20 @@ class PanelModel:
         return self.update()
 
     # -- what a session needs -------------------------------------------------------------
+    def lag_target(self) -> float | None:
+        """Lag control's target for a session (s): the chosen one when the input is live or
+        a file played in real time, else ``None`` (off; ``options.lag_off_reason`` says why)."""
+        sel = self.selection
+        return None if _unpaced_reason(sel) else sel.max_lag_s
+
     def config(self, **overrides: Any) -> PipelineConfig:
         """The :class:`PipelineConfig` for the current selection."""
         s = self.selection
         return PipelineConfig(
             source_lang=s.source_lang, target_lang=s.target_lang, voice=s.voice,
-            chunk_ms=int(s.chunk_ms), policy=s.policy, stability=s.stability, **overrides,
+            chunk_ms=int(s.chunk_ms), policy=s.policy, stability=s.stability,
+            max_lag_s=self.lag_target(), max_speedup=s.max_speedup, catch_up=s.catch_up,
+            **overrides,
         )  # fmt: skip
 
     def input_clip(self) -> Clip | None:
@@ -783,8 +812,19 @@ def _find(options: Sequence[Availability], name: str) -> Availability:
     return next(a for a in options if a.name == name)
 
 
+def _unpaced_reason(sel: Selection) -> str | None:
+    """Why the lag behind the speaker has no meaning for ``sel``'s input (``None``: it has):
+    a file not played in real time."""
+    if sel.input_kind != "file" or sel.pace == 1.0:
+        return None
+    pace = next((label for label, value in PACES.items() if value == sel.pace), f"{sel.pace:g}×")
+    return f"lag control needs real-time input; the file plays at pace “{pace}”"
+
+
 def _check_closed_sets(sel: Selection) -> None:
-    """Values of the closed sets (policy, stability, input and output kinds) must be known."""
+    """Values of the closed sets (policy, stability, input and output kinds, catch-up) must
+    be known, and lag control's target and speed-up possible."""
+    check_lag_settings(sel.max_lag_s, sel.max_speedup, sel.catch_up)
     for what, value, allowed in (
         ("policy", sel.policy, POLICIES),
         ("stability", sel.stability, STABILITIES),

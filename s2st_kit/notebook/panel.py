@@ -10,7 +10,7 @@ then Start / Stop a session and watch it live.
 
 The widgets are a thin view, one small class per section of the panel
 (:class:`EnginesSection`, :class:`VoiceSection`, :class:`StreamingSection`,
-:class:`InputSection`, :class:`OutputSection`, :class:`ControlsBar`). The choices and the
+:class:`LagSection`, :class:`InputSection`, :class:`OutputSection`, :class:`ControlsBar`). The choices and the
 options valid for them live in :class:`~s2st_kit.notebook.model.PanelModel`, the sessions
 in :class:`~s2st_kit.notebook.session.SessionRunner`, the live views in
 :mod:`s2st_kit.notebook.views`. Sessions run as tasks on the kernel's running event loop;
@@ -29,12 +29,13 @@ import os
 from collections.abc import Callable, Coroutine
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import ipywidgets as widgets
 import pandas as pd
 
 from ..config import POLICIES
+from ..lag import CATCH_UPS
 from ..log import SegmentLog
 from ..pipeline import Pipeline
 from .model import (
@@ -60,6 +61,7 @@ __all__ = [
     "ControlsBar",
     "EnginesSection",
     "InputSection",
+    "LagSection",
     "OutputSection",
     "StreamingSection",
     "VoiceSection",
@@ -101,6 +103,15 @@ def _set_options(dropdown: widgets.Dropdown, options: list[tuple[str, Any]], val
 def _pace_value(pace: float) -> float:
     values = list(PACES.values())
     return pace if pace in values else values[0]
+
+
+def _ladder(
+    steps: tuple[float, ...], value: float | None, label: Callable[[float], str]
+) -> list[tuple[str, float]]:
+    """Slider options ``(label, value)`` for ``steps``, with ``value`` added in order when it
+    is not a step (set from code), so that the slider always shows what is chosen."""
+    values = sorted({*steps, *(() if value is None else (value,))})
+    return [(label(v), v) for v in values]
 
 
 def _shown(visible: bool) -> str | None:
@@ -341,6 +352,84 @@ class StreamingSection(_Section):
         self.stability.value = sel.stability
 
 
+class LagSection(_Section):
+    """Lag control: the target (off, 1–8 s), the fastest playback, and whether to skip.
+
+    When the input is not paced in real time lag control cannot apply: the target shows
+    "off", disabled, with the reason (the chosen target comes back with real-time input);
+    with the target off the speed-up and catch-up settings are disabled. What the widgets
+    show is what :meth:`PanelModel.config` gives the session.
+    """
+
+    #: The target slider's steps (s; 0 = off) and the speed-up slider's (× natural speed);
+    #: a value set from code between them is added, so the slider shows it.
+    TARGETS: ClassVar[tuple[float, ...]] = (0.0, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0)
+    SPEEDUPS: ClassVar[tuple[float, ...]] = (
+        1.0,
+        1.1,
+        1.2,
+        1.25,
+        1.3,
+        1.4,
+        1.5,
+        1.75,
+        2.0,
+        2.5,
+        3.0,
+    )
+    CATCH_UP_LABELS: ClassVar[dict[str, str]] = {
+        "speed+skip": "speed up, then skip",
+        "speed": "speed up only",
+    }
+
+    def __init__(self, change: Change) -> None:
+        super().__init__(change)
+        w, style = widgets, {"description_width": "80px"}
+        self.max_lag_s = w.SelectionSlider(
+            options=_ladder(self.TARGETS, None, _target_label), description="Max lag",
+            continuous_update=False, layout=w.Layout(width="360px"), style=style,
+            tooltip="how far the listener may fall behind the speaker",
+        )  # fmt: skip
+        self.max_speedup = w.SelectionSlider(
+            options=_ladder(self.SPEEDUPS, None, _speed_label), description="Max speed",
+            continuous_update=False, layout=w.Layout(width="300px"), style=style,
+            tooltip="fastest playback when behind (× natural speed)",
+        )  # fmt: skip
+        self.catch_up = w.Dropdown(
+            options=[(self.CATCH_UP_LABELS.get(c, c), c) for c in CATCH_UPS],
+            description="Catch up", layout=w.Layout(width="240px"),
+        )  # fmt: skip
+        self.note = w.HTML(layout=w.Layout(margin=_INDENT))
+        for name in ("max_lag_s", "max_speedup", "catch_up"):
+            self._bind(getattr(self, name), name)
+        row = w.HBox([self.max_lag_s, self.max_speedup, self.catch_up])
+        self.widget = w.VBox([row, self.note])
+
+    def _show(self, sel: Selection, opt: PanelOptions) -> None:
+        off_reason = opt.lag_off_reason
+        target = None if off_reason else sel.max_lag_s
+        self.max_lag_s.options = _ladder(self.TARGETS, target, _target_label)
+        self.max_lag_s.value = target or 0.0
+        self.max_lag_s.disabled = off_reason is not None
+        self.max_speedup.options = _ladder(self.SPEEDUPS, sel.max_speedup, _speed_label)
+        self.max_speedup.value = sel.max_speedup
+        self.catch_up.value = sel.catch_up
+        self.max_speedup.disabled = self.catch_up.disabled = target is None
+        self.note.value = (
+            f"<div style='color:#888;font-size:11px'>off: {_escape(off_reason)}</div>"
+            if off_reason
+            else ""
+        )
+
+
+def _target_label(seconds: float) -> str:
+    return "off" if seconds == 0 else f"{seconds:g} s"
+
+
+def _speed_label(speed: float) -> str:
+    return f"{speed:g}×"
+
+
 class InputSection(_Section):
     """The input: a clip or any file (with its pace), a local or the browser microphone.
 
@@ -472,8 +561,9 @@ class ControlPanel:
     Attributes for later cells: ``pipeline`` (the last session's :class:`Pipeline`),
     ``log`` (its :class:`SegmentLog`), ``dataframe()``, ``model`` (choices and options),
     ``runner`` (the :class:`~s2st_kit.notebook.session.SessionRunner`), and the sections
-    ``engines_section``, ``voice_section``, ``streaming_section``, ``input_section``,
-    ``output_section``, ``controls``.
+    ``engines_section``, ``voice_section``, ``streaming_section``, ``lag_section``,
+    ``input_section``, ``output_section``, ``controls``. Lag control is on by default
+    (3 s) for live input and files played in real time, as in ``s2st run``.
     ``echo_guard`` (default True): with a live input and a loudspeaker output, mute the
     input while the translation plays (:class:`~s2st_kit.audio.echo.EchoGuard`; the last
     session's guard is ``guard``, its muted spans are saved beside the log as ``.muted.json``).
@@ -503,6 +593,7 @@ class ControlPanel:
         self.engines_section = EnginesSection(self.model, self._change)
         self.voice_section = VoiceSection(self._change, on_preview=self._spawn_preview)
         self.streaming_section = StreamingSection(self.model.selection, self._change)
+        self.lag_section = LagSection(self._change)
         self.input_section = InputSection(self.model, self._change, on_note=self._show_note)
         self.output_section = OutputSection(self.model, self._change)
         self.controls = ControlsBar(
@@ -522,6 +613,7 @@ class ControlPanel:
                 _heading("Engines"), self.engines_section.widget,
                 _heading("Languages and voice"), self.voice_section.widget,
                 _heading("Streaming"), self.streaming_section.widget,
+                _heading("Lag control"), self.lag_section.widget,
                 _heading("Input"), self.input_section.widget, self.output_section.widget,
                 self.controls.problems,
             ]
@@ -591,7 +683,7 @@ class ControlPanel:
         sel, opt = self.model.selection, self.model.options
         for section in (
             self.engines_section, self.voice_section, self.streaming_section,
-            self.input_section, self.output_section,
+            self.lag_section, self.input_section, self.output_section,
         ):  # fmt: skip
             section.refresh(sel, opt)
         self.controls.show_problems(opt.problems)
@@ -652,6 +744,8 @@ class ControlPanel:
             self.feed.reset()
             self.chart.reset()
             self.results.reset()
+        config = self.model.config()  # what the session gets: the lag chart draws its target
+        self.chart.max_lag_s, self.chart.max_speedup = config.max_lag_s, config.max_speedup
         pipe = await self.runner.start((self.feed.handle, self.chart.handle))
         self.controls.show_running(self.running)
         return pipe
@@ -702,7 +796,7 @@ class ControlPanel:
         self.controls.show_running(False)
         df = pipe.log.to_pandas()
         await self.chart.draw()
-        self.results.show(df, wav=self.translated_audio())
+        self.results.show(df, wav=self.translated_audio(), max_lag_s=pipe.config.max_lag_s)
 
     def _show_note(self, note: str | None) -> None:
         self.runner.note = note

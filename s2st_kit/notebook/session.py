@@ -2,7 +2,8 @@
 
 :class:`SessionRunner` opens what a session needs (input, output, engines), runs the
 :class:`~s2st_kit.pipeline.Pipeline`, closes everything it opened when a start fails, and
-reports a :class:`StatusLine` whose figures are the session's own.
+reports a :class:`StatusLine` whose figures are the session's own (with the live lag
+behind the speaker, :class:`LiveLag`, from the session's events).
 """
 
 from __future__ import annotations
@@ -18,16 +19,17 @@ from typing import TYPE_CHECKING, Any
 
 from ..audio import FileSource, MemorySink, PacedSink
 from ..engines.protocols import AudioSink, AudioSource
-from ..events import ErrorEvent, Event, StateChanged
+from ..events import AudioStarted, ErrorEvent, Event, SegmentLogged, StateChanged
 from ..log import SegmentLog
 from ..pipeline import Pipeline
+from ..report import save_session_config, session_config_path
 
 if TYPE_CHECKING:
     from ..audio.echo import EchoGuard
 
 from .model import SESSION_STATES, PanelModel, SessionState
 
-__all__ = ["SessionRunner", "StatusLine"]
+__all__ = ["LiveLag", "SessionRunner", "StatusLine"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +42,10 @@ class StatusLine:
     """What the status line shows; the figures are the session's own (its pipeline and log).
 
     elapsed_s: session time (s), frozen when the session ends; ``None`` before it runs.
+    lag_s / speed: how far behind the speaker (s) and how fast (× natural) the segment
+        playing now started, while the session runs (``None`` otherwise); max_lag_s: lag
+        control's target (s) of the session, ``None`` when off; skipped: segments lag
+        control left out.
     """
 
     state: SessionState
@@ -48,14 +54,40 @@ class StatusLine:
     errors: int = 0
     last_error: str | None = None
     note: str | None = None
+    lag_s: float | None = None
+    speed: float | None = None
+    max_lag_s: float | None = None
+    skipped: int = 0
+
+
+@dataclass(slots=True)
+class LiveLag:
+    """A session's live lag figures, from its events: the lag (s) and speed (× natural) of
+    the last segment that started playing (:class:`~s2st_kit.events.AudioStarted`) and the
+    segments lag control skipped (:class:`~s2st_kit.events.SegmentLogged` rows)."""
+
+    lag_s: float | None = None
+    speed: float | None = None
+    skipped: int = 0
+
+    def handle(self, event: Event) -> bool:
+        """Apply ``event``; True if a figure changed."""
+        if isinstance(event, AudioStarted):
+            self.lag_s, self.speed = event.lag_s, event.speed
+            return True
+        if isinstance(event, SegmentLogged) and event.row.get("status") == "skipped":
+            self.skipped += 1
+            return True
+        return False
 
 
 class SessionRunner:
     """Runs the panel's sessions, one at a time, on the running event loop (no widgets).
 
     model: the :class:`PanelModel` whose selection a session uses.
-    log_dir: folder for each session's JSONL log (``session-<id>.jsonl``); ``None`` keeps
-        logs in memory. on_status: called whenever the status line may have changed.
+    log_dir: folder for each session's JSONL log (``session-<id>.jsonl``, its configuration
+        beside it as ``session-<id>.config.json``); ``None`` keeps logs in memory.
+        on_status: called whenever the status line may have changed.
     on_end: awaited with the pipeline once a session has ended, before :meth:`wait`
         returns (the panel shows the results); an error there is logged and shown.
     status_interval_s: how often ``on_status`` is called while a session runs (s, 0.5).
@@ -97,6 +129,7 @@ class SessionRunner:
         self.last_error: str | None = None
         self._ended_at: float | None = None
         self._counting = False  # the status line counts the pipeline's figures
+        self.live = LiveLag()  # the running session's lag figures
         self._log_path: Path | None = None
         self._undo: contextlib.AsyncExitStack | None = None  # what start opened, until running
         self._task: asyncio.Task[SegmentLog] | None = None
@@ -119,7 +152,7 @@ class SessionRunner:
             self.on_status()
             return None
         self.state, self.note, self.last_error = "starting", None, None
-        self._ended_at, self._counting = None, False
+        self._ended_at, self._counting, self.live = None, False, LiveLag()
         self.on_status()
         opened = contextlib.AsyncExitStack()
         try:
@@ -145,6 +178,8 @@ class SessionRunner:
         if self.log_dir is not None:
             await asyncio.to_thread(self.log_dir.mkdir, parents=True, exist_ok=True)
             self._log_path = self.log_dir / f"session-{config.session_id}.jsonl"
+            saved = session_config_path(self._log_path)  # s2st report reads the lag target
+            await asyncio.to_thread(save_session_config, config, saved)
         self.guard = None
         sel = self.model.selection
         live_in = sel.input_kind in ("microphone", "browser")
@@ -218,6 +253,8 @@ class SessionRunner:
             self.on_status()
         elif isinstance(event, ErrorEvent):
             self.last_error = f"{event.stage}: {event.message}"
+            self.on_status()
+        elif self.live.handle(event):
             self.on_status()
 
     async def _watch_session(
@@ -310,7 +347,8 @@ class SessionRunner:
         if pipe is None:
             return StatusLine(self.state, last_error=self.last_error, note=self.note)
         elapsed: float | None = None
-        if self.state in ("running", "stopping"):
+        live = self.state in ("running", "stopping")
+        if live:
             elapsed = pipe.clock.now()
         elif self.state in ("stopped", "failed"):
             if self._ended_at is None:
@@ -323,4 +361,8 @@ class SessionRunner:
             errors=pipe.stats.errors,
             last_error=self.last_error,
             note=self.note,
+            lag_s=self.live.lag_s if live else None,
+            speed=self.live.speed if live else None,
+            max_lag_s=pipe.config.max_lag_s,
+            skipped=self.live.skipped,
         )

@@ -2,12 +2,15 @@
 
 * :class:`TranscriptFeed`: partial transcripts (grey, replaced in place), finals, and the
   translation of each committed segment under the words it came from.
-* :class:`LatencyChart`: the segment timeline or per-stage latencies from
-  :mod:`s2st_kit.plots`, redrawn when rows arrive but at most every ``interval_s``
-  (default 0.5 s); the PNG is rendered in a worker thread so the kernel stays responsive.
+* :class:`LatencyChart`: the segment timeline, per-stage latencies or the lag behind the
+  speaker from :mod:`s2st_kit.plots`, redrawn when rows arrive but at most every
+  ``interval_s`` (default 0.5 s); the PNG is rendered in a worker thread so the kernel
+  stays responsive.
 * :class:`ResultsView`: at session end, the segment table, the per-stage summary
-  (:func:`s2st_kit.metrics.stage_summary`) and a player for the translated speech.
-* :func:`status_html`: the one-line status (state, elapsed time, segments, last error).
+  (:func:`s2st_kit.metrics.stage_summary`), the lag summary
+  (:func:`s2st_kit.metrics.lag_summary`) and a player for the translated speech.
+* :func:`status_html`: the one-line status (state, elapsed time, segments, the live lag
+  and speed, segments skipped, last error).
 
 Each view keeps its state in plain Python (:class:`FeedModel`, the chart's rows) and pushes
 values into ``ipywidgets.HTML`` / ``Image`` / ``Audio`` widgets; nothing here prints or
@@ -115,7 +118,8 @@ class Throttle:
 class FeedLine:
     """One utterance: its latest text and the translations of segments committed from it.
 
-    translations: ``{segment_id: text}``; errors: ``{segment_id: message}``.
+    translations: ``{segment_id: text}``; errors: ``{segment_id: message}``; skipped:
+    ``{segment_id: why}`` for segments lag control left out (translated, never played).
     t: session time (s) of the latest transcript.
     """
 
@@ -126,6 +130,7 @@ class FeedLine:
     segments: list[int] = field(default_factory=list)
     translations: dict[int, str] = field(default_factory=dict)
     errors: dict[int, str] = field(default_factory=dict)
+    skipped: dict[int, str] = field(default_factory=dict)
 
 
 class FeedModel:
@@ -184,13 +189,20 @@ class FeedModel:
                 line.errors[event.segment_id] = event.message
                 return True
         if isinstance(event, SegmentLogged) and event.row.get("status") not in (None, "ok"):
-            line = self._line_of(event.segment_id)
-            if line is not None and event.segment_id not in line.errors:
-                line.errors[event.segment_id] = (
-                    f"{event.row.get('status')}: {event.row.get('error') or ''}"
-                )
-                return True
+            return self._not_played(event.segment_id, event.row)
         return False
+
+    def _not_played(self, segment_id: int, row: dict[str, Any]) -> bool:
+        """A logged row that did not play: skipped by lag control, or an error / drop."""
+        line = self._line_of(segment_id)
+        status, error = row.get("status"), row.get("error") or ""
+        if line is None or segment_id in line.errors:
+            return False
+        if status == "skipped":
+            line.skipped[segment_id] = error or "skipped to catch up with the speaker"
+        else:
+            line.errors[segment_id] = f"{status}: {error}"
+        return True
 
     def _line_of(self, segment_id: int) -> FeedLine | None:
         uid = self._segment_line.get(segment_id)
@@ -219,6 +231,11 @@ class FeedModel:
                     rows.append(
                         "<div class='s2st-translation' style='color:#1565c0;margin-left:52px'>"
                         f"→ {html.escape(line.translations[sid])}</div>"
+                    )
+                if sid in line.skipped:
+                    rows.append(
+                        "<div class='s2st-seg-skipped' style='color:#888;margin-left:52px'>"
+                        f"⏭ {html.escape(line.skipped[sid])}</div>"
                     )
                 if sid in line.errors:
                     rows.append(
@@ -268,7 +285,7 @@ class TranscriptFeed:
 
 # --------------------------------------------------------------------------- latency chart
 
-CHART_KINDS: tuple[str, ...] = ("timeline", "stages")
+CHART_KINDS: tuple[str, ...] = ("timeline", "stages", "lag")
 
 
 def render_chart_png(
@@ -279,11 +296,15 @@ def render_chart_png(
     width: float = 7.0,
     height: float = 3.6,
     dpi: int = 80,
+    max_lag_s: float | None = None,
+    max_speedup: float | None = None,
 ) -> bytes:
     """PNG bytes of the live chart for the rows logged so far (safe to call in a thread).
 
     kind: ``"timeline"`` (:func:`~s2st_kit.plots.plot_timeline` of the last ``last``
-    segments) or ``"stages"`` (:func:`~s2st_kit.plots.plot_stage_latency`).
+    segments), ``"stages"`` (:func:`~s2st_kit.plots.plot_stage_latency`) or ``"lag"``
+    (:func:`~s2st_kit.plots.plot_lag` of the whole session, with lag control's target
+    ``max_lag_s`` (s) and speed cap ``max_speedup`` (×) when given).
     width / height: inches; dpi: dots per inch.
     """
     from .. import plots
@@ -296,6 +317,10 @@ def render_chart_png(
         fig = plots.plot_timeline(df, width=width, height=height)
     elif kind == "stages":
         fig = plots.plot_stage_latency(df, width=width, height=height)
+    elif kind == "lag":
+        fig = plots.plot_lag(
+            df, max_lag_s=max_lag_s, max_speedup=max_speedup, width=width, height=height
+        )
     else:
         raise ValueError(f"chart kind must be one of {', '.join(CHART_KINDS)}, got {kind!r}")
     buffer = io.BytesIO()
@@ -306,19 +331,23 @@ def render_chart_png(
 class LatencyChart:
     """A live latency chart in an ``ipywidgets.Image``.
 
-    kind: ``"timeline"`` or ``"stages"`` (a toggle above the image switches).
+    kind: ``"timeline"``, ``"stages"`` or ``"lag"`` (a toggle above the image switches).
     interval_s: minimum time between two redraws (s), default 0.5 (≤ 2 per second).
     Redraws happen when a row is logged; the PNG is rendered with
-    :func:`render_chart_png` in a worker thread, one at a time.
+    :func:`render_chart_png` in a worker thread, one at a time. ``max_lag_s`` /
+    ``max_speedup``: the session's lag control settings the lag chart draws (set per
+    session by the panel; ``None``: not drawn).
     """
 
     def __init__(self, *, kind: str = "timeline", interval_s: float = 0.5) -> None:
         if kind not in CHART_KINDS:
             raise ValueError(f"chart kind must be one of {', '.join(CHART_KINDS)}, got {kind!r}")
         self.rows: list[dict[str, Any]] = []
+        self.max_lag_s: float | None = None
+        self.max_speedup: float | None = None
         self.image = widgets.Image(format="png", layout=widgets.Layout(width="100%"))
         self.kind = widgets.ToggleButtons(
-            options=[("timeline", "timeline"), ("per stage", "stages")],
+            options=[("timeline", "timeline"), ("per stage", "stages"), ("lag", "lag")],
             value=kind,
             style={"button_width": "90px"},
         )
@@ -364,7 +393,7 @@ class LatencyChart:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # no loop (plain scripts / tests): draw synchronously
-            self._show(render_chart_png(self.rows, self.kind.value))
+            self._show(self._png(self.rows))
             return
         if self._task is not None and not self._task.done():
             self._again = True
@@ -372,11 +401,16 @@ class LatencyChart:
         self._task = loop.create_task(self._render())
 
     async def _render(self) -> None:
-        png = await asyncio.to_thread(render_chart_png, list(self.rows), self.kind.value)
+        png = await asyncio.to_thread(self._png, list(self.rows))
         self._show(png)
         if self._again:
             self._again = False
             self._throttle()
+
+    def _png(self, rows: list[dict[str, Any]]) -> bytes:
+        return render_chart_png(
+            rows, self.kind.value, max_lag_s=self.max_lag_s, max_speedup=self.max_speedup
+        )
 
     def _show(self, png: bytes) -> None:
         self.image.value = png
@@ -390,14 +424,22 @@ class LatencyChart:
 #: Columns of the compact segment table shown at session end.
 TABLE_COLUMNS: tuple[str, ...] = (
     "segment_id", "audio_start_s", "audio_end_s", "transcript", "translation",
-    "asr_lag_s", "mt_s", "tts_ttfb_s", "ear_to_ear_s", "status",
+    "asr_lag_s", "mt_s", "tts_ttfb_s", "ear_to_ear_s", "speed", "status",
 )  # fmt: skip
 
 
 def results_html(
-    df: pd.DataFrame, summary: pd.DataFrame | None = None, *, max_rows: int = 50
+    df: pd.DataFrame,
+    summary: pd.DataFrame | None = None,
+    *,
+    max_rows: int = 50,
+    max_lag_s: float | None = None,
 ) -> str:
-    """HTML of the segment table (compact columns, up to ``max_rows``) and the stage summary."""
+    """HTML of the segment table (compact columns, up to ``max_rows``), the stage summary
+    and, when lag control was on (``max_lag_s``: its target, s) or shows in the log, the
+    lag behind the speaker, the playback speed and the segments skipped."""
+    from ..metrics import lag_summary
+
     if df.empty:
         return "<p style='color:#888'><i>no segment was logged in this session</i></p>"
     cols = [c for c in TABLE_COLUMNS if c in df.columns]
@@ -417,6 +459,11 @@ def results_html(
         table,
         more,
     ]
+    lag = lag_summary(df)
+    if max_lag_s is not None or lag.controlled or lag.skipped:
+        lines = "<br>".join(html.escape(t) for t in lag.describe(max_lag_s).splitlines())
+        parts += ["<h4 style='margin:10px 0 6px'>Lag control</h4>",
+                  f"<p class='s2st-lag-summary' style='margin:0'>{lines}</p>"]  # fmt: skip
     if summary is not None:
         parts += [
             "<h4 style='margin:10px 0 6px'>Latency by stage (s)</h4>",
@@ -451,15 +498,35 @@ class ResultsView:
         self.table.value = ""
         self.audio_box.layout.display = "none"
 
-    def show(self, df: pd.DataFrame, *, wav: bytes | None = None) -> None:
-        """Show the session's segment frame (with derived columns) and its audio."""
+    def show(
+        self, df: pd.DataFrame, *, wav: bytes | None = None, max_lag_s: float | None = None
+    ) -> None:
+        """Show the session's segment frame (with derived columns) and its audio;
+        ``max_lag_s``: the session's lag control target (s), ``None`` when off."""
         from ..metrics import stage_summary
 
         summary = stage_summary(df) if not df.empty else None
-        self.table.value = results_html(df, summary)
+        self.table.value = results_html(df, summary, max_lag_s=max_lag_s)
         if wav:
             self.audio.value = wav
             self.audio_box.layout.display = None
+
+
+def _lag_bits(
+    lag_s: float | None, speed: float | None, max_lag_s: float | None, skipped: int
+) -> list[str]:
+    """``lag 2.4 s (max 3 s)``, ``speed 1.30×``, ``2 skipped``: what is known of them."""
+    bits = []
+    if lag_s is not None:
+        over = max_lag_s is not None and lag_s > max_lag_s
+        style = "color:#c62828" if over else "color:#333"
+        target = f" (max {max_lag_s:g} s)" if max_lag_s is not None else ""
+        bits.append(f"<span class='s2st-lag' style='{style}'>lag {lag_s:.1f} s{target}</span>")
+    if speed is not None and (max_lag_s is not None or speed != 1.0):
+        bits.append(f"<span class='s2st-speed'>speed {speed:.2f}×</span>")
+    if skipped:
+        bits.append(f"<span class='s2st-skipped' style='color:#888'>{skipped} skipped</span>")
+    return bits
 
 
 def status_html(
@@ -470,8 +537,14 @@ def status_html(
     errors: int = 0,
     last_error: str | None = None,
     note: str | None = None,
+    lag_s: float | None = None,
+    speed: float | None = None,
+    max_lag_s: float | None = None,
+    skipped: int = 0,
 ) -> str:
-    """The status line: state, elapsed session time (s), segments logged, last error."""
+    """The status line: state, elapsed session time (s), segments logged, the lag behind
+    the speaker (s, with lag control's target) and playback speed (×) of the segment
+    playing, segments skipped, last error."""
     color = _STATE_COLORS.get(state, "#555")
     bits = [f"<b class='s2st-state' style='color:{color}'>● {html.escape(state)}</b>"]
     if elapsed_s is not None:
@@ -479,6 +552,7 @@ def status_html(
     bits.append(
         f"<span class='s2st-segments-count'>{segments} segment{'s' * (segments != 1)}</span>"
     )
+    bits += _lag_bits(lag_s, speed, max_lag_s, skipped)
     if errors:
         bits.append(f"<span style='color:#c62828'>{errors} error{'s' * (errors != 1)}</span>")
     if note:
