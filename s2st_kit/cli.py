@@ -51,7 +51,7 @@ from .config import POLICIES, PipelineConfig
 from .engines import BUNDLES
 from .errors import AudioFormatError, ConfigError, DeviceError, S2STError
 from .events import ErrorEvent, Event, SegmentLogged
-from .lag import CATCH_UPS, CatchUp, check_lag_settings
+from .lag import CATCH_UPS, LIVE_MAX_LAG_S, CatchUp, check_lag_settings
 
 if TYPE_CHECKING:
     from .audio import EchoGuard, FileSource, WavSink
@@ -66,7 +66,6 @@ ENGINE_CHOICES: tuple[str, ...] = tuple(BUNDLES)
 
 #: Lag control's target for live use (s): the default of ``--max-lag`` for a live or
 #: real-time-paced input, and of the notebook panel's lag slider (see the module docstring).
-LIVE_MAX_LAG_S = 3.0
 
 _CONFIG_DEFAULTS = PipelineConfig()  # max_speedup and catch_up defaults, from one place
 
@@ -295,7 +294,10 @@ async def _run_session(args: argparse.Namespace, out: TextIO) -> int:
         source_lang=args.source, target_lang=args.target, voice=args.voice,
         chunk_ms=args.chunk_ms, policy=args.policy, max_lag_s=lag.max_lag_s,
         max_speedup=lag.max_speedup, catch_up=lag.catch_up,
+        brevity_when_behind=args.brevity_when_behind and lag.max_lag_s is not None,
     )  # fmt: skip
+    if args.brevity_when_behind and lag.max_lag_s is None:
+        raise ConfigError("--brevity-when-behind needs lag control, which is off")
     paths = _Outputs.of(args, input_path)
     if paths.jsonl.exists():
         paths.jsonl.unlink()
@@ -664,6 +666,11 @@ def _add_lag_arguments(run: argparse.ArgumentParser) -> None:
         "target, leave out segments that have not started playing; their translation stays "
         "in the log: a live listener needs a bounded lag more than every sentence) or "
         "'speed' (never leave speech out; the lag can then grow)",
+    )  # fmt: skip
+    run.add_argument(
+        "--brevity-when-behind", action="store_true",
+        help="with lag control: ask the translator for shorter translations while behind "
+        "(Amazon Translate's brevity, into es/fr/de/it/pt and from those into en)",
     )  # fmt: skip
 
 

@@ -41,12 +41,17 @@ from typing import Literal, get_args
 
 from .errors import ConfigError
 
-__all__ = ["CATCH_UPS", "CatchUp", "LagController", "LagDecision", "LagState"]
+__all__ = ["CATCH_UPS", "LIVE_MAX_LAG_S", "CatchUp", "LagController", "LagDecision", "LagState"]
 
 #: How the controller catches up: faster speech only, or faster speech and, when that
 #: cannot hold the target, skipping segments that have not started playing.
 CatchUp = Literal["speed", "speed+skip"]
 CATCH_UPS: tuple[str, ...] = get_args(CatchUp)
+
+#: The target for live use (s) that the CLI and the control panel start from: about a human
+#: interpreter's ear-voice span, and above the stages' own latency (≈ 1.7 s for the cloud
+#: stack, ≈ 0.8 s offline), which faster speech cannot win back.
+LIVE_MAX_LAG_S = 3.0
 
 #: Speeding up starts at this fraction of ``max_lag_s``: a lag predicted before synthesis
 #: misses the recognizer's and synthesizer's jitter (cloud-like: ±0.4 s at p95), so aiming

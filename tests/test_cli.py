@@ -379,3 +379,12 @@ def test_summary_reports_skipped_share_speed_and_lag_p95():
     # without lag control (a log from before it): no lag-control line
     plain = df.assign(status="ok", speed=1.0, lag_at_play_s=None)
     assert "skipped" not in format_summary(plain, audio_s=50.0)
+
+
+def test_brevity_when_behind_needs_lag_control(tmp_path):
+    from s2st_kit.cli import main
+
+    clip = str(Path(__file__).parent.parent / "data" / "en_home.wav")
+    code = main(["run", clip, "--engines", "simulated", "--no-realtime", "--brevity-when-behind",
+                 "--out", str(tmp_path / "o.wav")])  # fmt: skip
+    assert code == 2

@@ -21,7 +21,7 @@ def test_all_is_pinned():
 
 SUBMODULES = {
     "s2st_kit.pipeline": {"Pipeline", "PipelineState", "PipelineStats", "validate"},
-    "s2st_kit.lag": {"CATCH_UPS", "CatchUp", "LagController", "LagDecision", "LagState"},
+    "s2st_kit.lag": {"CATCH_UPS", "LIVE_MAX_LAG_S", "CatchUp", "LagController", "LagDecision", "LagState"},
     "s2st_kit.retry": {"RestartBudget", "RetryPolicy", "mark_spent", "retries_spent", "retry_call"},
     "s2st_kit.bridge": {"ThreadChannel", "call_soon", "executor"},
     "s2st_kit.engines.protocols": {

@@ -38,14 +38,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from ..cli import LIVE_MAX_LAG_S
 from ..config import POLICIES, PipelineConfig, PolicyName, Stability
 from ..datasets import Clip, data_dir, find_clip, librivox_clips, load_manifest
 from ..engines import BUNDLES, STAGES, Engines, create_stage
 from ..engines.protocols import AudioSink, AudioSource, SupportsVoiceCatalogue
 from ..engines.simulated import ClipEngines, aengines_for_clip
 from ..errors import ConfigError, S2STError
-from ..lag import CatchUp, check_lag_settings
+from ..lag import LIVE_MAX_LAG_S, CatchUp, check_lag_settings
 from ..records import Voice
 
 if TYPE_CHECKING:
