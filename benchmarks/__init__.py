@@ -11,6 +11,8 @@ One module per benchmark, each with ``async def run(*, quick: bool = False) -> B
 ``memory``         RSS over one hour of audio through the simulated stack
 ``loop_health``    largest event-loop stall with UI subscribers attached
 ``sweep``          sweep throughput (configurations × clips per minute)
+``drift``          lag over a 30-minute dense talk without and with lag control, the offline
+                   stack on 3 minutes of LibriVox speech, and the WER cost of time-stretching
 =================  ========================================================================
 
 ``python -m benchmarks`` runs them all, prints one table with PASS / MISS against the
@@ -24,4 +26,12 @@ from __future__ import annotations
 __all__ = ["BENCHMARKS"]
 
 #: Benchmark module names, in the order they run and print.
-BENCHMARKS: tuple[str, ...] = ("overhead", "latency", "offline", "memory", "loop_health", "sweep")
+BENCHMARKS: tuple[str, ...] = (
+    "overhead",
+    "latency",
+    "offline",
+    "memory",
+    "loop_health",
+    "sweep",
+    "drift",
+)

@@ -2,72 +2,53 @@
 
 from __future__ import annotations
 
-import random
-
 import numpy as np
 import pytest
-from conftest import speechlike
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from s2st_kit import MemorySink, MemorySource, PacedSink, Pipeline, PipelineConfig, SessionClock
-from s2st_kit.engines import Engines
-from s2st_kit.engines.simulated import (
-    PRESETS,
-    LatencyModel,
-    LogNormal,
-    SimulatedRecognizer,
-    SimulatedSynthesizer,
-    SimulatedTranslator,
-)
-
-CPS = 14.0  # the simulated synthesizer's natural speaking rate (characters / s)
-WORDS = "the of and to in we will that this talk about our work data model people time".split()
+from s2st_kit import PipelineConfig
+from s2st_kit.engines.simulated import PRESETS
+from s2st_kit.workloads import CHARS_PER_S, dense_talk, run_talk, scaled_model, talk_audio
 
 
-def dense_talk(minutes: float, *, ratio: float = 1.2, seed: int = 0):
-    """A script of sentences with 0.3–0.7 s pauses whose translation ("[es] " + text, spoken
-    at CPS) lasts ``ratio`` × the talk's time (the sentence and the pause after it)."""
-    rng, script, t = random.Random(seed), [], 0.5
-    while t < minutes * 60 - 6:
-        words = [rng.choice(WORDS) for _ in range(rng.randint(5, 11))]
-        text = " ".join(words).capitalize() + "."
-        pause = rng.uniform(0.3, 0.7)
-        duration = len("[es] " + text) / CPS / ratio - pause
-        script.append((text, t, t + duration))
-        t += duration + pause
-    return script, t + 1.0
+def controlled(max_lag_s: float = 3.0, max_speedup: float = 1.5) -> PipelineConfig:
+    return PipelineConfig(max_lag_s=max_lag_s, max_speedup=max_speedup, catch_up="speed+skip")
 
 
-def scaled(model: LatencyModel, k: float) -> LatencyModel:
-    def s(x: LogNormal) -> LogNormal:
-        return LogNormal(x.median / k, None if x.p95 is None else x.p95 / k)
+def test_dense_talk_translation_lasts_ratio_times_the_talk():
+    talk = dense_talk(2, ratio=1.2, seed=3)
+    assert talk == dense_talk(2, ratio=1.2, seed=3)  # deterministic for a seed
+    starts = [a for _, a, _ in talk.script]
+    pauses = [a2 - b1 for (_, _, b1), a2 in zip(talk.script, starts[1:], strict=False)]
+    assert all(0.3 - 1e-9 <= p <= 0.7 + 1e-9 for p in pauses)
+    translated = sum(len("[es] " + text) / CHARS_PER_S for text, _, _ in talk.script)
+    talk_time = talk.script[-1][2] + pauses[-1] - talk.script[0][1]  # sentences and pauses
+    assert translated / talk_time == pytest.approx(1.2, rel=0.02)
+    assert 110 <= talk.duration_s <= 120
 
-    return LatencyModel(s(model.asr_final_lag), s(model.asr_partial_lag), s(model.mt),
-                        model.mt_per_char / k, s(model.tts_first_audio), model.tts_rtf / k)  # fmt: skip
+
+def test_talk_audio_is_speech_in_the_spans_and_silence_elsewhere():
+    audio = talk_audio(2.0, [(0.5, 1.0), (1.2, 1.5)], 16000)
+    assert audio.dtype == np.int16 and audio.size == 32000
+    loud = np.abs(audio.reshape(-1, 800).astype(float)).max(axis=1) > 1000  # 50 ms frames
+    assert np.flatnonzero(loud).tolist() == [*range(10, 20), *range(24, 30)]
 
 
-async def run_talk(script, duration_s, *, k: float, max_lag_s: float | None, seed: int = 0):
-    """The talk paced in real time, time-scaled ``k`` times (the session clock runs k× too)."""
-    model = scaled(PRESETS["cloud-like"], k)
-    engines = Engines(
-        SimulatedRecognizer(script, preset=model, seed=seed),
-        SimulatedTranslator(preset=model, seed=seed),
-        SimulatedSynthesizer(preset=model, seed=seed, chars_per_s=CPS),
-    )
-    spans = [(a, b) for _, a, b in script]
-    src = MemorySource(speechlike(duration_s, 16000, spans), 16000, realtime=True, speed=k)
-    config = PipelineConfig(max_lag_s=max_lag_s, max_speedup=1.5, catch_up="speed+skip")
-    pipe = Pipeline(engines, config, source=src, sink=PacedSink(MemorySink(), speed=k),
-                    clock=SessionClock(scale=k))  # fmt: skip
-    return (await pipe.run()).to_pandas()
+def test_scaled_model_divides_every_latency():
+    model = scaled_model(PRESETS["cloud-like"], 10)
+    base = PRESETS["cloud-like"]
+    assert model.asr_final_lag.median == pytest.approx(base.asr_final_lag.median / 10)
+    assert model.tts_first_audio.p95 == pytest.approx(base.tts_first_audio.p95 / 10)
+    assert model.tts_rtf == pytest.approx(base.tts_rtf / 10)
+    assert scaled_model(base, 1) is base
 
 
 @pytest.mark.slow
 async def test_control_keeps_a_ten_minute_dense_talk_within_the_target():
-    script, duration = dense_talk(10)
-    df = await run_talk(script, duration, k=40, max_lag_s=3.0)
-    assert len(df) == len(script)  # every sentence is one row
+    talk = dense_talk(10)
+    df = await run_talk(talk, controlled(), k=40)
+    assert len(df) == len(talk.script)  # every sentence is one row
     played = df[df.status == "ok"]
     quarter = len(df) // 4
     last = df.iloc[-quarter:]
@@ -83,8 +64,7 @@ async def test_control_keeps_a_ten_minute_dense_talk_within_the_target():
 
 
 async def test_without_control_the_same_talk_drifts():
-    script, duration = dense_talk(3)
-    df = await run_talk(script, duration, k=40, max_lag_s=None)
+    df = await run_talk(dense_talk(3), PipelineConfig(), k=40)
     first, last = df.ear_to_ear_s.iloc[:10].median(), df.ear_to_ear_s.iloc[-10:].median()
     assert last > 2 * first  # the lag grows without bound: what control is for
     assert (df.speed == 1.0).all() and df.lag_at_play_s.isna().all()
@@ -100,29 +80,16 @@ async def test_without_control_the_same_talk_drifts():
     seed=st.integers(0, 1000),
 )
 async def test_property_order_no_overlap_no_cut_one_row_each(ratio, max_lag, speedup, seed):
-    script, duration = dense_talk(0.75, ratio=ratio, seed=seed)
-    k = 40
-    model = scaled(PRESETS["cloud-like"], k)
-    engines = Engines(
-        SimulatedRecognizer(script, preset=model, seed=seed),
-        SimulatedTranslator(preset=model, seed=seed),
-        SimulatedSynthesizer(preset=model, seed=seed, chars_per_s=CPS),
-    )
-    spans = [(a, b) for _, a, b in script]
-    src = MemorySource(speechlike(duration, 16000, spans), 16000, realtime=True, speed=k)
-    sink = MemorySink()
-    config = PipelineConfig(max_lag_s=max_lag, max_speedup=speedup, catch_up="speed+skip")
-    pipe = Pipeline(engines, config, source=src, sink=PacedSink(sink, speed=k),
-                    clock=SessionClock(scale=k))  # fmt: skip
-    df = (await pipe.run()).to_pandas()
-    assert list(df.segment_id) == list(range(len(script)))  # every utterance one row, in order
+    talk = dense_talk(0.75, ratio=ratio, seed=seed)
+    df = await run_talk(talk, controlled(max_lag, speedup), k=40, seed=seed)
+    assert list(df.segment_id) == list(range(len(talk.script)))  # every utterance one row, in order
     assert set(df.status) <= {"ok", "skipped", "error"}
     ok = df[df.status == "ok"]
     starts, ends = ok.t_play_start.to_numpy(), ok.t_play_end.to_numpy()
     assert (starts[1:] >= ends[:-1] - 1e-9).all(), "playback overlaps"
     assert (ok.speed >= 1.0).all() and (ok.speed <= speedup + 1e-9).all()
     # no segment is cut: each played segment's audio is its whole synthesized speech
-    natural = (ok.translation.str.len() / CPS).clip(lower=0.3)
+    natural = (ok.translation.str.len() / CHARS_PER_S).clip(lower=0.3)
     assert np.allclose(ok.tts_audio_s * ok.speed, natural, rtol=0.02, atol=0.05)
     skipped = df[df.status == "skipped"]
     assert skipped.t_play_start.isna().all()
