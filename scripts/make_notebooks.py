@@ -767,6 +767,243 @@ AWS = [
     """),
 ]
 
+# --------------------------------------------------------------------------- 07 long speech
+
+LONG_SPEECH = [
+    md("""
+        # Long speech: keeping the listener close behind the speaker
+
+        On a long talk whose translation is longer than the source (Spanish runs about 1.2×
+        English), every sentence's translated speech queues behind the previous one's —
+        playback never overlaps — and the listener falls further behind with every sentence.
+        **Lag control** (`PipelineConfig(max_lag_s=3.0, max_speedup=1.5, catch_up="speed+skip")`)
+        plays speech faster when the listener falls behind and, as a last resort, leaves a
+        segment out (status `skipped`; its translation stays in the log).
+
+        This notebook simulates a **5-minute dense talk** — sentences of 5–11 words with
+        0.3–0.7 s pauses, translated speech 1.2× the talk's time — through the simulated
+        cloud-like stack (latency models from published Transcribe / Translate / Polly figures)
+        in real time, **time-scaled 10×**: the source, the playback and every latency run 10
+        times faster and the session clock with them, so the logs hold the talk's own seconds.
+        Five sessions run at once (about 40 s): no control, and control with a maximum speed-up
+        of 1.0, 1.25, 1.5 and 2.0. `python -m benchmarks --only drift` measures the same on a
+        30-minute talk.
+    """),
+    code(SETUP),
+    code("""
+        import asyncio
+
+        import numpy as np
+        import pandas as pd
+
+        from s2st_kit import PipelineConfig, plots
+        from s2st_kit.workloads import dense_talk, run_talk
+
+        K = 10          # time scale: 5 minutes of talk in 30 s
+        MAX_LAG_S = 3.0
+        SPEEDUPS = (1.0, 1.25, 1.5, 2.0)
+        talk = dense_talk(5, ratio=1.2)
+        configs = {"no control": PipelineConfig()} | {
+            f"max_speedup {s:g}": PipelineConfig(max_lag_s=MAX_LAG_S, max_speedup=s, catch_up="speed+skip")
+            for s in SPEEDUPS
+        }
+        frames = await asyncio.gather(*(run_talk(talk, config, k=K) for config in configs.values()))
+        logs = dict(zip(configs, frames))
+        off, on = logs["no control"], logs["max_speedup 1.5"]
+        print(f"{len(talk.script)} sentences, {talk.duration_s / 60:.1f} minutes of talk, "
+              f"{len(logs)} sessions")
+    """),
+    md("""
+        ## The lag over the session
+
+        One row per session. `ear_to_ear_s` (`t_play_start − t_speech_end`, s) is how far behind
+        the speaker the listener is when a segment starts playing; `last / first minute` is the
+        p95 of the segments spoken in the last minute over that of the first (1.0: no drift).
+    """),
+    code("""
+        def lag_table(logs):
+            rows = {}
+            for name, df in logs.items():
+                ok = df[df.status == "ok"]
+                end = df.audio_end_s.max()
+                first = ok[ok.audio_end_s <= 60].ear_to_ear_s.quantile(0.95)
+                last = ok[ok.audio_end_s >= end - 60].ear_to_ear_s.quantile(0.95)
+                rows[name] = {"ear_to_ear median (s)": ok.ear_to_ear_s.median(),
+                              "ear_to_ear p95 (s)": ok.ear_to_ear_s.quantile(0.95),
+                              "ear_to_ear max (s)": ok.ear_to_ear_s.max(),
+                              "last / first minute": last / first,
+                              "skipped (%)": 100 * (df.status == "skipped").mean(),
+                              "speed mean (x)": ok.speed.mean()}
+            return pd.DataFrame(rows).T
+
+
+        table = lag_table(logs)
+        table.round(2)
+    """),
+    code("""
+        from matplotlib.figure import Figure
+        from IPython.display import Image
+        import io
+
+
+        def show(fig):
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format="png", dpi=90)
+            return Image(buffer.getvalue())
+
+
+        fig = Figure(figsize=(11, 3.8), layout="constrained")
+        for ax, (name, df) in zip(fig.subplots(1, 2), (("without control", off), ("with control (max_lag_s 3, max_speedup 1.5)", on))):
+            ok, skipped = df[df.status == "ok"], df[df.status == "skipped"]
+            ax.plot(ok.t_speech_end / 60, ok.ear_to_ear_s, ".", ms=4, label="played segment")
+            if len(skipped):
+                ax.plot(skipped.t_speech_end / 60, skipped.lag_at_play_s, "x", color="red", label="skipped")
+            if df is on:
+                ax.axhline(MAX_LAG_S, ls="--", color="black", lw=1, label="target (max_lag_s)")
+            ax.set_title(name)
+            ax.set_xlabel("talk time when the sentence ended (min)")
+            ax.set_ylabel("lag behind the speaker (s)")
+            ax.grid(alpha=0.3)
+            ax.legend(loc="upper left")
+        show(fig)
+    """),
+    code("""
+        def p95(df, minute):
+            ok = df[(df.status == "ok") & (df.audio_end_s // 60 == minute)]
+            return ok.ear_to_ear_s.quantile(0.95)
+
+        last_minute = int(off.audio_end_s.max() // 60)
+        print(f"Without control the lag climbs steadily: p95 {p95(off, 0):.1f} s in the first minute, "
+              f"{p95(off, last_minute):.1f} s in the last, {off.ear_to_ear_s.max():.0f} s at the end — each "
+              f"sentence's 20 % of extra speech waits behind all the earlier ones.")
+        print(f"With control it stays flat: p95 {p95(on, 0):.2f} s in the first minute, "
+              f"{p95(on, last_minute):.2f} s in the last (target {MAX_LAG_S:g} s), "
+              f"{(on.status == 'skipped').sum()} of {len(on)} segments skipped, "
+              f"mean speed {on[on.status == 'ok'].speed.mean():.2f}x.")
+    """),
+    md("""
+        Left, without control: the lag grows in a straight line for the whole talk (about a
+        minute behind after five minutes) — it would keep growing for as long as the speaker
+        talks. Right, with control: the lag stays around 2–3 s from start to end. What remains
+        is the stages' own latency — the recognizer's final result alone is about 1.1 s (p95
+        1.5 s) after the end of a sentence — plus short waits when a short sentence follows a
+        long one. The plot below shows the speed the controller chose for each segment (it
+        speeds up *before* the lag grows, from the predicted backlog).
+    """),
+    code("plots.plot_lag(on, max_lag_s=MAX_LAG_S, max_speedup=1.5)"),
+    md("""
+        ## Listen: natural speed and sped up
+
+        The segment that was sped up most, rendered again at natural speed and at the speed the
+        controller chose for it. The simulated voice is a speech-like buzz, so the same speed is
+        then applied to real speech: eSpeak NG reading a Spanish sentence (the reference
+        translation of a LibriVox clip) at natural speed, at the chosen speed with its own
+        rate (what the pipeline asks of eSpeak NG and Polly), and time-stretched to that speed
+        with Rubber Band (what a synthesizer without a rate of its own gets).
+    """),
+    code("""
+        from IPython.display import Audio, Markdown
+
+        from s2st_kit.engines.simulated import SimulatedSynthesizer
+        from s2st_kit.workloads import CHARS_PER_S
+
+        played = on[on.status == "ok"]
+        fastest = played[played.speed == played.speed.max()]
+        seg = fastest.loc[fastest.translation.str.len().idxmax()]  # the longest of the fastest
+        speed = float(seg.speed)
+        display(Markdown(f"Segment {seg.segment_id}: *{seg.translation}* — played at **{speed:.2f}×**, "
+                         f"starting {seg.lag_at_play_s:.2f} s after the speaker finished it"))
+        simulated = SimulatedSynthesizer(chars_per_s=CHARS_PER_S)
+        for label, s in (("natural", 1.0), (f"{speed:.2f}x", speed)):
+            pcm = simulated.render_at(seg.translation, "sim-es-1", s)
+            display(Markdown(f"simulated voice, {label}: {len(pcm) / simulated.sample_rate:.2f} s"))
+            display(Audio(pcm / 32768, rate=simulated.sample_rate, normalize=False))
+    """),
+    code("""
+        from s2st_kit.audio.stretch import stretch_stream
+        from s2st_kit.datasets import librivox_clips
+
+
+        async def collect(chunks):
+            return np.concatenate([c.samples() async for c in chunks])
+
+
+        try:
+            from s2st_kit.engines.offline.espeak import ESpeakSynthesizer
+            espeak = ESpeakSynthesizer()
+        except Exception as exc:  # eSpeak NG not installed: say so and go on
+            espeak = None
+            print(f"skipped: eSpeak NG is not available ({exc})")
+        if espeak is not None:
+            clips = librivox_clips()
+            text = clips[0].translations["es"] if clips else "El señor tuvo entonces tiempo para considerar cuánto podía hacer por ellas."
+            natural = await collect(espeak.synthesize(text, voice="es", language="es"))
+            versions = {
+                "natural speed": natural,
+                f"{speed:.2f}x, eSpeak NG's own rate": await collect(
+                    espeak.synthesize_at(text, voice="es", language="es", speed=speed)),
+                f"{speed:.2f}x, time-stretched": await collect(
+                    stretch_stream(espeak.synthesize(text, voice="es", language="es"), speed)),
+            }
+            display(Markdown(f"*{text}*"))
+            for label, pcm in versions.items():
+                shorter = f" ({len(natural) / len(pcm):.2f}x shorter)" if pcm is not natural else ""
+                display(Markdown(f"eSpeak NG, {label}: {len(pcm) / espeak.sample_rate:.2f} s{shorter}"))
+                display(Audio(pcm / 32768, rate=espeak.sample_rate, normalize=False))
+            await espeak.aclose()
+    """),
+    md("""
+        eSpeak NG's own rate shortens the sounds a little less than the rate grows (1.5× the
+        words per minute gives about 1.4× shorter speech); the time-stretch is exact in
+        duration and keeps the pitch. `python -m benchmarks --only drift` measures what the
+        stretch costs a recognizer listening to it: about one WER point at 1.3× on the LibriVox
+        clips.
+
+        ## The trade-off: how fast may speech get?
+
+        The same talk with four maximum speed-ups. With 1.0 the controller cannot speed up at
+        all and skipping is its only way to catch up; the higher the cap, the fewer segments
+        are left out and the closer the listener stays.
+    """),
+    code("""
+        curve = table.loc[[f"max_speedup {s:g}" for s in SPEEDUPS], ["ear_to_ear p95 (s)", "skipped (%)", "speed mean (x)"]]
+        curve.index = pd.Index(SPEEDUPS, name="max_speedup")
+
+        fig = Figure(figsize=(7, 3.6), layout="constrained")
+        ax = fig.subplots()
+        ax.plot(curve.index, curve["ear_to_ear p95 (s)"], "o-", color="#1f77b4", label="ear-to-ear p95 (s)")
+        ax.axhline(MAX_LAG_S, ls="--", color="#1f77b4", lw=1)
+        ax.set_xlabel("max_speedup (x natural speed)")
+        ax.set_ylabel("ear-to-ear p95 (s)", color="#1f77b4")
+        ax.set_xticks(SPEEDUPS)
+        ax.grid(alpha=0.3)
+        right = ax.twinx()
+        right.plot(curve.index, curve["skipped (%)"], "s-", color="#d62728", label="skipped (%)")
+        right.set_ylabel("skipped segments (%)", color="#d62728")
+        right.set_ylim(bottom=0)
+        ax.set_title(f"{len(talk.script)} sentences, translation 1.2x the talk, max_lag_s {MAX_LAG_S:g}")
+        display(curve.round(2))
+        show(fig)
+    """),
+    code("""
+        a, b = curve.loc[1.0], curve.loc[1.5]
+        print(f"Without speeding up (1.0) the controller skips {a['skipped (%)']:.1f} % of the segments and "
+              f"the p95 is {a['ear_to_ear p95 (s)']:.2f} s; at 1.5 it skips {b['skipped (%)']:.1f} % with a p95 of "
+              f"{b['ear_to_ear p95 (s)']:.2f} s; at 2.0 the p95 is {curve.loc[2.0, 'ear_to_ear p95 (s)']:.2f} s.")
+    """),
+    md("""
+        Reading the curve: a talk whose translation is 1.2× longer needs at least 1.2× speed on
+        average to keep up without leaving anything out. At 1.0 the controller can only skip,
+        and it leaves out about a fifth of the talk; at 1.25, just above the 1.2 needed, it
+        keeps up almost by speed alone (a segment or so skipped) but the lag rides above the
+        target; at 1.5 nothing is skipped and the p95 comes under the target — what is left
+        is the stages' own latency (recognizer, translator, synthesizer: the median lag of
+        about 1.9 s), which no speed-up can remove, and short waits when a short sentence
+        follows a long one. 2.0 shortens those waits further, at a cost in intelligibility: 1.5 is the
+        default.
+    """),
+]
+
 NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
     "01_quickstart": QUICKSTART,
     "02_live_microphone": LIVE,
@@ -774,6 +1011,7 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
     "04_chunk_size_sweep": SWEEP,
     "05_voices": VOICES,
     "06_aws": AWS,
+    "07_long_speech": LONG_SPEECH,
 }
 
 

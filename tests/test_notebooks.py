@@ -26,10 +26,10 @@ def _generator():
     return module
 
 
-def test_the_six_notebooks_exist():
+def test_the_seven_notebooks_exist():
     assert NAMES == [
         "01_quickstart", "02_live_microphone", "03_latency_analysis",
-        "04_chunk_size_sweep", "05_voices", "06_aws",
+        "04_chunk_size_sweep", "05_voices", "06_aws", "07_long_speech",
     ]  # fmt: skip
 
 
@@ -125,6 +125,12 @@ EXPECT = {
     "04_chunk_size_sweep": lambda nb, text: count(nb, "image/png") >= 3 and "speech_end_to_play_s" in text,
     "05_voices": lambda nb, text: "first_audio_ms" in text and text.count("<audio") >= 7,
     "06_aws": lambda nb, text: True,
+    # lag side by side, lag and speed, the trade-off curve; the simulated segment at two speeds
+    # (three more players when eSpeak NG is installed)
+    "07_long_speech": lambda nb, text: (
+        count(nb, "image/png") >= 3 and text.count("<audio") >= 2
+        and "With control it stays flat" in text and "max_speedup" in text
+    ),
 }  # fmt: skip
 
 
