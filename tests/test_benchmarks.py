@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,6 +47,15 @@ def test_quick_suite_runs_and_writes_json(tmp_path, capsys):
     assert ("overhead", "per-segment cost p99") in figures
     assert ("latency", "final / classic, median") in figures
     assert ("memory", "RSS growth over the session") in figures
+    for metric in (
+        "uncontrolled: ear-to-ear p95, last quarter / first quarter",
+        "controlled: ear-to-ear p95, last quarter / first quarter",
+        "controlled: ear-to-ear p95",
+        "controlled: skipped share",
+        "stretch 1.3x: WER increase (LibriVox, pocketsphinx)",
+        "offline controlled: ear-to-ear p95, last minute / first minute",
+    ):
+        assert ("drift", metric) in figures, metric
     for f in doc["figures"]:
         assert f["result"] in (None, "PASS", "MISS")
         assert f["result"] is None or f["target"]
@@ -86,6 +96,31 @@ async def test_tone_source_streams_spans_without_holding_the_stream():
     for c in chunks:
         await sink.write(c)
     assert sink.audio_s == pytest.approx(1.0) and sink.chunks == 10
+
+
+def test_drift_figures_compare_the_first_and_last_window():
+    from benchmarks.drift import drift_figures
+
+    n = 8
+    df = pd.DataFrame(
+        {
+            "status": ["ok"] * 7 + ["skipped"],
+            "audio_end_s": [10.0 * (i + 1) for i in range(n)],
+            "ear_to_ear_s": [1.0, 2.0, 1.5, 1.5, 1.5, 3.0, 4.0, np.nan],
+            "speed": [1.0, 1.2, 1.5, 1.5, 1.5, 1.5, 1.5, 1.0],
+            "speech_s": [2.0] * n,
+            "tts_audio_s": [2.0] * n,
+            **{c: [0.1] * n for c in ("asr_lag_s", "mt_s", "tts_ttfb_s", "queue_s")},
+        }
+    )
+    d = drift_figures(df, duration_s=80.0, window_s=20.0)
+    assert d["first_window_p95_s"] == pytest.approx(np.percentile([1.0, 2.0], 95))
+    last = np.percentile([3.0, 4.0], 95)  # rows ending at 60 and 70 s; the skipped one at 80
+    assert d["last_window_p95_s"] == pytest.approx(last)
+    assert d["last_over_first"] == pytest.approx(last / np.percentile([1.0, 2.0], 95))
+    assert d["skipped"] == 1 and d["skipped_share"] == pytest.approx(1 / 8)
+    assert d["played"] == 7 and d["over_target"]["n"] == 1  # 4.0 s > max_lag_s 3.0
+    assert d["speed_at_cap_share"] == pytest.approx(5 / 7)
 
 
 def test_helpers():
