@@ -106,6 +106,7 @@ def drift_figures(df: pd.DataFrame, duration_s: float, window_s: float) -> dict[
         "stages_p95_s": {c: percentile(ok[c], 95) for c in STAGES},
         "translated_over_source": float((ok.tts_audio_s * ok.speed).sum() / max(1e-9, duration_s)),
         "ear_to_ear_p95_by_minute_s": [round(float(v), 3) for v in by_minute.to_numpy()],
+        "ear_to_ear_p95_trend_s_per_10min": _trend(by_minute),
         "longest_speech_s": percentile(ok.speech_s, 100),
         "over_target": _over_target(ok),
         "window_stages_p95_s": {
@@ -113,6 +114,13 @@ def drift_figures(df: pd.DataFrame, duration_s: float, window_s: float) -> dict[
             "last": {c: percentile(ok.loc[last.index, c], 95) for c in STAGES},
         },
     }
+
+
+def _trend(by_minute: pd.Series) -> float:
+    """Least-squares slope of the per-minute p95 (s of lag per 10 minutes of talk)."""
+    if len(by_minute) < 2:
+        return float("nan")
+    return float(10 * np.polyfit(by_minute.index.to_numpy(float), by_minute.to_numpy(), 1)[0])
 
 
 def _over_target(ok: pd.DataFrame) -> dict[str, Any]:
@@ -259,8 +267,9 @@ def add_simulated(res: BenchResult, sim: dict[str, Any]) -> None:
         off["last_over_first"],
         "x",
         note=f"p95 {off['first_window_p95_s']:.0f} s in the first quarter, "
-        f"{off['last_window_p95_s']:.0f} s in the last (max {off['ear_to_ear_max_s']:.0f} s): "
-        f"queue_s grows with every sentence; {where}",
+        f"{off['last_window_p95_s']:.0f} s in the last (max {off['ear_to_ear_max_s']:.0f} s, "
+        f"+{off['ear_to_ear_p95_trend_s_per_10min']:.0f} s per 10 min): queue_s grows with every "
+        f"sentence; {where}",
     )
     ratio = on["last_over_first"]
     res.add(
@@ -270,7 +279,11 @@ def add_simulated(res: BenchResult, sim: dict[str, Any]) -> None:
         target=f"<= {TARGET_RATIO:g}",
         ok=_ratio_ok(ratio),
         note=f"p95 {on['first_window_p95_s']:.2f} s in the first quarter, "
-        f"{on['last_window_p95_s']:.2f} s in the last; max_lag_s {MAX_LAG_S:g}, "
+        f"{on['last_window_p95_s']:.2f} s in the last; per-minute p95 "
+        f"{min(on['ear_to_ear_p95_by_minute_s'], default=np.nan):.2f}-"
+        f"{max(on['ear_to_ear_p95_by_minute_s'], default=np.nan):.2f}"
+        f" s, trend {on['ear_to_ear_p95_trend_s_per_10min']:+.2f} s per 10 min; "
+        f"max_lag_s {MAX_LAG_S:g}, "
         f"max_speedup {MAX_SPEEDUP:g}, speed+skip"
         + ("" if _ratio_ok(ratio) is not False else _growth(on)),
     )
