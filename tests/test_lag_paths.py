@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import speechlike
-from test_lag_session import CPS, dense_talk, scaled
 
 from s2st_kit import MemorySink, MemorySource, PacedSink, Pipeline, PipelineConfig, SessionClock
 from s2st_kit.engines import Engines
@@ -16,6 +14,8 @@ from s2st_kit.engines.simulated import (
     SimulatedSynthesizer,
     SimulatedTranslator,
 )
+from s2st_kit.workloads import CHARS_PER_S as CPS
+from s2st_kit.workloads import dense_talk, scaled_model, talk_audio
 
 
 class NoRateSynthesizer:
@@ -40,15 +40,15 @@ class NoRateSynthesizer:
 
 
 async def talk_session(synth_for, *, k=40, minutes=2.0, translator=None, max_lag_s=3.0, **config):
-    script, duration = dense_talk(minutes)
-    model = scaled(PRESETS["cloud-like"], k)
+    talk = dense_talk(minutes)
+    script, duration = talk.script, talk.duration_s
+    model = scaled_model(PRESETS["cloud-like"], k)
     engines = Engines(
         SimulatedRecognizer(script, preset=model),
         translator or SimulatedTranslator(preset=model),
         synth_for(SimulatedSynthesizer(preset=model, chars_per_s=CPS)),
     )
-    spans = [(a, b) for _, a, b in script]
-    src = MemorySource(speechlike(duration, 16000, spans), 16000, realtime=True, speed=k)
+    src = MemorySource(talk_audio(duration, talk.spans), 16000, realtime=True, speed=k)
     sink = MemorySink()
     pipe = Pipeline(engines, PipelineConfig(max_lag_s=max_lag_s, **config), source=src,
                     sink=PacedSink(sink, speed=k), clock=SessionClock(scale=k))  # fmt: skip
