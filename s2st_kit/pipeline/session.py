@@ -26,7 +26,7 @@ from ..audio.sinks import WavSink
 from ..clock import SessionClock
 from ..config import PipelineConfig
 from ..engines import Engines
-from ..engines.protocols import AudioSink, AudioSource, PacedSource
+from ..engines.protocols import AudioSink, AudioSource
 from ..errors import PipelineError, PipelineStateError, S2STError
 from ..events import ErrorEvent, Event, SegmentCommitted, StateChanged
 from ..log import SegmentLog
@@ -116,11 +116,7 @@ class Pipeline:
         self._task: asyncio.Task[SegmentLog] | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._drain = True
-        if isinstance(source, PacedSource):
-            speed = float(source.speed) / self.clock.scale  # audio s per session s
-            self.speech = SpeechTimes(realtime=bool(source.realtime), speed=speed)
-        else:  # a source that does not say is live
-            self.speech = SpeechTimes(realtime=True, speed=1.0)
+        self.speech = SpeechTimes.for_source(source, clock_scale=self.clock.scale)
         self.playback = PlaybackScheduler(
             sink, self.clock, self.bus.emit, self.log.append, self.config.lag_controller()
         )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from bisect import bisect_left
 
+from ..engines.protocols import PacedSource
+
 __all__ = ["SpeechTimes"]
 
 
@@ -28,6 +30,17 @@ class SpeechTimes:
         self.speed = speed or 1.0
         self._ends: list[float] = []  # stream position (s) at each chunk's end
         self._times: list[float] = []  # session time (s) it was delivered
+
+    @classmethod
+    def for_source(cls, source: object, *, clock_scale: float = 1.0) -> SpeechTimes:
+        """Speech times for ``source``: its pacing if it is a
+        :class:`~s2st_kit.engines.protocols.PacedSource`, else live at speed 1.0.
+
+        clock_scale: session seconds per wall second (a time-scaled simulation's clock).
+        """
+        if isinstance(source, PacedSource):
+            return cls(realtime=bool(source.realtime), speed=float(source.speed) / clock_scale)
+        return cls(realtime=True, speed=1.0 / clock_scale)
 
     def delivered(self, end_s: float, t: float) -> None:
         """The chunk ending at stream position ``end_s`` (s) arrived at session time ``t`` (s)."""
