@@ -28,7 +28,7 @@ of the model up by that factor; the real run uses 1.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -37,9 +37,10 @@ import pandas as pd
 from s2st_kit import MemorySink, MemorySource, PacedSink, Pipeline, PipelineConfig
 from s2st_kit.audio import read_audio
 from s2st_kit.datasets import load_manifest
-from s2st_kit.engines.simulated import PRESETS, LatencyModel, LogNormal
+from s2st_kit.engines.simulated import PRESETS
 from s2st_kit.errors import ConfigError
 from s2st_kit.metrics import add_derived, session_metrics
+from s2st_kit.workloads import scaled_model
 
 from .classic import run_classic
 from .common import BenchResult, percentile, simulated_engines, speech_array, talk_script
@@ -65,25 +66,6 @@ class BenchClip:
     def duration_s(self) -> float:
         """Length (s)."""
         return len(self.samples) / 16000
-
-
-def scaled_model(model: LatencyModel, factor: float) -> LatencyModel:
-    """``model`` with every latency divided by ``factor`` (the synthesis RTF too)."""
-    if factor == 1:
-        return model
-
-    def s(d: LogNormal) -> LogNormal:
-        return LogNormal(d.median / factor, None if d.p95 is None else d.p95 / factor)
-
-    return replace(
-        model,
-        asr_final_lag=s(model.asr_final_lag),
-        asr_partial_lag=s(model.asr_partial_lag),
-        mt=s(model.mt),
-        mt_per_char=model.mt_per_char / factor,
-        tts_first_audio=s(model.tts_first_audio),
-        tts_rtf=model.tts_rtf / factor,
-    )
 
 
 def load_clips(

@@ -17,6 +17,7 @@ from s2st_kit.engines.simulated import (
     SimulatedSynthesizer,
     SimulatedTranslator,
 )
+from s2st_kit.workloads import talk_audio
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
@@ -29,12 +30,7 @@ SCRIPT = [
 
 def speechlike(duration_s: float, rate: int = 16000, spans=None) -> np.ndarray:
     """Tone bursts where ``spans`` (s) say speech is, silence elsewhere; int16."""
-    t = np.arange(round(duration_s * rate)) / rate
-    x = np.zeros_like(t)
-    for a, b in spans or []:
-        m = (t >= a) & (t < b)
-        x[m] = 0.3 * np.sin(2 * np.pi * 180 * t[m]) * (0.6 + 0.4 * np.sin(2 * np.pi * 4 * t[m]))
-    return np.round(x * 32767).astype(np.int16)
+    return talk_audio(duration_s, spans or [], rate)
 
 
 def make_engines(script=SCRIPT, *, preset="instant", seed=0, faults: Faults | None = None, **rec):
