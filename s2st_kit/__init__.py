@@ -38,7 +38,16 @@ from .errors import (
 from .log import SegmentLog
 from .pipeline import Pipeline, PipelineState, PipelineStats, validate
 from .policy import Commit, make_policy
-from .records import SEGMENT_COLUMNS, AudioChunk, Segment, Transcript, Translation, Voice, Word
+from .records import (
+    SEGMENT_COLUMNS,
+    AudioChunk,
+    Segment,
+    Transcript,
+    Translation,
+    Voice,
+    Word,
+    WordMark,
+)
 from .retry import RetryPolicy
 
 __version__ = "0.1.0"
@@ -82,6 +91,7 @@ __all__ = [
     "Voice",
     "WavSink",
     "Word",
+    "WordMark",
     "__version__",
     "make_policy",
     "validate",

@@ -34,10 +34,16 @@ logger = logging.getLogger(__name__)
 _STR_COLUMNS = {
     "session_id", "source_lang", "target_lang", "detected_lang", "asr_engine", "mt_engine",
     "tts_engine", "voice", "policy", "transcript", "translation", "status", "error",
+    "listener", "party",
 }  # fmt: skip
 _INT_COLUMNS = {"segment_id", "chunk_ms", "n_partials", "chars_translated", "chars_synthesized"}
 #: Columns added after the first edition, with the value a log written before them means.
-_ADDED_COLUMNS: dict[str, Any] = {"speed": 1.0, "lag_at_play_s": None}
+_ADDED_COLUMNS: dict[str, Any] = {
+    "speed": 1.0,
+    "lag_at_play_s": None,
+    "listener": None,
+    "party": None,
+}
 
 
 def _clean(value: Any) -> Any:

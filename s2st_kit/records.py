@@ -22,6 +22,7 @@ __all__ = [
     "Translation",
     "Voice",
     "Word",
+    "WordMark",
 ]
 
 
@@ -85,6 +86,25 @@ class Word:
     end_s: float
     stable: bool = False
     confidence: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WordMark:
+    """One word of synthesized speech, as the synthesizer timed it.
+
+    text: the word. start_s / end_s: its position in the audio the same synthesis call
+    yields (s from that call's first sample, at the speed the engine spoke it; ``end_s``
+    None when the engine gives only starts — the next word's start or the audio's end then
+    closes it). char_start / char_end: the word's span in the text that was synthesized
+    (``None`` when unknown). Times are never session-clock times: the pipeline maps them
+    onto the playback timeline (and divides by any time-stretch it applied itself).
+    """
+
+    text: str
+    start_s: float
+    end_s: float | None = None
+    char_start: int | None = None
+    char_end: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +185,10 @@ class Segment:
     the playback speed lag control chose (1.0 = natural; the synthesizer's own rate or a
     time-stretch) and ``lag_at_play_s`` how far behind the speaker the segment was when the
     controller last looked (s, just before it played or was skipped; None without control).
+
+    ``listener`` names the branch a row belongs to when one speech stream is translated for
+    several listeners (by default the target language, e.g. ``"es"``); ``party`` names the
+    speaker's side in a two-party conversation (``"a"`` / ``"b"``; None otherwise).
     """
 
     session_id: str
@@ -201,6 +225,8 @@ class Segment:
     chars_synthesized: int = 0
     status: SegmentStatus = "ok"
     error: str | None = None
+    listener: str | None = None
+    party: str | None = None
     utterance_id: int | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:

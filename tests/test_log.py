@@ -24,7 +24,7 @@ DESIGN_COLUMNS = """session_id segment_id source_lang target_lang detected_lang 
 tts_engine voice chunk_ms policy audio_start_s audio_end_s transcript translation n_partials
 asr_confidence t_speech_end t_first_partial t_asr_final t_mt_start t_mt_end t_tts_start
 t_tts_first_audio t_tts_end t_play_start t_play_end tts_audio_s speed lag_at_play_s chars_translated
-chars_synthesized status error""".split()
+chars_synthesized status error listener party""".split()
 
 
 def test_columns_exactly_as_designed():

@@ -9,7 +9,7 @@ EXPECTED = {
     "Pipeline", "PipelineConfig", "PipelineError", "PipelineState", "PipelineStateError",
     "PipelineStats", "QueueOverflowError", "RetryPolicy", "S2STError", "Segment", "SegmentLog", "SessionClock",
     "StreamClosedError", "ThrottledError", "Transcript", "Translation", "UnsupportedLanguageError",
-    "UnsupportedVoiceError", "Voice", "WavSink", "Word", "__version__", "make_policy", "validate",
+    "UnsupportedVoiceError", "Voice", "WavSink", "Word", "WordMark", "__version__", "make_policy", "validate",
 }  # fmt: skip
 
 
@@ -27,7 +27,7 @@ SUBMODULES = {
     "s2st_kit.engines.protocols": {
         "AudioSink", "AudioSource", "PacedSource", "Recognizer", "SupportsBrevity",
         "SupportsCaptureDelay", "SupportsCheckPair", "SupportsConfigure", "SupportsLoad",
-        "SupportsLoadPairs", "SupportsRate", "SupportsVoiceCatalogue", "Synthesizer", "Translator",
+        "SupportsLoadPairs", "SupportsRate", "SupportsVoiceCatalogue", "SupportsWordTiming", "Synthesizer", "Translator",
     },
 }  # fmt: skip
 

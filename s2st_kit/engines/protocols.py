@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from ..records import AudioChunk, Transcript, Translation, Voice
+from ..records import AudioChunk, Transcript, Translation, Voice, WordMark
 
 if TYPE_CHECKING:
     from ..config import PipelineConfig
@@ -31,6 +31,7 @@ __all__ = [
     "SupportsLoadPairs",
     "SupportsRate",
     "SupportsVoiceCatalogue",
+    "SupportsWordTiming",
     "Synthesizer",
     "Translator",
 ]
@@ -279,3 +280,22 @@ class SupportsBrevity(Protocol):
     def brevity_supported(self, source: str, target: str) -> bool: ...
 
     async def translate_brief(self, text: str, *, source: str, target: str) -> Translation: ...
+
+
+@runtime_checkable
+class SupportsWordTiming(Protocol):
+    """A synthesizer that says when each word is spoken (captions, highlights, per-word lag).
+
+    ``synthesize_marked(text, voice=…, language=…, speed=s)`` is :meth:`Synthesizer.synthesize`
+    (or :meth:`SupportsRate.synthesize_at` when ``speed`` is not 1.0 and the engine has a
+    rate) yielding :class:`~s2st_kit.records.WordMark` items among the audio chunks. A mark
+    may come before or after the audio it times; its times are positions in the audio this
+    call yields (s from its first sample), so the pipeline can map them onto playback.
+    Polly: speech marks (a second request, ``OutputFormat=json``); eSpeak NG: word events
+    from its synth callback; simulated: proportional to characters. A synthesizer without
+    it gets an estimate, flagged ``estimated`` in the words table.
+    """
+
+    def synthesize_marked(
+        self, text: str, *, voice: str, language: str, speed: float = 1.0
+    ) -> AsyncIterator[AudioChunk | WordMark]: ...
