@@ -52,7 +52,8 @@ from ..errors import (
     UnsupportedLanguageError,
     UnsupportedVoiceError,
 )
-from ..records import AudioChunk, Transcript, Translation, Voice, Word
+from ..records import AudioChunk, Transcript, Translation, Voice, Word, WordMark
+from ..words import estimate_marks
 from . import Engines
 
 __all__ = [
@@ -567,6 +568,11 @@ class SimulatedSynthesizer:
     :meth:`synthesize_at` speaks ``speed`` times faster — the natural duration divided by
     ``speed``, syllables faster, pitch unchanged — with the same latency model (time to
     first audio, and ``tts_rtf`` per second of audio produced).
+
+    Has word timing (:class:`~s2st_kit.engines.protocols.SupportsWordTiming`):
+    :meth:`synthesize_marked` times each word in proportion to its characters over the
+    rendered audio (:func:`s2st_kit.words.estimate_marks`), each mark just before the chunk
+    its word starts in.
     """
 
     #: The fastest speed :meth:`synthesize_at` renders (× natural; no engine limit here).
@@ -630,11 +636,38 @@ class SimulatedSynthesizer:
             raise ConfigError(f"speed must be a positive number (× natural), got {speed}")
         return self._synth(text, voice, speed)
 
+    def synthesize_marked(
+        self, text: str, *, voice: str, language: str, speed: float = 1.0
+    ) -> AsyncIterator[AudioChunk | WordMark]:
+        """:meth:`synthesize_at` (``speed``, default natural) with a
+        :class:`~s2st_kit.records.WordMark` per word among the chunks (see class docs)."""
+        self._check_voice(voice, language)
+        if not (speed > 0 and math.isfinite(speed)):
+            raise ConfigError(f"speed must be a positive number (× natural), got {speed}")
+        return self._marked(text, voice, speed)
+
+    async def _marked(
+        self, text: str, voice: str, speed: float
+    ) -> AsyncIterator[AudioChunk | WordMark]:
+        marks = estimate_marks(text, self.n_samples(text, speed) / self.sample_rate)
+        marks.reverse()
+        async for chunk in self._synth(text, voice, speed):
+            while marks and marks[-1].start_s < chunk.end_s:
+                yield marks.pop()
+            yield chunk
+        while marks:
+            yield marks.pop()
+
     def _check_voice(self, voice: str, language: str) -> None:
         if voice not in {v.id for v in self._voices}:
             raise UnsupportedVoiceError(
                 f"unknown simulated voice {voice!r}; e.g. {self.default_voice(language)!r}"
             )
+
+    def n_samples(self, text: str, speed: float = 1.0) -> int:
+        """Length of the waveform for ``text`` at ``speed`` (samples; see :meth:`render_at`)."""
+        duration = max(0.3, len(text) / self.chars_per_s) / speed
+        return max(2, round(duration * self.sample_rate))
 
     def render(self, text: str, voice: str) -> np.ndarray:
         """The whole waveform for ``text`` as int16 at natural speed (no latency)."""
@@ -647,8 +680,7 @@ class SimulatedSynthesizer:
         (rounded to whole samples); the syllable rate (≈ 4/s natural) scales with it, the
         pitch does not — like a synthesizer's own rate, unlike resampling.
         """
-        duration = max(0.3, len(text) / self.chars_per_s) / speed
-        n = max(2, round(duration * self.sample_rate))
+        n = self.n_samples(text, speed)
         t = np.arange(n) / self.sample_rate
         f0 = 120.0 if voice.endswith("2") else 200.0
         rng = np.random.default_rng(

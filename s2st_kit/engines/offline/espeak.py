@@ -32,7 +32,7 @@ import importlib.util
 import logging
 import math
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +45,7 @@ from ...errors import (
     UnsupportedLanguageError,
     UnsupportedVoiceError,
 )
-from ...records import AudioChunk, Voice
+from ...records import AudioChunk, Voice, WordMark
 
 __all__ = ["ESpeakSynthesizer", "create_synthesizer"]
 
@@ -66,14 +66,52 @@ _MIN_RATE, _MAX_RATE = 80, 450
 _BUFFER_MS = 50  # size of the blocks the callback receives (ms)
 _SAMPLE_RATE = 22050  # eSpeak NG's output rate (Hz); espeak_Initialize confirms it
 
+#: espeak_EVENT_TYPE values of speak_lib.h used here.
+_EVENT_LIST_TERMINATED = 0
+_EVENT_WORD = 1
+
+
+class _EspeakEvent(ctypes.Structure):
+    """espeak_EVENT of speak_lib.h (eSpeak NG 1.51+): one synthesis event.
+
+    For espeakEVENT_WORD: ``text_position`` is the word's first character (1-based, in
+    characters of the text given to espeak_Synth), ``length`` its length in characters and
+    ``audio_position`` the time (ms) in this synthesis's output where the word starts.
+    """
+
+    _fields_ = [
+        ("type", ctypes.c_int),
+        ("unique_identifier", ctypes.c_uint),
+        ("text_position", ctypes.c_int),
+        ("length", ctypes.c_int),
+        ("audio_position", ctypes.c_int),
+        ("sample", ctypes.c_int),
+        ("user_data", ctypes.c_void_p),
+        ("id", ctypes.c_char * 8),  # union { int number; const char *name; char string[8]; }
+    ]
+
+
 _CALLBACK = ctypes.CFUNCTYPE(
-    ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p
+    ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_EspeakEvent)
 )
 
 #: espeak language codes without an ISO 639-1 form that have a close one.
 _LANG_ALIASES = {"cmn": "zh", "yue": "zh"}
 #: preferred default voice per language (otherwise the voice named like the language).
 _DEFAULTS = {"en": "en-US", "pt": "pt-BR", "zh": "cmn", "es": "es", "fr": "fr", "de": "de"}
+#: female variants (espeak-ng-data/voices/!v) listed with every voice as ``"<id>+f3"``: the
+#: library's own voices are nearly all male (Spanish: "es" and "es-419", both male).
+FEMALE_VARIANTS = ("f1", "f2", "f3", "f4")
+
+
+def _with_variants(voices: list[Voice]) -> list[Voice]:
+    """``voices`` followed by each one's :data:`FEMALE_VARIANTS` (``"es+f3"``, female)."""
+    variants = [
+        Voice(id=f"{v.id}+{f}", name=f"{v.name}, female variant {f}", language=v.language,
+              locale=v.locale, gender="female", engines=v.engines)
+        for v in voices for f in FEMALE_VARIANTS
+    ]  # fmt: skip
+    return [*voices, *variants]
 
 
 class _EspeakVoice(ctypes.Structure):
@@ -178,9 +216,29 @@ def _list_voices(lib: Any) -> list[Voice]:
     return voices
 
 
-#: what the eSpeak thread hands to the awaiting coroutine: a block of PCM, the error that
-#: ended the synthesis, or None at the end of the utterance.
-_Item = bytes | BaseException | None
+#: what the eSpeak thread hands to the awaiting coroutine: a block of PCM, a word mark (only
+#: when asked for), the error that ended the synthesis, or None at the end of the utterance.
+_Item = bytes | WordMark | BaseException | None
+
+
+def _word_marks(events: Any, text: str) -> list[WordMark]:
+    """The word events of one callback's event list (terminated by espeakEVENT_LIST_TERMINATED)
+    as marks: start (s) from ``audio_position``; the text and span from ``text_position`` /
+    ``length`` (characters, 1-based) in ``text``. eSpeak gives no word end (``end_s`` None)."""
+    marks: list[WordMark] = []
+    if not events:
+        return marks
+    i = 0
+    while (event := events[i]).type != _EVENT_LIST_TERMINATED:
+        i += 1
+        if event.type != _EVENT_WORD:
+            continue
+        first = max(event.text_position - 1, 0)
+        last = min(first + max(event.length, 0), len(text))
+        word = text[first:last].strip()
+        if word:
+            marks.append(WordMark(word, event.audio_position / 1000.0, None, first, last))
+    return marks
 
 
 @dataclass(slots=True)
@@ -188,6 +246,15 @@ class _Settings:
     voice: str
     rate: int
     pitch: int
+
+
+@dataclass(slots=True)
+class _Job:
+    """The synthesis in progress: where its items go, its text, whether to report words."""
+
+    channel: ThreadChannel[_Item]
+    text: str
+    marks: bool
 
 
 class _ESpeakHost:
@@ -204,7 +271,7 @@ class _ESpeakHost:
         self.refs = 0
         self._initialized = False
         self._callback = _CALLBACK(self._on_audio)  # kept alive as long as the host
-        self._channel: ThreadChannel[_Item] | None = None
+        self._job: _Job | None = None
         self._current: _Settings | None = None
         self._executor = executor("espeak")
         self._loaded = self._executor.submit(self._initialize)
@@ -239,11 +306,16 @@ class _ESpeakHost:
         self.sample_rate = int(rate)
 
     def _on_audio(self, wav: Any, n_samples: int, events: Any) -> int:
-        channel = self._channel
-        if channel is None or channel.closed:
+        job = self._job
+        if job is None or job.channel.closed:
             return 1  # abort synthesis
+        channel = job.channel
         if wav and n_samples > 0 and not channel.put(ctypes.string_at(wav, n_samples * 2)):
             return 1
+        if job.marks:
+            for mark in _word_marks(events, job.text):
+                if not channel.put(mark):
+                    return 1
         return 0
 
     def _apply(self, settings: _Settings) -> None:
@@ -255,17 +327,18 @@ class _ESpeakHost:
         self.lib.espeak_SetParameter(_PARAM_PITCH, settings.pitch, 0)
         self._current = _Settings(settings.voice, settings.rate, settings.pitch)
 
-    def _synthesize(self, text: str, settings: _Settings, channel: ThreadChannel[_Item]) -> None:
+    def _synthesize(self, settings: _Settings, job: _Job) -> None:
+        channel = job.channel
         try:
             self._apply(settings)
-            data = text.encode("utf-8") + b"\0"
-            self._channel = channel
+            data = job.text.encode("utf-8") + b"\0"
+            self._job = job
             try:
                 err = self.lib.espeak_Synth(
                     data, len(data), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None
                 )
             finally:
-                self._channel = None
+                self._job = None
             if err != 0 and not channel.closed:
                 raise EngineError(f"espeak_Synth failed with code {err}", engine="espeak-ng")
             channel.put(None)
@@ -277,10 +350,8 @@ class _ESpeakHost:
             self.lib.espeak_Terminate()
 
     # -- from any thread -----------------------------------------------------------------
-    def submit(
-        self, text: str, settings: _Settings, channel: ThreadChannel[_Item]
-    ) -> concurrent.futures.Future[None]:
-        return self._executor.submit(self._synthesize, text, settings, channel)
+    def submit(self, settings: _Settings, job: _Job) -> concurrent.futures.Future[None]:
+        return self._executor.submit(self._synthesize, settings, job)
 
     def shutdown(self) -> None:
         """(Blocking.) Terminate the library in its thread and end the thread."""
@@ -399,7 +470,7 @@ class ESpeakSynthesizer:
         if self._voices is None:
             self.sample_rate = host.sample_rate
             self._ids = {v.id.lower(): v for v in host.voices}
-            self._voices = list(host.voices)
+            self._voices = _with_variants(host.voices)
         return self._voices
 
     def _catalogue(self) -> list[Voice]:
@@ -472,7 +543,31 @@ class ESpeakSynthesizer:
         English 0.81 / 0.70 / 0.52, Spanish 0.81 / 0.71 / 0.57 — against 0.80 / 0.67 / 0.50
         for an exact rate (tests/test_offline_espeak.py checks 1.5 within ±10 %).
         """
-        return self._speak(text, voice, language, self.rate_at(speed))
+        return self._chunks(self._speak(text, voice, language, self.rate_at(speed)))
+
+    # -- word timing (SupportsWordTiming) ---------------------------------------------------
+    def synthesize_marked(
+        self, text: str, *, voice: str | None = None, language: str = "en", speed: float = 1.0
+    ) -> AsyncIterator[AudioChunk | WordMark]:
+        """:meth:`synthesize_at` (or :meth:`synthesize` at 1.0) with eSpeak's word events
+        among the chunks: a :class:`~s2st_kit.records.WordMark` per word with its start (s
+        from this call's first sample, at the rate spoken; from the event's
+        ``audio_position``, ms), no end, and its character span in ``text``. A mark follows
+        the chunk in which eSpeak reported it (the word starts in or before that chunk).
+        """
+        rate = self.rate if speed == 1.0 else self.rate_at(speed)
+        return self._speak(text, voice, language, rate, marks=True)
+
+    @staticmethod
+    async def _chunks(
+        items: AsyncGenerator[AudioChunk | WordMark, None],
+    ) -> AsyncIterator[AudioChunk]:
+        try:
+            async for item in items:
+                if isinstance(item, AudioChunk):
+                    yield item
+        finally:
+            await items.aclose()  # stops the eSpeak thread at once when the consumer stops
 
     # -- synthesis --------------------------------------------------------------------
     def synthesize(
@@ -484,11 +579,11 @@ class ESpeakSynthesizer:
         default for ``language``. Chunk ``start_s`` counts from 0 within this utterance.
         Requests are served one at a time (one eSpeak thread per process).
         """
-        return self._speak(text, voice, language, self.rate)
+        return self._chunks(self._speak(text, voice, language, self.rate))
 
     async def _speak(
-        self, text: str, voice: str | None, language: str, rate: int
-    ) -> AsyncIterator[AudioChunk]:
+        self, text: str, voice: str | None, language: str, rate: int, *, marks: bool = False
+    ) -> AsyncGenerator[AudioChunk | WordMark, None]:
         host = self._open_host()
         await host.ready()
         self._adopt(host)
@@ -496,12 +591,15 @@ class ESpeakSynthesizer:
         if not text.strip():
             return
         channel: ThreadChannel[_Item] = ThreadChannel(self.max_queued_chunks)
-        future = host.submit(text, _Settings(chosen, rate, self.pitch), channel)
+        future = host.submit(_Settings(chosen, rate, self.pitch), _Job(channel, text, marks))
         position = 0
         try:
             while (item := await channel.get()) is not None:
                 if isinstance(item, BaseException):
                     raise item
+                if isinstance(item, WordMark):
+                    yield item
+                    continue
                 chunk = AudioChunk(item, self.sample_rate, position / self.sample_rate)
                 position += chunk.n_samples
                 yield chunk
