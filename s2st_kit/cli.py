@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from .cli_captions import add_captions_command
 from .config import POLICIES, PipelineConfig
 from .engines import BUNDLES
 from .errors import AudioFormatError, ConfigError, DeviceError, S2STError
@@ -792,7 +793,7 @@ def _add_report_commands(sub: Any) -> None:
     sw.set_defaults(func=_cmd_sweep)
 
 
-_EXTRA_COMMANDS: list[Any] = [_add_report_commands]
+_EXTRA_COMMANDS: list[Any] = [_add_report_commands, add_captions_command]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,308 @@
+"""Captions: WebVTT and SRT from a session's words table (or its segment log alone).
+
+Cue times are positions in the **input stream** (s from the input recording's first sample),
+so a caption file lines up with the recording the session heard: source captions show what
+was said when it was said; target captions show the translation when the listener heard it
+(its playback, mapped through :class:`~s2st_kit.words.InputClock`). Segments that were
+skipped, dropped or failed have no target captions.
+
+Cues are written through the libraries, never by string formatting: ``webvtt-py``
+(:class:`webvtt.WebVTT` of :class:`webvtt.Caption`, times from its ``Timestamp``) and ``srt``
+(:class:`srt.Subtitle`, :func:`srt.compose`). ``word_timestamps=True`` puts a WebVTT
+timestamp tag before each word after the first (``Hola <00:00:01.200>mundo``: players that
+support it highlight word by word, karaoke style). webvtt-py has no object for these inline
+tags — its captions keep cue text with tags in ``raw_text`` and strip them in ``text`` — so
+each tag is the library's own ``Timestamp`` rendering inside ``<…>``; SRT has no such tags.
+
+A cue holds one segment's words, split into cues of at most ``max_chars`` characters (two
+lines of at most ``line_chars``). Without a words table (a log from before word timing) the
+words are spread over each segment's span in proportion to characters
+(:func:`~s2st_kit.words.estimate_marks`): source over ``audio_start_s``–``audio_end_s``,
+target over ``t_play_start``–``t_play_end``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import textwrap
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+import srt
+import webvtt
+from webvtt.models import Timestamp
+
+from .errors import ConfigError, S2STError
+from .log import SegmentLog
+from .words import InputClock, Side, WordLog, estimate_marks, words_path
+
+__all__ = [
+    "CaptionFormat",
+    "Cue",
+    "build_cues",
+    "load_session",
+    "to_srt",
+    "to_vtt",
+    "write_captions",
+]
+
+CaptionFormat = Literal["vtt", "srt"]
+
+_Segments = SegmentLog | pd.DataFrame
+_Words = WordLog | pd.DataFrame | None
+
+
+@dataclass(frozen=True, slots=True)
+class Cue:
+    """One caption: ``start_s`` / ``end_s`` in the input stream (s), its text, the segment it
+    comes from (and which of its cues: ``part`` 0, 1, …) and its words as (word, start, end)
+    in the input stream (s)."""
+
+    start_s: float
+    end_s: float
+    text: str
+    segment_id: int
+    words: tuple[tuple[str, float, float], ...]
+    part: int = 0
+
+
+def load_session(log: str | os.PathLike[str]) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """A saved session's segment log and its words table (``None`` when it has none).
+
+    log: the segment log (``.parquet`` or ``.jsonl``); the words table is looked up beside
+    it (:func:`~s2st_kit.words.words_path`: Parquet, else the JSONL twin).
+    """
+    path = Path(log)
+    segments = SegmentLog.load(path).raw_frame()
+    for suffix in (".parquet", ".jsonl"):
+        candidate = words_path(path, suffix=suffix)
+        if candidate.exists():
+            return segments, WordLog.load(candidate).to_pandas()
+    return segments, None
+
+
+def build_cues(
+    segments: _Segments,
+    words: _Words = None,
+    *,
+    side: Side = "target",
+    listener: str | None = None,
+    party: str | None = None,
+    max_chars: int = 84,
+) -> list[Cue]:
+    """The cues of one side of a session (times in the input stream, s; see module docs).
+
+    listener / party: keep only that branch's rows. With several listeners in the log, the
+    target side needs one named (ConfigError otherwise); source captions take the first
+    listener's copy of each segment.
+    """
+    if side not in ("source", "target"):
+        raise ConfigError(f"side must be 'source' or 'target', got {side!r}")
+    if max_chars < 10:
+        raise ConfigError(f"max_chars must be at least 10, got {max_chars}")
+    seg = segments.raw_frame() if isinstance(segments, SegmentLog) else segments
+    clock = InputClock.from_segments(seg)
+    table = words.to_pandas() if isinstance(words, WordLog) else words
+    if table is None:
+        table = _estimated_words(seg, side)
+    rows = _select(table[table["side"] == side], side, listener, party)
+    cues: list[Cue] = []
+    for sid, group in rows.sort_values(["segment_id", "word_index"]).groupby("segment_id"):
+        timed = [
+            (str(w), max(clock.to_input(s), 0.0), max(clock.to_input(e), 0.0))
+            for w, s, e in zip(group["word"], group["start_s"], group["end_s"], strict=True)
+        ]
+        cues += _split(int(str(sid)), timed, max_chars)
+    return cues
+
+
+def _select(
+    rows: pd.DataFrame, side: Side, listener: str | None, party: str | None
+) -> pd.DataFrame:
+    if party is not None:
+        rows = rows[rows["party"] == party]
+    listeners = sorted({str(v) for v in rows["listener"].dropna().unique()})
+    if listener is not None:
+        if listener not in listeners:
+            known = ", ".join(listeners) or "none recorded"
+            raise ConfigError(f"no {side} words for listener {listener!r} (listeners: {known})")
+        return rows[rows["listener"] == listener]
+    if len(listeners) > 1:
+        if side == "target":
+            raise ConfigError(
+                f"this session has several listeners ({', '.join(listeners)}): name one"
+            )
+        return rows[rows["listener"] == listeners[0]]
+    return rows
+
+
+def _estimated_words(seg: pd.DataFrame, side: Side) -> pd.DataFrame:
+    """A words table spread over each segment's span (for a log without one)."""
+    clock = InputClock.from_segments(seg)
+    records = []
+    for row in seg.to_dict("records"):
+        if side == "source":
+            text, a, b = row["transcript"], row["audio_start_s"], row["audio_end_s"]
+            a, b = (
+                (None, None)
+                if a is None or b is None
+                else (clock.to_session(a), clock.to_session(b))
+            )
+        else:
+            ok = row["status"] == "ok" and row["t_play_start"] is not None
+            text, a, b = row["translation"], row["t_play_start"], row["t_play_end"]
+            a, b = (a, b) if ok else (None, None)
+        if a is None or b is None or pd.isna(a) or pd.isna(b) or not text:
+            continue
+        for i, m in enumerate(estimate_marks(str(text), float(b) - float(a))):
+            end = m.end_s if m.end_s is not None else m.start_s
+            records.append(
+                {"segment_id": row["segment_id"], "listener": row.get("listener"),
+                 "party": row.get("party"), "side": side, "word_index": i, "word": m.text,
+                 "start_s": float(a) + m.start_s, "end_s": float(a) + end}
+            )  # fmt: skip
+    columns = ["segment_id", "listener", "party", "side", "word_index", "word", "start_s", "end_s"]
+    return pd.DataFrame(records, columns=columns)
+
+
+def _split(segment_id: int, words: Sequence[tuple[str, float, float]], max_chars: int) -> list[Cue]:
+    """One segment's words as cues of at most ``max_chars`` characters each."""
+    cues: list[Cue] = []
+    current: list[tuple[str, float, float]] = []
+    for word in words:
+        if current and len(" ".join(w for w, _, _ in [*current, word])) > max_chars:
+            cues.append(_cue(segment_id, current, len(cues)))
+            current = []
+        current.append(word)
+    if current:
+        cues.append(_cue(segment_id, current, len(cues)))
+    return cues
+
+
+def _cue(segment_id: int, words: list[tuple[str, float, float]], part: int) -> Cue:
+    start = words[0][1]
+    end = max(start, max(e for _, _, e in words))
+    return Cue(start, end, " ".join(w for w, _, _ in words), segment_id, tuple(words), part)
+
+
+# -- writing -------------------------------------------------------------------------------
+def _lines(words: Sequence[str], line_chars: int) -> list[list[int]]:
+    """Indices of ``words`` per caption line (greedy wrap at ``line_chars``)."""
+    wrapped = textwrap.wrap(" ".join(words), line_chars, break_long_words=False)
+    out, i = [], 0
+    for line in wrapped:
+        n = len(line.split())
+        out.append(list(range(i, i + n)))
+        i += n
+    return out
+
+
+def _vtt_text(cue: Cue, *, word_timestamps: bool, line_chars: int) -> str:
+    words = [w for w, _, _ in cue.words]
+    lines = []
+    for idx in _lines(words, line_chars):
+        parts = []
+        for i in idx:
+            _, start, _ = cue.words[i]
+            if word_timestamps and i > 0:
+                at = min(max(start, cue.start_s), cue.end_s)
+                parts.append(f"<{Timestamp.from_seconds(at)}>{words[i]}")
+            else:
+                parts.append(words[i])
+        lines.append(" ".join(parts))
+    return "\n".join(lines)
+
+
+def to_vtt(
+    segments: _Segments,
+    words: _Words = None,
+    *,
+    side: Side = "target",
+    listener: str | None = None,
+    party: str | None = None,
+    word_timestamps: bool = False,
+    max_chars: int = 84,
+    line_chars: int = 42,
+) -> str:
+    """The session's captions of ``side`` as a WebVTT document (see module docs)."""
+    cues = build_cues(
+        segments, words, side=side, listener=listener, party=party, max_chars=max_chars
+    )
+    doc = webvtt.WebVTT(
+        captions=[
+            webvtt.Caption(
+                start=str(Timestamp.from_seconds(c.start_s)),
+                end=str(Timestamp.from_seconds(c.end_s)),
+                text=_vtt_text(c, word_timestamps=word_timestamps, line_chars=line_chars),
+                identifier=f"segment-{c.segment_id}.{c.part}",
+            )
+            for c in cues
+        ]
+    )
+    return doc.content
+
+
+def to_srt(
+    segments: _Segments,
+    words: _Words = None,
+    *,
+    side: Side = "target",
+    listener: str | None = None,
+    party: str | None = None,
+    max_chars: int = 84,
+    line_chars: int = 42,
+) -> str:
+    """The session's captions of ``side`` as an SRT document (see module docs)."""
+    cues = build_cues(
+        segments, words, side=side, listener=listener, party=party, max_chars=max_chars
+    )
+    subs = [
+        srt.Subtitle(
+            index=k + 1,
+            start=_timedelta(c.start_s),
+            end=_timedelta(c.end_s),
+            content="\n".join(
+                " ".join(c.words[i][0] for i in idx)
+                for idx in _lines([w for w, _, _ in c.words], line_chars)
+            ),
+        )
+        for k, c in enumerate(cues)
+    ]
+    return str(srt.compose(subs, reindex=False))
+
+
+def _timedelta(seconds: float) -> datetime.timedelta:
+    return datetime.timedelta(milliseconds=round(seconds * 1000))
+
+
+def write_captions(
+    path: str | os.PathLike[str],
+    segments: _Segments,
+    words: _Words = None,
+    *,
+    side: Side = "target",
+    listener: str | None = None,
+    party: str | None = None,
+    fmt: CaptionFormat | str | None = None,
+    word_timestamps: bool = False,
+) -> Path:
+    """Write :func:`to_vtt` or :func:`to_srt` to ``path`` (format from ``fmt`` or the suffix)."""
+    p = Path(path)
+    chosen = fmt or p.suffix.lstrip(".").lower()
+    if chosen == "vtt":
+        text = to_vtt(segments, words, side=side, listener=listener, party=party,
+                      word_timestamps=word_timestamps)  # fmt: skip
+    elif chosen == "srt":
+        text = to_srt(segments, words, side=side, listener=listener, party=party)
+    else:
+        raise ConfigError(f"caption format must be vtt or srt, got {chosen!r} ({p})")
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise S2STError(f"cannot write {p}: {exc}") from exc
+    return p

@@ -1,0 +1,146 @@
+"""Captions: cues from the words table, WebVTT/SRT written through webvtt-py / srt and parsed back."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import re
+
+import pytest
+import srt
+import webvtt
+from webvtt.models import Timestamp
+
+from s2st_kit.captions import build_cues, load_session, to_srt, to_vtt, write_captions
+from s2st_kit.errors import ConfigError
+from s2st_kit.log import SegmentLog
+from s2st_kit.records import Segment
+from s2st_kit.words import InputClock, WordLog, segment_rows, words_path
+
+OFFSET = 0.35  # the session clock runs this far behind the input stream (s)
+
+
+def _session(listeners=("es",)) -> tuple[SegmentLog, WordLog]:
+    """Two played segments and one skipped, per listener; session time = input + OFFSET."""
+    log, words = SegmentLog(), WordLog()
+    spec = [
+        (0, "hello there my friend", 0.5, 2.0, "hola allí mi amigo", 3.0, 4.6, "ok"),
+        (1, "how are you today", 3.0, 4.2, "cómo estás hoy", 5.0, 6.1, "ok"),
+        (2, "fine thanks", 5.0, 5.9, "bien gracias", None, None, "skipped"),
+    ]
+    for listener in listeners:
+        for sid, src, a0, a1, tgt, p0, p1, status in spec:
+            seg = Segment("s1", sid, "en", listener, listener=listener, transcript=src,
+                          translation=tgt, audio_start_s=a0, audio_end_s=a1,
+                          t_speech_end=a1 + OFFSET, t_play_start=p0, t_play_end=p1, status=status)  # fmt: skip
+            log.append(seg)
+            toks = src.split()
+            step = (a1 - a0) / len(toks)
+            words.extend(segment_rows(seg, "source", [
+                (w, a0 + OFFSET + i * step, a0 + OFFSET + (i + 0.8) * step) for i, w in enumerate(toks)]))  # fmt: skip
+            if p0 is not None:
+                toks = tgt.split()
+                step = (p1 - p0) / len(toks)
+                words.extend(segment_rows(seg, "target", [
+                    (w, p0 + i * step, p0 + (i + 1) * step) for i, w in enumerate(toks)]))  # fmt: skip
+    return log, words
+
+
+def test_input_clock_fits_the_segments() -> None:
+    log, _ = _session()
+    clock = InputClock.from_segments(log.raw_frame())
+    assert clock.rate == pytest.approx(1.0) and clock.offset_s == pytest.approx(OFFSET)
+    assert clock.to_input(clock.to_session(12.5)) == pytest.approx(12.5)
+
+
+def test_paced_faster_source_gets_its_rate() -> None:
+    log = SegmentLog()
+    for i in range(5):  # the input played at 2x: 2 s of stream per session second
+        log.append(Segment("s", i, "en", "es", audio_end_s=2.0 * i + 1, t_speech_end=i + 0.5 + 0.1))
+    clock = InputClock.from_segments(log.raw_frame())
+    assert clock.rate == pytest.approx(2.0) and clock.to_input(0.6) == pytest.approx(1.0)
+
+
+def test_source_cues_line_up_with_the_input_stream() -> None:
+    log, words = _session()
+    cues = build_cues(log, words, side="source")
+    assert [c.text for c in cues] == ["hello there my friend", "how are you today", "fine thanks"]
+    assert cues[0].start_s == pytest.approx(0.5) and cues[1].start_s == pytest.approx(3.0)
+
+
+def test_vtt_parses_back_and_matches_the_words_table_within_1ms() -> None:
+    log, words = _session()
+    clock = InputClock.from_segments(log.raw_frame())
+    table = words.to_pandas()
+    target = table[table.side == "target"].sort_values(["segment_id", "word_index"])
+    text = to_vtt(log, words, side="target", listener="es", word_timestamps=True)
+    parsed = webvtt.from_buffer(io.StringIO(text))
+    assert len(parsed) == 2  # the skipped segment has no target cue
+    for caption, (_, group) in zip(parsed, target.groupby("segment_id"), strict=True):
+        assert caption.text.split() == list(group.word)  # tags stripped by the library
+        starts = [clock.to_input(t) for t in group.start_s]
+        assert abs(caption.start_time.in_milliseconds() / 1000 - starts[0]) <= 0.001
+        end = clock.to_input(group.end_s.max())
+        assert abs(caption.end_time.in_milliseconds() / 1000 - end) <= 0.001
+        tags = re.findall(r"<([0-9:.]+)>", caption.raw_text)
+        assert len(tags) == len(starts) - 1
+        for tag, want in zip(tags, starts[1:], strict=True):
+            assert abs(Timestamp.from_string(tag).in_milliseconds() / 1000 - want) <= 0.001
+
+
+def test_srt_parses_back_and_matches_within_1ms() -> None:
+    log, words = _session()
+    cues = build_cues(log, words, side="source")
+    subs = list(srt.parse(to_srt(log, words, side="source")))
+    assert len(subs) == len(cues) == 3
+    for sub, cue in zip(subs, cues, strict=True):
+        assert abs(sub.start.total_seconds() - cue.start_s) <= 0.001
+        assert abs(sub.end.total_seconds() - cue.end_s) <= 0.001
+        assert sub.content.split() == cue.text.split()
+
+
+def test_long_segments_are_split_and_wrapped() -> None:
+    log, words = SegmentLog(), WordLog()
+    seg = Segment("s", 0, "en", "es", audio_start_s=0.0, audio_end_s=20.0, t_speech_end=20.0)
+    log.append(seg)
+    toks = [f"word{i:02d}" for i in range(40)]
+    words.extend(
+        segment_rows(seg, "source", [(w, i * 0.5, i * 0.5 + 0.4) for i, w in enumerate(toks)])
+    )
+    cues = build_cues(log, words, side="source", max_chars=42)
+    assert len(cues) > 5 and all(len(c.text) <= 42 for c in cues)
+    assert " ".join(c.text for c in cues).split() == toks
+    assert all(a.end_s <= b.start_s for a, b in itertools.pairwise(cues))
+    parsed = webvtt.from_string(to_vtt(log, words, side="source", line_chars=20))
+    assert all(len(line) <= 20 for c in parsed for line in c.text.split("\n"))
+
+
+def test_listeners_must_be_named_for_the_target_side() -> None:
+    log, words = _session(listeners=("es", "fr"))
+    with pytest.raises(ConfigError, match="several listeners"):
+        build_cues(log, words, side="target")
+    with pytest.raises(ConfigError, match="listeners: es, fr"):
+        build_cues(log, words, side="target", listener="de")
+    assert len(build_cues(log, words, side="target", listener="fr")) == 2
+    assert len(build_cues(log, words, side="source")) == 3  # one copy of what was said
+
+
+def test_a_log_without_words_gets_estimated_cues() -> None:
+    log, _ = _session()
+    cues = build_cues(log, None, side="target")
+    assert [c.segment_id for c in cues] == [0, 1]
+    clock = InputClock.from_segments(log.raw_frame())
+    assert cues[0].start_s == pytest.approx(clock.to_input(3.0))
+    assert cues[0].end_s <= clock.to_input(4.6) + 1e-9
+
+
+def test_files_round_trip_through_load_session(tmp_path) -> None:
+    log, words = _session()
+    log.save(tmp_path / "s.parquet")
+    words.save(words_path(tmp_path / "s.parquet"))
+    segments, table = load_session(tmp_path / "s.parquet")
+    assert table is not None and len(table) == len(words)
+    out = write_captions(tmp_path / "t.srt", segments, table, side="target")
+    assert len(list(srt.parse(out.read_text()))) == 2
+    with pytest.raises(ConfigError, match="vtt or srt"):
+        write_captions(tmp_path / "t.txt", segments, table)
