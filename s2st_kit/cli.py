@@ -793,7 +793,13 @@ def _add_report_commands(sub: Any) -> None:
     sw.set_defaults(func=_cmd_sweep)
 
 
-_EXTRA_COMMANDS: list[Any] = [_add_report_commands, add_captions_command]
+def _add_eval_command(sub: Any) -> None:
+    from .cli_eval import add_eval_command
+
+    add_eval_command(sub)
+
+
+_EXTRA_COMMANDS: list[Any] = [_add_report_commands, add_captions_command, _add_eval_command]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
