@@ -289,6 +289,7 @@ class PocketSphinxRecognizer:
             raise ConfigError(f"invalid voice-activity settings: {exc}") from exc
         self._executor: concurrent.futures.ThreadPoolExecutor | None = executor("pocketsphinx")
         self._decoder: Any = None
+        self._initial_cmn = ""
         self._lock = asyncio.Lock()
         self._closed = False
 
@@ -312,7 +313,16 @@ class PocketSphinxRecognizer:
                 self._decoder = self._ps.Decoder(**self._config)
             except (ValueError, RuntimeError) as exc:
                 raise ConfigError(f"pocketsphinx could not load its model: {exc}") from exc
+            self._initial_cmn = self._decoder.get_cmn()
         return self._decoder
+
+    def _fresh_decoder(self) -> Any:
+        """The decoder with its cepstral mean reset to the model's initial estimate: live
+        CMN adapts within a stream, but must not carry one session's speaker into the next
+        (a recognizer is reused across sessions; without this, results depend on order)."""
+        decoder = self._ensure_decoder()
+        decoder.set_cmn(self._initial_cmn)
+        return decoder
 
     async def load(self) -> None:
         """Create the decoder now (about 0.3 s, in the worker thread) instead of on first use."""
@@ -355,7 +365,7 @@ class PocketSphinxRecognizer:
         executor = self._get_executor()
         loop = asyncio.get_running_loop()
         async with self._lock:
-            decoder = await loop.run_in_executor(executor, self._ensure_decoder)
+            decoder = await loop.run_in_executor(executor, self._fresh_decoder)
             session = _Session(self, decoder, self._ps)
             finished = False
             try:
