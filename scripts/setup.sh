@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-}
 VENV=${VENV:-.venv}
-EXTRAS=${EXTRAS:-all,dev}
+EXTRAS=${EXTRAS:-all,dev,scale}
 
 # System packages, one line per purpose:
 APT_PACKAGES=(
@@ -92,6 +92,9 @@ install_python() {
   say "installing s2st_kit[$EXTRAS] into $VENV"
   pipq install -q --upgrade pip
   pipq install -q -e ".[$EXTRAS]"
+  # SimulEval (the second latency scorer) pins tqdm==4.64.1 and pytest-flake8: without its
+  # dependencies (the ones it uses at run time are ours, plus textgrid in the dev extra).
+  pipq install -q --no-deps "simuleval==1.1.4" || say "simuleval not installed: its cross-check is skipped"
   # pyaudio compiles against PortAudio's headers: only when they are there.
   if [ -f /usr/include/portaudio.h ]; then
     pipq install -q -e ".[audio]" || say "pyaudio failed to build: local devices disabled"
