@@ -12,7 +12,6 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 
-from s2st_kit.engines.aws import polly
 from s2st_kit.engines.aws.polly import (
     MAX_BILLED_CHARS,
     MAX_TOTAL_CHARS,
@@ -21,6 +20,7 @@ from s2st_kit.engines.aws.polly import (
     create_synthesizer,
     ssml_for,
 )
+from s2st_kit.engines.aws.polly import synthesizer as polly_synthesizer
 from s2st_kit.engines.protocols import SupportsRate
 from s2st_kit.errors import (
     ConfigError,
@@ -359,7 +359,7 @@ async def test_every_engine_honours_prosody_rate_per_the_docs(aws_env, fake, eng
 
 
 async def test_rate_supported_follows_the_engine_table(aws_env, fake, monkeypatch):
-    monkeypatch.setattr(polly, "PROSODY_RATE", {**PROSODY_RATE, "generative": False})
+    monkeypatch.setattr(polly_synthesizer, "PROSODY_RATE", {**PROSODY_RATE, "generative": False})
     s = synth(fake, engine="generative")
     assert not s.rate_supported("Joanna")
     with pytest.raises(ConfigError, match="time-stretch"):

@@ -1,17 +1,32 @@
-"""A fake Amazon Polly REST endpoint on 127.0.0.1: ``POST /v1/speech``, ``GET /v1/voices``.
+r"""A fake Amazon Polly REST endpoint on 127.0.0.1: ``POST /v1/speech``, ``GET /v1/voices``.
 
 Speech is real PCM (a voiced-like harmonic tone), ``s_per_char`` seconds per billed character
 (divided by the enclosing SSML ``<prosody rate="N%">`` / 100, the innermost one, as Polly
 speaks N % of the voice's natural rate; named rates leave it natural), streamed with chunked transfer encoding in ``chunk_ms`` pieces after ``ttfb_s`` and at
 ``pace`` times real time, so time-to-first-audio and streaming can be measured. The voice
 list (:data:`VOICES`) has several languages and engines and is paginated ``page_size`` at a
-time. Faults: ``throttle`` (next N synthesis calls get ThrottlingException); the service's
+time. Faults: ``throttle`` (next N synthesis calls get ThrottlingException), ``fail_marks``
+(every speech-marks request gets a 500 ServiceFailureException), ``marks_delay_s`` (speech
+marks answered after a delay, s); the service's
 own checks (unknown voice, engine the voice lacks, text over 3,000 billed / 6,000 total
 characters, invalid SSML, bad sample rate) answer as Polly would.
+
+Speech marks (``OutputFormat=json``, ``SpeechMarkTypes`` word / sentence): JSON lines like
+Polly's, consistent with the audio the same request would get — a mark's ``time`` (ms) is
+where its first character falls when the request's characters are spread over the audio's
+duration at their prosody weights, and ``start`` / ``end`` are UTF-8 byte offsets into the
+request's Text (the SSML document, tags and entities included), ``value`` that substring.
+Words are runs of ``\w`` characters; a sentence ends after ``.``, ``!`` or ``?`` before
+whitespace. Stricter than documented where Polly's exact answer is unknown: speech marks
+with the generative engine (Polly documents none), ``<prosody pitch>`` on a non-standard
+engine (documented as not honoured) and ``<amazon:domain name="news">`` on a voice or
+engine without the style answer 400.
 """
 
 from __future__ import annotations
 
+import html
+import json
 import re
 import threading
 import time
@@ -24,7 +39,21 @@ import numpy as np
 
 from ._http import LoopbackServer
 
-__all__ = ["VOICES", "FakePollyServer", "billed_text", "spoken_chars"]
+__all__ = [
+    "NEWSCASTER",
+    "VOICES",
+    "FakePollyServer",
+    "billed_text",
+    "speech_marks",
+    "spoken_chars",
+]
+
+#: Voices with the newscaster style (neural engine), as Polly documents.
+NEWSCASTER = frozenset({"Matthew", "Joanna", "Lupe", "Amy"})
+_AMAZON_TAG = re.compile(r"<(/?)amazon:")
+_TOKEN = re.compile(r"<[^>]*>|&(?:#\d+|#x[0-9a-fA-F]+|\w+);|[^<&]", re.S)
+_PITCH_ATTR = re.compile(r"<prosody[^>]*\spitch=")
+_RATE_ATTR = re.compile(r'\brate="(\d+(?:\.\d+)?)%"')
 
 VOICES: list[dict[str, Any]] = [
     {
@@ -106,7 +135,12 @@ def billed_text(text: str, text_type: str) -> str:
     """The characters Polly bills: the text without SSML tags (entities decoded)."""
     if text_type != "ssml":
         return text
-    return "".join(ET.fromstring(text).itertext())
+    return "".join(_parse(text).itertext())
+
+
+def _parse(ssml: str) -> ET.Element:
+    """The SSML document as XML (Polly takes ``amazon:`` tags without a namespace)."""
+    return ET.fromstring(_AMAZON_TAG.sub(r"<\1amazon-", ssml))
 
 
 def spoken_chars(text: str, text_type: str) -> float:
@@ -124,7 +158,69 @@ def spoken_chars(text: str, text_type: str) -> float:
             total += walk(child, weight) + len(child.tail or "") * weight
         return total
 
-    return walk(ET.fromstring(text), 1.0)
+    return walk(_parse(text), 1.0)
+
+
+def _characters(text: str, text_type: str) -> list[tuple[str, int, int, float]]:
+    """Each spoken character of a request's Text: (character, UTF-8 byte start and end in
+    Text, weight = 100 / the innermost ``<prosody rate="N%">`` around it)."""
+    if text_type != "ssml":
+        out, pos = [], 0
+        for ch in text:
+            n = len(ch.encode("utf-8"))
+            out.append((ch, pos, pos + n, 1.0))
+            pos += n
+        return out
+    stack, out, pos = [1.0], [], 0
+    for match in _TOKEN.finditer(text):
+        token = match.group(0)
+        size = len(token.encode("utf-8"))
+        if token.startswith("</"):
+            stack.pop()
+        elif token.startswith("<"):
+            if not token.endswith("/>") and not token.startswith(("<?", "<!")):
+                rate = _RATE_ATTR.search(token) if token.startswith("<prosody") else None
+                stack.append(100 / float(rate.group(1)) if rate else stack[-1])
+        else:
+            out.append((html.unescape(token), pos, pos + size, stack[-1]))
+        pos += size
+    return out
+
+
+def speech_marks(text: str, text_type: str, types: list[str], duration_s: float) -> list[dict]:
+    """Polly-style word / sentence marks for ``text`` spoken over ``duration_s`` (s)."""
+    chars = _characters(text, text_type)
+    total = sum(weight for *_, weight in chars) or 1.0
+    raw = text.encode("utf-8")
+    marks, before, word, sentence = [], 0.0, None, None
+
+    def emit(kind: str, span: tuple[int, int, float]) -> None:
+        start, end, at = span
+        value = raw[start:end].decode("utf-8")
+        marks.append(
+            {"time": int(at * 1000), "type": kind, "start": start, "end": end, "value": value}
+        )
+
+    for i, (ch, start, end, weight) in enumerate(chars):
+        at = duration_s * before / total
+        before += weight
+        if re.match(r"\w", ch):
+            word = (word[0], end, word[2]) if word else (start, end, at)
+        elif word:
+            emit("word", word)
+            word = None
+        if not ch.isspace():
+            sentence = (sentence[0], end, sentence[2]) if sentence else (start, end, at)
+        following = chars[i + 1][0] if i + 1 < len(chars) else " "
+        if sentence and ch in ".!?" and following.isspace():
+            emit("sentence", sentence)
+            sentence = None
+    if word:
+        emit("word", word)
+    if sentence:
+        emit("sentence", sentence)
+    marks.sort(key=lambda m: (m["start"], m["type"] != "sentence"))
+    return [m for m in marks if m["type"] in types]
 
 
 class FakePollyServer(LoopbackServer):
@@ -141,6 +237,8 @@ class FakePollyServer(LoopbackServer):
         s_per_char: float = 0.06,
         throttle: int = 0,
         page_size: int = 4,
+        fail_marks: bool = False,
+        marks_delay_s: float = 0.0,
     ) -> None:
         super().__init__()
         self.ttfb_s = ttfb_s
@@ -149,6 +247,8 @@ class FakePollyServer(LoopbackServer):
         self.s_per_char = s_per_char
         self.throttle = throttle
         self.page_size = page_size
+        self.fail_marks = fail_marks
+        self.marks_delay_s = marks_delay_s
         self.throttled = 0
         #: monotonic time at which each synthesis finished sending its last byte
         self.finished_at: list[float] = []
@@ -215,7 +315,10 @@ class FakePollyServer(LoopbackServer):
                 "EngineNotSupportedException",
                 "This voice does not support the selected engine: " + engine,
             )
-        if body.get("OutputFormat") != "pcm" or body.get("SampleRate") not in ("8000", "16000"):
+        marks = body.get("OutputFormat") == "json"
+        if not marks and (
+            body.get("OutputFormat") != "pcm" or body.get("SampleRate") not in ("8000", "16000")
+        ):
             return self._error(handler, "InvalidSampleRateException", "bad sample rate")
         text, text_type = body.get("Text", ""), body.get("TextType", "text")
         if len(text) > 6000:
@@ -226,9 +329,50 @@ class FakePollyServer(LoopbackServer):
             return self._error(handler, "InvalidSsmlException", "Invalid SSML request")
         if len(billed) > 3000:
             return self._error(handler, "TextLengthExceededException", "too long (billed)")
-        rate = int(body["SampleRate"])
+        refusal = self._refusal(voice, engine, text, text_type, body)
+        if refusal:
+            return self._error(handler, *refusal)
         duration = max(0.2, spoken_chars(text, text_type) * self.s_per_char)
+        if marks and self.fail_marks:
+            return self._error(handler, "ServiceFailureException", "marks failed", 500)
+        if marks:
+            lines = speech_marks(text, text_type, body["SpeechMarkTypes"], duration)
+            payload = "".join(json.dumps(m, ensure_ascii=False) + "\n" for m in lines)
+            return self._marks(handler, payload.encode("utf-8"), len(billed))
+        rate = int(body["SampleRate"])
         self._stream(handler, self._waveform(billed, rate, duration), rate, len(billed))
+
+    @staticmethod
+    def _refusal(
+        voice: dict[str, Any], engine: str, text: str, text_type: str, body: dict[str, Any]
+    ) -> tuple[str, str] | None:
+        """(error code, message) when the request asks for what this voice/engine lacks."""
+        if body.get("OutputFormat") == "json":
+            types = body.get("SpeechMarkTypes") or []
+            if not types or set(types) - {"word", "sentence", "viseme", "ssml"}:
+                return "ValidationException", "SpeechMarkTypes must be given for json output"
+            if engine == "generative":
+                return "ValidationException", "Speech marks are not available for generative"
+        elif body.get("SpeechMarkTypes"):
+            return "MarksNotSupportedForFormatException", "Speech marks need json output"
+        if text_type == "ssml" and engine != "standard" and _PITCH_ATTR.search(text):
+            return "InvalidSsmlException", f"pitch is not supported by the {engine} engine"
+        if '<amazon:domain name="news">' in text and (
+            engine != "neural" or voice["Id"] not in NEWSCASTER
+        ):
+            return "InvalidSsmlException", "newscaster style is not available for this voice"
+        return None
+
+    def _marks(self, handler, payload: bytes, billed_chars: int) -> None:
+        if self.marks_delay_s:
+            self.stopping.wait(self.marks_delay_s)
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/x-json-stream")
+        handler.send_header("x-amzn-RequestCharacters", str(billed_chars))
+        handler.send_header("Content-Length", str(len(payload)))
+        handler.end_headers()
+        handler.wfile.write(payload)
+        handler.wfile.flush()
 
     def _stream(self, handler, pcm: bytes, rate: int, billed_chars: int) -> None:
         """Send ``pcm`` chunked, ``chunk_ms`` at a time, after ``ttfb_s``, at ``pace``."""

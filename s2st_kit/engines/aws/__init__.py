@@ -1,11 +1,12 @@
 """Amazon Web Services engines: Transcribe streaming, Translate and Polly.
 
-One module (Transcribe: one package) per service, each with a ``create_*`` factory the
+One module (Transcribe, Polly: one package) per service, each with a ``create_*`` factory the
 engine registry calls (bundle ``"aws"``)::
 
     transcribe/    AwsTranscribeRecognizer  "aws-transcribe"  (amazon-transcribe SDK, HTTP/2)
     translate.py   AwsTranslator            "aws-translate"   (boto3, calls in a thread)
-    polly.py       AwsPollySynthesizer      "aws-polly"       (boto3, own threads read the body)
+    polly/         AwsPollySynthesizer      "aws-polly"       (boto3, own threads read the body;
+                   SSML prosody / newscaster, speech marks; features.py: engine support)
     doctor.py      run_checks(), format_report(), IAM_POLICY  (credentials and reachability)
     errors.py      vendor error -> s2st_kit.errors tables, throttling retry (s2st_kit.retry)
     session.py     boto3 session, region and credential-chain helpers

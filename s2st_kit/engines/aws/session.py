@@ -180,6 +180,8 @@ SERVICE_OPTIONS: dict[str, frozenset[str]] = {
             "sample_rate",
             "rate",
             "volume",
+            "pitch",
+            "newscaster",
             "lexicon_names",
             "read_bytes",
             "max_pending_chunks",
