@@ -535,6 +535,9 @@ def _cmd_engines(args: argparse.Namespace) -> int:
             )
         else:
             print(f"{head} {row['engine']:<16} {', '.join(row['languages'])}")
+    from .engines.aws.polly.features import feature_summary  # static: needs no credentials
+
+    print("\n".join(f"aws-polly  {line}" for line in feature_summary().splitlines()))
     return 0
 
 
