@@ -23,6 +23,7 @@ __all__ = [
     "SegmentLogged",
     "StateChanged",
     "TranslationReady",
+    "WordsTimed",
 ]
 
 
@@ -75,6 +76,20 @@ class TranslationReady(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class WordsTimed(Event):
+    """Segment ``segment_id``'s translation was synthesized and its words timed.
+
+    words: (word, start, end) in s from the segment's first played sample, at the speed it
+        plays (the engine's marks, or an estimate in proportion to characters when
+        ``estimated``). The words table gets them on the session clock once it has played.
+    """
+
+    segment_id: int
+    words: tuple[tuple[str, float, float], ...]
+    estimated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class AudioStarted(Event):
     """Playback of segment ``segment_id`` started.
 
@@ -123,7 +138,7 @@ class StateChanged(Event):
 #: The short names of the event classes (:attr:`Event.kind`).
 EventKind = Literal[
     "event", "partial", "final", "committed", "translation", "audio_started", "audio_finished",
-    "segment", "error", "state",
+    "segment", "error", "state", "words",
 ]  # fmt: skip
 
 _KIND: dict[str, EventKind] = {
@@ -132,6 +147,7 @@ _KIND: dict[str, EventKind] = {
     "FinalTranscript": "final",
     "SegmentCommitted": "committed",
     "TranslationReady": "translation",
+    "WordsTimed": "words",
     "AudioStarted": "audio_started",
     "AudioFinished": "audio_finished",
     "SegmentLogged": "segment",

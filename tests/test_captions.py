@@ -144,3 +144,44 @@ def test_files_round_trip_through_load_session(tmp_path) -> None:
     assert len(list(srt.parse(out.read_text()))) == 2
     with pytest.raises(ConfigError, match="vtt or srt"):
         write_captions(tmp_path / "t.txt", segments, table)
+
+
+# -- live captions: the feed's logic (the browser side is tests/test_browser_captions.py) ----
+async def test_caption_feed_places_segments_on_the_speaker_sample_count() -> None:
+    pytest.importorskip("anywidget")
+    import numpy as np
+
+    from s2st_kit.events import (
+        AudioFinished,
+        AudioStarted,
+        SegmentCommitted,
+        TranslationReady,
+        WordsTimed,
+    )
+    from s2st_kit.notebook.browser_audio import BrowserSpeaker
+    from s2st_kit.notebook.captions_widget import LiveCaptions
+    from s2st_kit.records import AudioChunk, Translation
+
+    speaker = BrowserSpeaker()
+    sink = speaker.sink(max_ahead_s=100.0)
+    await sink.write(AudioChunk.from_array(np.zeros(16000, np.int16), 16000))  # an earlier second
+    captions = LiveCaptions(speaker=speaker)
+    captions.feed.sink = sink
+    feed = captions.feed
+    feed.handle(SegmentCommitted(0.0, 0, "hello world", 0))
+    feed.handle(TranslationReady(0.1, 0, Translation("hola mundo", "hello world", "en", "es")))
+    feed.handle(WordsTimed(0.2, 0, (("hola", 0.0, 0.4), ("mundo", 0.5, 0.9))))
+    assert feed.current(16000, 16000) == (None, None)  # not started yet
+    feed.handle(AudioStarted(0.3, 0))
+    assert feed.segments[0].start_sample == 16000 and captions.rate == 16000
+    assert feed.current(15999, 16000) == (None, None)
+    assert feed.current(16000 + 0.45 * 16000, 16000) == (0, 0)
+    assert feed.current(16000 + 0.5 * 16000, 16000) == (0, 1)
+    feed.handle(AudioFinished(1.3, 0, 1.0))
+    assert feed.current(16000 + 1.01 * 16000, 16000) == (0, None)
+    state = captions.segments
+    assert state[0]["source"] == "hello world" and state[0]["target"] == "hola mundo"
+    assert state[0]["words"] == [["hola", 0.0, 0.4], ["mundo", 0.5, 0.9]]
+    for sid in range(1, 6):
+        feed.handle(SegmentCommitted(float(sid), sid, f"s{sid}", sid))
+    assert sorted(feed.segments) == [2, 3, 4, 5]  # keeps the last four

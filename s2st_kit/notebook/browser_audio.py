@@ -472,6 +472,12 @@ class BrowserSpeaker(anywidget.AnyWidget):
         self._played_total = 0  # samples the browser reported played (all sinks)
         self.on_msg(self._on_message)
 
+    @property
+    def sent_samples(self) -> int:
+        """Samples sent to the browser so far, by all its sinks (the browser's own count of
+        samples received, once they arrive; the live captions place segments with it)."""
+        return self._sent_total
+
     def sink(self, **kwargs: Any) -> BrowserSpeakerSink:
         """A new AudioSink playing through this widget (options: see BrowserSpeakerSink)."""
         s = BrowserSpeakerSink(self, **kwargs)
