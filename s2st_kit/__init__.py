@@ -36,7 +36,7 @@ from .errors import (
     UnsupportedVoiceError,
 )
 from .log import SegmentLog
-from .pipeline import Pipeline, PipelineState, PipelineStats, validate
+from .pipeline import Listener, Pipeline, PipelineState, PipelineStats, validate
 from .policy import Commit, make_policy
 from .records import (
     SEGMENT_COLUMNS,
@@ -67,6 +67,7 @@ __all__ = [
     "EngineUnavailableError",
     "Engines",
     "FileSource",
+    "Listener",
     "MemorySink",
     "MemorySource",
     "PacedSink",

@@ -5,7 +5,7 @@ import s2st_kit
 EXPECTED = {
     "SEGMENT_COLUMNS", "AudioChunk", "AudioError", "AudioFormat", "AudioFormatError", "Commit",
     "ConfigError", "DeviceError", "EngineError", "EngineNotInstalledError", "EngineTimeoutError",
-    "EngineUnavailableError", "Engines", "FileSource", "MemorySink", "MemorySource", "PacedSink",
+    "EngineUnavailableError", "Engines", "FileSource", "Listener", "MemorySink", "MemorySource", "PacedSink",
     "Pipeline", "PipelineConfig", "PipelineError", "PipelineState", "PipelineStateError",
     "PipelineStats", "QueueOverflowError", "RetryPolicy", "S2STError", "Segment", "SegmentLog", "SessionClock",
     "StreamClosedError", "ThrottledError", "Transcript", "Translation", "UnsupportedLanguageError",
@@ -20,7 +20,7 @@ def test_all_is_pinned():
 
 
 SUBMODULES = {
-    "s2st_kit.pipeline": {"Pipeline", "PipelineState", "PipelineStats", "validate"},
+    "s2st_kit.pipeline": {"Listener", "Pipeline", "PipelineState", "PipelineStats", "validate"},
     "s2st_kit.lag": {"CATCH_UPS", "LIVE_MAX_LAG_S", "CatchUp", "LagController", "LagDecision", "LagState"},
     "s2st_kit.retry": {"RestartBudget", "RetryPolicy", "mark_spent", "retries_spent", "retry_call"},
     "s2st_kit.bridge": {"ThreadChannel", "call_soon", "executor"},

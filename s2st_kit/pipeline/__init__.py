@@ -7,6 +7,10 @@
                                                                           │ (per-segment audio queue)
     sink ◀── playback (one segment at a time, in speech order) ◀──────────┘
 
+With several :class:`Listener` s (fan-out) everything right of the commit policy is one
+*branch* per listener — its own segment queue, workers, playback and lag control — fed by
+the one recognizer stream (:mod:`.branch`).
+
 * Everything runs on the caller's event loop (``await pipe.run()``, or ``pipe.start()`` /
   ``await pipe.stop()`` from notebook widgets); one :class:`asyncio.TaskGroup` owns every task.
 * Translation and synthesis of different segments overlap (``max_inflight`` workers);
@@ -24,10 +28,11 @@ The parts, one module each: :mod:`.session` (:class:`Pipeline`: lifecycle and wi
 :mod:`.bus` (events), :mod:`.ingest` (source reader, bounded queues), :mod:`.speech`
 (when audio was spoken), :mod:`.recognition` and :mod:`.utterances` (recognizer stage),
 :mod:`.translation` (workers), :mod:`.playback` (scheduler; the lag controller's home),
-:mod:`.prepare` (:func:`validate`, warm-up).
+:mod:`.prepare` (:func:`validate`, warm-up), :mod:`.branch` (fan-out: :class:`Listener`).
 """
 
+from .branch import Listener
 from .prepare import validate
 from .session import Pipeline, PipelineState, PipelineStats
 
-__all__ = ["Pipeline", "PipelineState", "PipelineStats", "validate"]
+__all__ = ["Listener", "Pipeline", "PipelineState", "PipelineStats", "validate"]

@@ -6,8 +6,10 @@ The parts it wires (each in its own module of this package):
 * :class:`~.speech.SpeechTimes` — when the audio at a stream position was spoken;
 * :class:`~.recognition.RecognitionStage` — recognizer stream, restarts, commit policy,
   utterance tracking (:class:`~.utterances.UtteranceTracker`);
-* :class:`~.playback.PlaybackScheduler` — ordered, non-overlapping playback and logging;
-* :class:`~.translation.TranslationStage` — the workers: translate, synthesize, retry.
+* :class:`~.branch.Branches` — one :class:`~.branch.Branch` per :class:`~.branch.Listener`
+  (fan-out), each with its own segment queue, :class:`~.translation.TranslationStage`
+  workers (translate, synthesize, retry) and :class:`~.playback.PlaybackScheduler`
+  (ordered, non-overlapping playback, lag control, logging).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import enum
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,18 +29,17 @@ from ..clock import SessionClock
 from ..config import PipelineConfig
 from ..engines import Engines
 from ..engines.protocols import AudioSink, AudioSource
-from ..errors import PipelineError, PipelineStateError, S2STError
+from ..errors import ConfigError, PipelineError, PipelineStateError, S2STError
 from ..events import ErrorEvent, Event, SegmentCommitted, StateChanged
 from ..log import SegmentLog
 from ..policy import Commit
-from ..records import AudioChunk, Segment, SegmentStatus
+from ..records import AudioChunk, SegmentStatus
+from .branch import Branches, Listener
 from .bus import EventBus, Subscriber
 from .ingest import put_bounded, read_source
-from .playback import END, PlaybackScheduler, Slot
-from .prepare import validate, warm_up
 from .recognition import RecognitionStage
+from .segments import SegmentMaker
 from .speech import SpeechTimes
-from .translation import TranslationStage
 from .utterances import Utterance
 
 __all__ = ["Pipeline", "PipelineState", "PipelineStats"]
@@ -79,10 +80,23 @@ class Pipeline:
     config: :class:`~s2st_kit.config.PipelineConfig`.
     source: an :class:`~s2st_kit.engines.protocols.AudioSource`; closed when the run ends.
     sink: an AudioSink for the translated speech (``None``: audio is discarded); closed at the end.
+    listeners: fan-out — one :class:`~.branch.Listener` per target language (or listener),
+        each with its own sink, all fed by one recognizer stream; a row per (segment,
+        listener). ``None``: one listener, ``Listener(config.target_lang, sink=sink)``.
+        Give ``sink`` or ``listeners``, not both.
     log_path: JSONL file the rows are appended to while running (``None``: memory only).
+    log: an existing :class:`~s2st_kit.log.SegmentLog` to append to instead (shared by the
+        sessions of a conversation); the pipeline does not close it. Not with ``log_path``.
+    party: the ``party`` column of every row (a two-party conversation's speaker side).
     record_input: WAV file to save the input audio to (at the recognizer's rate), so the
         session can be replayed with another configuration.
     clock: session clock (a fresh one by default).
+    start_clock: reset the clock to 0 when the session starts (default); ``False`` when the
+        clock is shared with sessions already running (a conversation starts it once).
+
+    Segment ids count commits (the speech order), so the rows of one segment for several
+    listeners share ``segment_id`` and ``transcript``; ``pipe.voices`` maps each listener
+    to its voice once validated.
 
     After a failed run, ``error`` is the error raised and ``errors`` every error the
     session's tasks raised (the others are also logged and noted on ``error``).
@@ -95,9 +109,13 @@ class Pipeline:
         *,
         source: AudioSource,
         sink: AudioSink | None = None,
+        listeners: Sequence[Listener] | None = None,
         log_path: str | os.PathLike[str] | None = None,
+        log: SegmentLog | None = None,
+        party: str | None = None,
         record_input: str | os.PathLike[str] | None = None,
         clock: SessionClock | None = None,
+        start_clock: bool = True,
     ) -> None:
         self.engines = engines
         self.config = config or PipelineConfig()
@@ -105,11 +123,17 @@ class Pipeline:
         self.source = source
         self.sink = sink
         self.clock = clock or SessionClock()
-        self.log = SegmentLog(log_path)
+        if log is not None and log_path is not None:
+            raise ConfigError("give log_path or log (a SegmentLog to share), not both")
+        self._owns_log = log is None
+        self.log = log if log is not None else SegmentLog(log_path)
+        self.party = party
+        self._start_clock = start_clock
         self.record_input = Path(record_input) if record_input is not None else None
         self.stats = PipelineStats()
         self.state = PipelineState.IDLE
-        self.voice: str | None = None
+        self.voice: str | None = None  # the first listener's
+        self.voices: dict[str, str] = {}
         self.error: BaseException | None = None
         self.errors: list[BaseException] = []
         self.bus = EventBus()
@@ -117,9 +141,20 @@ class Pipeline:
         self._tasks: list[asyncio.Task[Any]] = []
         self._drain = True
         self.speech = SpeechTimes.for_source(source, clock_scale=self.clock.scale)
-        self.playback = PlaybackScheduler(
-            sink, self.clock, self.bus.emit, self.log.append, self.config.lag_controller()
-        )
+        if listeners is not None and sink is not None:
+            raise ConfigError(
+                "give sink (one listener) or listeners (each with its sink), not both"
+            )
+        if listeners is None:
+            listeners = [Listener(self.config.target_lang, sink=sink)]
+        self.branches = Branches(
+            listeners, engines, self.config, self.clock, self.bus.emit, self.log.append,
+            count=self._count,
+        )  # fmt: skip
+        self.segments = SegmentMaker(
+            self.session_id, self.config, asr_engine=engines.recognizer.name,
+            speech=self.speech, party=party,
+        )  # fmt: skip
 
     # -- events ----------------------------------------------------------------------------
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
@@ -197,15 +232,18 @@ class Pipeline:
     async def _run(self) -> SegmentLog:
         try:
             # Capability queries may do I/O (e.g. a cloud voice catalogue): off the loop.
-            self.voice = await asyncio.to_thread(validate, self.engines, self.config)
-            await warm_up(self.engines, self.config)
+            voices = await asyncio.to_thread(self.branches.validate)
+            self.voices = {b.name: v for b, v in zip(self.branches, voices, strict=True)}
+            self.voice = voices[0]
+            await self.branches.warm_up()
         except BaseException as exc:  # refused: close what we were given, as a run's end would
             await self._close(None, "session refused")
             self.error = exc
             self._set_state(PipelineState.FAILED)
             self._fatal(exc)
             raise
-        self.clock.start()
+        if self._start_clock:
+            self.clock.start()
         self._set_state(PipelineState.RUNNING)
         rate = self.engines.recognizer.sample_rate
         recorder = WavSink(self.record_input, sample_rate=rate) if self.record_input else None
@@ -231,29 +269,20 @@ class Pipeline:
     async def _run_tasks(self, rate: int, recorder: WavSink | None) -> None:
         """Run the stages in one TaskGroup; keep every error they raise (not just the first)."""
         audio_q: asyncio.Queue[Any] = asyncio.Queue(self.config.audio_queue_size)
-        seg_q: asyncio.Queue[Any] = asyncio.Queue(self.config.segment_queue_size)
         stage = RecognitionStage(
             self.engines.recognizer, self.config, self.clock, self.bus.emit,
-            on_commit=lambda c, u: self._commit(c, u, seg_q),
+            on_commit=self._commit,
             on_lost=self._lost_segment,
             on_final=lambda u: self.speech.forget_before(u.base_s + (u.last.start_s if u.last else 0) - 5.0),
-        )  # fmt: skip
-        workers = TranslationStage(
-            self.engines, self.config, self.clock, self.bus.emit,
-            voice=self.voice or "", scheduler=self.playback,
-            give_up=self._give_up, on_retry=self._count_retry,
         )  # fmt: skip
         try:
             async with asyncio.TaskGroup() as tg:
                 self._tasks = [
                     tg.create_task(self._read_source(audio_q, rate, recorder), name="s2st-source"),
-                    tg.create_task(self._recognize(stage, audio_q, seg_q), name="s2st-recognizer"),
-                    tg.create_task(self.playback.run(), name="s2st-playback"),
+                    tg.create_task(self._recognize(stage, audio_q), name="s2st-recognizer"),
                 ]
-                self._tasks += [
-                    tg.create_task(workers.worker(seg_q), name=f"s2st-worker-{i}")
-                    for i in range(self.config.max_inflight)
-                ]
+                for branch in self.branches:
+                    self._tasks += branch.tasks(tg, self._count_retry)
         except BaseExceptionGroup as eg:
             self.errors = [e for e in (self.error,) if e is not None] + _leaves(eg)
             self.error = self.errors[0]
@@ -267,29 +296,26 @@ class Pipeline:
             self.stats.recognizer_restarts = stage.restarts
 
     async def _close(self, recorder: WavSink | None, unplayed: str) -> None:
-        """Log what never played, close the source, sink and recorder, then the log file."""
-        self.playback.drop_unfinished(unplayed)
-        for what, closable in (
-            ("source", self.source),
-            ("sink", self.sink),
-            ("recorder", recorder),
-        ):
+        """Log what never played, close the source, sinks and recorder, then the log file
+        (a shared log is its owner's to close)."""
+        self.branches.drop_unfinished(unplayed)
+        closables = [("source", self.source)]
+        closables += [(f"{b.name!r} sink", b.sink) for b in self.branches]
+        for what, closable in (*closables, ("recorder", recorder)):
             if closable is None:
                 continue
             try:
                 await closable.aclose()
             except Exception as exc:  # keep the log even if a device fails to close
                 logger.warning("closing the %s failed: %s", what, exc)
-        await asyncio.to_thread(self.log.close)
+        if self._owns_log:
+            await asyncio.to_thread(self.log.close)
 
     # -- stage 1: audio in -------------------------------------------------------------------
-    async def _put(self, q: asyncio.Queue[Any], item: Any, what: str) -> None:
-        dropped = await put_bounded(q, item, overflow=self.config.overflow, what=what)
-        if dropped is not None and what == "audio":
+    async def _put_audio(self, q: asyncio.Queue[Any], chunk: AudioChunk) -> None:
+        dropped = await put_bounded(q, chunk, overflow=self.config.overflow, what="audio")
+        if dropped is not None:
             self.stats.dropped_audio_chunks += 1
-        elif isinstance(dropped, Slot):
-            self._give_up(dropped, "dropped", f"{what} queue full (overflow=drop-oldest)")
-            self.stats.dropped_segments += 1
 
     async def _read_source(
         self, audio_q: asyncio.Queue[Any], rate: int, recorder: WavSink | None
@@ -299,7 +325,7 @@ class Pipeline:
             self.stats.audio_s += c.duration_s
             if recorder is not None:
                 await recorder.write(c)
-            await self._put(audio_q, c, "audio")
+            await self._put_audio(audio_q, c)
 
         cfg = self.config
         await read_source(
@@ -307,66 +333,32 @@ class Pipeline:
         )
 
     # -- stage 2: recognition and commit ---------------------------------------------------
-    async def _recognize(
-        self, stage: RecognitionStage, audio_q: asyncio.Queue[Any], seg_q: asyncio.Queue[Any]
-    ) -> None:
+    async def _recognize(self, stage: RecognitionStage, audio_q: asyncio.Queue[Any]) -> None:
         """Recognise; if the recognizer gives up, its error ends the session once what was
         already committed has played."""
         try:
             if (failed := await stage.run_until_end(audio_q, self.source.aclose)) is not None:
                 self.error = failed
-            for _ in range(self.config.max_inflight):
-                await seg_q.put(END)
+            await self.branches.end()
         finally:
-            self.playback.commits_done()
+            self.branches.commits_done()
 
-    def _new_segment(self, utt: Utterance) -> Segment:
-        engines, cfg = self.engines, self.config
-        seg = Segment(
-            session_id=self.session_id,
-            segment_id=self.playback.next_id,
-            source_lang=cfg.source_lang,
-            target_lang=cfg.target_lang,
-            asr_engine=engines.recognizer.name,
-            mt_engine=engines.translator.name,
-            tts_engine=engines.synthesizer.name,
-            voice=self.voice,
-            chunk_ms=cfg.chunk_ms,
-            policy=cfg.policy,
-            utterance_id=utt.uid,
-            n_partials=utt.n_partials,
-            t_first_partial=utt.t_first_partial,
-        )
-        self.playback.next_id += 1
-        return seg
-
-    async def _commit(self, commit: Commit, utt: Utterance, seg_q: asyncio.Queue[Any]) -> None:
+    async def _commit(self, commit: Commit, utt: Utterance) -> None:
         now = self.clock.now()
-        seg = self._new_segment(utt)
-        seg.audio_start_s = utt.base_s + commit.audio_start_s
-        seg.audio_end_s = utt.base_s + commit.audio_end_s
-        seg.transcript = commit.text
-        seg.detected_lang = commit.language
-        seg.asr_confidence = commit.confidence
-        seg.t_speech_end = self.speech.spoken_at(seg.audio_end_s)
-        seg.t_asr_final = now
+        seg = self.segments.committed(commit, utt, now)
         self.bus.emit(SegmentCommitted(now, seg.segment_id, seg.transcript, commit.utterance_id))
-        await self._put(seg_q, self.playback.add(seg), "segment")
+        await self.branches.commit(seg)
 
     def _lost_segment(self, utt: Utterance, message: str) -> None:
         """An utterance lost with a failed recognizer stream: an error row with what was heard."""
-        seg = self._new_segment(utt)
-        if utt.last is not None:
-            seg.transcript = utt.last.text
-            seg.audio_start_s = utt.base_s + utt.last.start_s
-            seg.audio_end_s = utt.base_s + utt.last.end_s
-            seg.t_speech_end = self.speech.spoken_at(seg.audio_end_s)
-        self._give_up(self.playback.add(seg), "error", message)
+        self.branches.lost(self.segments.lost(utt), message)
 
-    def _give_up(self, slot: Slot, status: SegmentStatus, message: str) -> None:
-        self.playback.give_up(slot, status, message)
+    def _count(self, status: SegmentStatus, queue_drop: bool) -> None:
+        """A row given up (per listener): counted in the stats."""
         if status == "error":
             self.stats.errors += 1
+        if queue_drop:
+            self.stats.dropped_segments += 1
 
     def _count_retry(self, exc: BaseException, attempt: int, wait: float) -> None:
         self.stats.retries += 1
