@@ -45,9 +45,11 @@ __all__ = [
     "Cue",
     "build_cues",
     "load_session",
+    "load_words",
     "to_srt",
     "to_vtt",
     "write_captions",
+    "write_session_captions",
 ]
 
 CaptionFormat = Literal["vtt", "srt"]
@@ -76,13 +78,16 @@ def load_session(log: str | os.PathLike[str]) -> tuple[pd.DataFrame, pd.DataFram
     log: the segment log (``.parquet`` or ``.jsonl``); the words table is looked up beside
     it (:func:`~s2st_kit.words.words_path`: Parquet, else the JSONL twin).
     """
-    path = Path(log)
-    segments = SegmentLog.load(path).raw_frame()
+    return SegmentLog.load(Path(log)).raw_frame(), load_words(log)
+
+
+def load_words(log: str | os.PathLike[str]) -> pd.DataFrame | None:
+    """The words table beside segment log ``log`` (Parquet, else JSONL), or None."""
     for suffix in (".parquet", ".jsonl"):
-        candidate = words_path(path, suffix=suffix)
+        candidate = words_path(log, suffix=suffix)
         if candidate.exists():
-            return segments, WordLog.load(candidate).to_pandas()
-    return segments, None
+            return WordLog.load(candidate).to_pandas()
+    return None
 
 
 def build_cues(
@@ -126,7 +131,7 @@ def _select(
     if party is not None:
         rows = rows[rows["party"] == party]
     listeners = sorted({str(v) for v in rows["listener"].dropna().unique()})
-    if listener is not None:
+    if listener is not None and listeners:  # (a table without listeners has one branch)
         if listener not in listeners:
             known = ", ".join(listeners) or "none recorded"
             raise ConfigError(f"no {side} words for listener {listener!r} (listeners: {known})")
@@ -306,3 +311,30 @@ def write_captions(
     except OSError as exc:
         raise S2STError(f"cannot write {p}: {exc}") from exc
     return p
+
+
+def write_session_captions(
+    segments: _Segments, words: _Words, out_dir: str | os.PathLike[str]
+) -> list[Path]:
+    """Every caption file of a session in ``out_dir`` (for ``s2st report`` and the demo):
+    ``source_<lang>.vtt`` / ``.srt`` once, and ``translated_<listener>.vtt`` (with word
+    timestamps) / ``.srt`` per listener (the target language when no listener is recorded).
+    Blocking (writes files)."""
+    seg = segments.raw_frame() if isinstance(segments, SegmentLog) else segments
+    if seg.empty:
+        return []
+    out = Path(out_dir)
+    source_lang = (
+        str(seg["source_lang"].dropna().iloc[0]) if seg["source_lang"].notna().any() else "src"
+    )
+    files = [write_captions(out / f"source_{source_lang}.{fmt}", seg, words, side="source")
+             for fmt in ("vtt", "srt")]  # fmt: skip
+    listeners: list[str | None] = [None]
+    listeners = [*sorted({str(v) for v in seg["listener"].dropna().unique()})] or listeners
+    for listener in listeners:
+        name = listener or str(seg["target_lang"].dropna().iloc[0])
+        files.append(write_captions(out / f"translated_{name}.vtt", seg, words, side="target",
+                                    listener=listener, word_timestamps=True))  # fmt: skip
+        files.append(write_captions(out / f"translated_{name}.srt", seg, words, side="target",
+                                    listener=listener))  # fmt: skip
+    return files

@@ -105,7 +105,9 @@ def write_report(
     max_lag_s: float | None = None,
     max_speedup: float | None = None,
 ) -> Report:
-    """Write ``summary.txt``, ``stages.csv``, ``metrics.json`` and the PNG plots to ``out_dir``.
+    """Write ``summary.txt``, ``stages.csv``, ``metrics.json``, the PNG plots and the caption
+    files (:func:`~s2st_kit.captions.write_session_captions`; per-word lag too when a words
+    table is beside the log) to ``out_dir``.
 
     log: a log file (Parquet or JSONL) or a segment-log DataFrame.
     clip: the input recording, to find its reference transcript/translation in the data
@@ -148,6 +150,7 @@ def write_report(
         )
     )  # fmt: skip
     report.files += _write_plots(df, out, max_lag_s=max_lag_s, max_speedup=max_speedup)
+    report.files += _write_captions(df, log_path, out)
     report.text = "\n".join(lines)
     (out / "summary.txt").write_text(report.text + "\n")
     report.files += [out / "summary.txt", out / "stages.csv", out / "metrics.json"]
@@ -270,6 +273,17 @@ def _cost_lines(df: pd.DataFrame) -> list[str]:
         "cost estimate (USD, list prices; non-AWS engines cost 0):",
         estimate_cost(df).table().to_string(),
     ]
+
+
+def _write_captions(df: pd.DataFrame, log_path: Path | None, out: Path) -> list[Path]:
+    """Caption files (source, and translated per listener: WebVTT + SRT) and, with a words
+    table beside the log, the per-word lag (``word_lag.png`` / ``.csv`` / ``.json``)."""
+    from .captions import load_words, write_session_captions
+    from .word_lag import write_word_lag
+
+    words = load_words(log_path) if log_path is not None else None
+    files = write_session_captions(df, words, out)
+    return files + (write_word_lag(words, out) if words is not None else [])
 
 
 def _write_plots(

@@ -16,7 +16,9 @@ length and playback queue added. Segment-level lags (``ear_to_ear_s``…) stay i
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,7 +26,7 @@ import pandas as pd
 
 from .words import WordLog
 
-__all__ = ["WordLagSummary", "plot_word_lag", "word_lag", "word_lag_summary"]
+__all__ = ["WordLagSummary", "plot_word_lag", "word_lag", "word_lag_summary", "write_word_lag"]
 
 _COLUMNS = [
     "session_id", "segment_id", "listener", "target_index", "target_word", "source_index",
@@ -142,3 +144,23 @@ def plot_word_lag(lag: pd.DataFrame, *, title: str = "Per-word lag") -> Any:
     ax_t.legend(loc="upper left", fontsize=8)
     fig.suptitle(title)
     return fig
+
+
+def write_word_lag(words: WordLog | pd.DataFrame, out_dir: str | os.PathLike[str]) -> list[Path]:
+    """``word_lag.csv`` (one row per played target word) and ``word_lag.png`` in ``out_dir``
+    (nothing when no played word has a matching source word). Blocking (writes files)."""
+    lag = word_lag(words)
+    if lag.empty:
+        return []
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    lag.to_csv(out / "word_lag.csv", index=False)
+    summary = word_lag_summary(lag)
+    title = (
+        f"Per-word lag: median {summary.median_s:.2f} s, p95 {summary.p95_s:.2f} s "
+        f"({summary.words} words, {summary.segments} segments)"
+    )
+    fig = plot_word_lag(lag, title=title)
+    fig.savefig(out / "word_lag.png", dpi=110, bbox_inches="tight")
+    (out / "word_lag.json").write_text(pd.Series(asdict(summary)).to_json(indent=2) + "\n")
+    return [out / "word_lag.csv", out / "word_lag.png", out / "word_lag.json"]

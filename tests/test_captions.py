@@ -185,3 +185,16 @@ async def test_caption_feed_places_segments_on_the_speaker_sample_count() -> Non
     for sid in range(1, 6):
         feed.handle(SegmentCommitted(float(sid), sid, f"s{sid}", sid))
     assert sorted(feed.segments) == [2, 3, 4, 5]  # keeps the last four
+
+
+def test_session_captions_for_report_and_demo(tmp_path) -> None:
+    from s2st_kit.captions import write_session_captions
+
+    log, words = _session(listeners=("es", "fr"))
+    files = write_session_captions(log, words, tmp_path)
+    names = sorted(p.name for p in files)
+    assert names == ["source_en.srt", "source_en.vtt", "translated_es.srt", "translated_es.vtt",
+                     "translated_fr.srt", "translated_fr.vtt"]  # fmt: skip
+    es = webvtt.read(str(tmp_path / "translated_es.vtt"))
+    assert [c.text for c in es] == ["hola allí mi amigo", "cómo estás hoy"]
+    assert "<00:00:" in es[0].raw_text  # word timestamps in the translated WebVTT
