@@ -14,6 +14,7 @@ import sys
 import time
 import types
 from collections.abc import AsyncIterator
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, ClassVar
 
@@ -21,6 +22,7 @@ import ipywidgets as widgets
 import pytest
 from conftest import pending_tasks
 
+import s2st_kit.notebook
 from s2st_kit.audio import FileSource, MemorySink
 from s2st_kit.datasets import data_dir
 from s2st_kit.engines import BUNDLES, create_stage
@@ -271,15 +273,150 @@ def test_widgets_follow_the_model():
     assert panel.input_section.row.buttons["microphone"].disabled
 
 
-def test_path_box(tmp_path):
+def test_the_path_box_is_the_input_even_with_a_typo(tmp_path):
+    """Regression (issue 14, item 1): a typo in the path box was ignored; Start read the
+    clip chosen before while the box showed the wrong path, and the warning went away."""
     panel = make_panel()
-    panel.input_section.path.value = str(tmp_path / "missing.wav")
-    assert "no such file" in panel.controls.status.value
-    assert panel.model.selection.input_path == CLIP
+    assert panel.input_section.path.value == CLIP  # the box shows what Start reads
+    typo = str(tmp_path / "mising.wav")
+    panel.input_section.path.value = typo  # the user types
+    assert panel.model.selection.input_path == typo  # exactly what the box shows
+    problems = panel.controls.problems.value
+    assert f"no such file: {typo} does not exist" in problems
+    panel.streaming_section.chunk_ms.value = 200  # another change keeps the warning
+    assert "no such file" in panel.controls.problems.value
+    assert panel.input_section.path.value == typo
     other = data_dir() / "en_help.wav"
     panel.input_section.path.value = str(other)
     assert panel.model.selection.input_path == str(other)
     assert panel.input_section.clip.value == str(other)  # a listed clip: the dropdown shows it
+    assert "no such file" not in panel.controls.problems.value
+    panel.input_section.clip.value = CLIP  # choosing a clip puts its path in the box
+    assert panel.input_section.path.value == CLIP and panel.model.selection.input_path == CLIP
+
+
+def test_typing_keeps_spaces_and_the_box_shows_the_full_path(tmp_path):
+    panel = make_panel()
+    folder = tmp_path / "my recordings"
+    folder.mkdir()
+    wav = folder / "talk one.wav"
+    wav.write_bytes((data_dir() / "en_home.wav").read_bytes())
+    for n in range(1, len(str(wav)) + 1):  # keystroke by keystroke, spaces included
+        panel.input_section.path.value = str(wav)[:n]
+    assert panel.input_section.path.value == str(wav)
+    assert panel.input_section.path.tooltip == str(wav)  # the full path on hover
+    assert panel.input_section.path.layout.width == "100%"
+
+
+async def test_start_refuses_a_missing_typed_path_and_keeps_the_last_session(tmp_path):
+    """Regression (issue 14, item 2): a refused Start wiped the last session's feed, chart
+    and results, the status showed stale figures, and the message for a typed path that
+    does not exist read "choose a clip or type the path of an audio file"."""
+    panel = make_panel(asr="simulated", mt="simulated", tts="simulated", pace=0.0)
+    await panel.run()
+    feed, chart, table = (panel.feed.widget.value, panel.chart.image.value,
+                          panel.results.table.value)  # fmt: skip
+    assert "Tomamos café" in feed and chart[:4] == b"\x89PNG" and "<tr" in table
+    last = panel.pipeline
+    missing = str(tmp_path / "typo.wav")
+    panel.input_section.path.value = missing
+    assert await panel.start() is None
+    status = panel.controls.status.value
+    assert f"{missing} does not exist" in status and "or type the path" not in status
+    assert "failed" in status and "translated" not in status.split("last error")[0]
+    assert re.search(r"\d+\.\d s", status) is None  # no session time (it never ran)
+    await asyncio.sleep(0.6)  # the status ticker would have run
+    assert panel.controls.status.value == status  # nothing rising
+    assert (panel.feed.widget.value, panel.chart.image.value, panel.results.table.value) == (
+        feed, chart, table,
+    )  # fmt: skip
+    assert panel.pipeline is last and len(panel.dataframe()) == 3
+    assert not panel.controls.start_button.disabled
+    panel.input_section.path.value = ""  # an empty box: nothing to read
+    assert await panel.start() is None
+    assert "choose a clip or type the path" in panel.controls.status.value
+    await panel.aclose()
+
+
+def test_long_errors_wrap_beside_fixed_start_and_stop():
+    """Regression (issue 14, item 2): a long error message squeezed Start and Stop."""
+    panel = make_panel()
+    for button in (panel.controls.start_button, panel.controls.stop_button):
+        assert button.layout.flex == "0 0 auto" and button.layout.min_width == "84px"
+    status = panel.controls.status
+    assert status.layout.flex == "1 1 0%" and status.layout.min_width == "0"
+    panel.runner.fail(RuntimeError("x" * 400))
+    assert "overflow-wrap:anywhere" in status.value and "white-space:normal" in status.value
+
+
+def test_the_clip_list_shows_the_notebooks_own_recording(tmp_path):
+    """Regression (issue 14, item 6): the Clip dropdown was blank for a file of the user's."""
+    own = tmp_path / "quickstart_en.wav"
+    own.write_bytes((data_dir() / "en_home.wav").read_bytes())
+    panel = make_panel(input_path=str(own))
+    clip = panel.input_section.clip
+    assert clip.value == str(own) and clip.label.startswith("quickstart_en.wav — your file")
+    assert panel.input_section.path.value == str(own)
+    assert [v for _, v in clip.options][:-1] == [str(c.path) for c in panel.model.clips]
+
+
+def test_stability_is_disabled_for_recognizers_that_ignore_it():
+    """Only Amazon Transcribe stabilises partial results (partial_results_stability)."""
+    model = PanelModel(EngineCatalog(factory=factory(cloud=True), credential_checks={}),
+                       no_live_audio(), None)  # fmt: skip
+    panel = ControlPanel(engines=model.engines, inputs=no_live_audio(), input_path=CLIP)
+    stability = panel.streaming_section.stability
+    assert stability.disabled and "offline recognizer ignores it" in stability.tooltip
+    panel.set(asr="simulated")
+    assert stability.disabled and "simulated recognizer ignores it" in stability.tooltip
+    panel.set(asr="aws")
+    assert not stability.disabled and "Amazon Transcribe" in stability.tooltip
+
+
+def test_nonsense_settings_get_a_visible_hint():
+    """Regression (issue 14, item 4): the simulated recognizer with French as source on an
+    English clip "translated" the English script to [ja] placeholders without a word."""
+    panel = make_panel(asr="simulated", mt="simulated", tts="simulated")
+    assert "s2st-hint" not in panel.controls.problems.value  # en clip, en source, es refs
+    panel.voice_section.source_lang.value = "fr"
+    hints = panel.controls.problems.value
+    assert "the clip is English speech but “From” is French" in hints
+    panel.set(source_lang="en", target_lang="ja")
+    hints = panel.controls.problems.value
+    assert "no reference translation of this clip into Japanese" in hints and "[ja]" in hints
+    assert "the clip is English" not in hints
+    panel.set(target_lang="es", input_path=str(data_dir() / "fr_marche.wav"))
+    assert "the clip is French speech but “From” is English" in panel.controls.problems.value
+
+
+async def test_the_offline_synthesizer_offers_female_spanish_voices():
+    """Regression (issue 14, item 6): only two male Spanish voices were offered."""
+    synth = create_stage("tts", "offline")
+    try:
+        spanish = {v.id: v for v in await synth.load_voices() if v.language == "es"}
+        assert {"es", "es-419", "es+f3", "es-419+f1"} <= set(spanish)
+        assert spanish["es+f3"].gender == "female" and spanish["es"].gender == "male"
+        assert synth.default_voice("es") == "es"
+    finally:
+        await synth.aclose()
+
+
+async def test_a_female_variant_is_accepted_by_a_session():
+    from s2st_kit.engines import Engines
+    from s2st_kit.pipeline.prepare import validate
+
+    synth = create_stage("tts", "offline")
+    engines = Engines(create_stage("asr", "simulated"), create_stage("mt", "simulated"), synth)
+    from s2st_kit.config import PipelineConfig
+
+    cfg = PipelineConfig(source_lang="en", target_lang="es", voice="es+f3")
+    assert validate(engines, cfg) == "es+f3"
+    female = b"".join(
+        [c.pcm async for c in synth.synthesize("Hola.", voice="es+f3", language="es")]
+    )
+    male = b"".join([c.pcm async for c in synth.synthesize("Hola.", voice="es", language="es")])
+    assert female and male and female != male
+    await engines.aclose()
 
 
 # --------------------------------------------------------------------------- sessions
@@ -306,7 +443,8 @@ async def test_start_button_runs_a_session_and_shows_results():
     assert list(df.translation) == [
         "La casa es muy grande.", "Mi hermana vive en la ciudad.", "Tomamos café todas las mañanas.",
     ]  # fmt: skip
-    assert "stopped" in panel.controls.status.value and "3 segments" in panel.controls.status.value
+    status = panel.controls.status.value
+    assert "finished · end of input" in status and "3 translated · 3 played" in status
     assert (
         "Tomamos café" in panel.feed.widget.value and "s2st-partial" not in panel.feed.widget.value
     )
@@ -322,6 +460,19 @@ async def test_start_button_runs_a_session_and_shows_results():
     assert not pending_tasks()
 
 
+async def test_the_status_counts_translations_as_they_appear():
+    """Regression (issue 14, item 5): the count stayed 0 while a translation was on screen
+    (it counted rows, logged after playback)."""
+    panel = make_panel(asr="simulated", mt="simulated", tts="simulated", pace=1.0)
+    await panel.start()
+    await wait_until(lambda: "→" in panel.feed.widget.value)  # a translation on screen
+    assert "1 translated · 0 played" in panel.controls.status.value  # still playing
+    await panel.wait()
+    assert "3 translated · 3 played" in panel.controls.status.value
+    assert "finished · end of input" in panel.controls.status.value  # not a user Stop
+    await panel.aclose()
+
+
 async def test_stop_button_ends_the_session_early():
     panel = make_panel(asr="simulated", mt="simulated", tts="simulated", pace=1.0)
     await panel.start()
@@ -333,7 +484,9 @@ async def test_stop_button_ends_the_session_early():
     assert time.monotonic() - t0 < 3.0
     assert panel.pipeline.stats.audio_s < 3.0  # the 6.3 s clip was not read to the end
     assert len(log) <= 1
-    assert "stopped" in panel.controls.status.value
+    assert (
+        "● stopped" in panel.controls.status.value and "finished" not in panel.controls.status.value
+    )
     # a second session from the same panel
     panel.set(pace=0.0)
     assert len(await panel.run()) == 3
@@ -491,11 +644,43 @@ def test_browser_audio_chosen_at_construction_shows_its_widgets(monkeypatch):
     panel = ControlPanel(engines=catalog(), inputs=inputs, input_path=CLIP,
                          input_kind="browser", output_kind="browser")  # fmt: skip
     assert [type(w).__name__ for w in panel.input_section.browser_box.children] == [
-        "BrowserMicrophone"
-    ]
+        "HTML", "BrowserMicrophone",
+    ]  # fmt: skip
     assert [type(w).__name__ for w in panel.output_section.speaker_box.children] == [
         "BrowserSpeaker"
     ]
+
+
+async def test_one_start_and_stop_drive_the_browser_microphone(monkeypatch):
+    """Regression (issue 14, item 3): with the browser microphone there were two Start/Stop
+    pairs and nothing said which to press. The panel's Start switches the microphone on,
+    its Stop (or the end of the session) switches it off, and the text says so."""
+    inputs, seen = live_audio(monkeypatch)
+    panel = ControlPanel(engines=catalog(), inputs=inputs, input_path=CLIP, asr="simulated",
+                         mt="simulated", tts="simulated", input_kind="browser")  # fmt: skip
+    help_text = panel.input_section.browser_box.children[0].value
+    assert "Press <b>▶ Start</b> below: it switches this microphone on" in help_text
+    assert "<b>■ Stop</b> ends both" in help_text
+    await panel.start()
+    assert (seen.mic_starts, seen.mic_stops) == (1, 0)
+    await wait_until(lambda: "running" in panel.controls.status.value)
+    await panel.stop()
+    assert (seen.mic_starts, seen.mic_stops) == (1, 1)
+    assert "● stopped" in panel.controls.status.value
+    await panel.aclose()
+
+
+def test_the_panels_browser_microphone_hides_its_own_buttons():
+    """The real widget: the panel creates it with ``show_buttons=False`` (the JS then shows
+    only "Allow microphone", and only when the browser wants a click)."""
+    from s2st_kit.notebook.browser_audio import BrowserMicrophone
+
+    assert BrowserMicrophone().show_buttons  # standalone: its own Start / Stop
+    panel = ControlPanel(engines=catalog(), input_path=CLIP, input_kind="browser")
+    mic = panel.runner.browser_microphone
+    assert isinstance(mic, BrowserMicrophone) and mic.show_buttons is False
+    js = (Path(s2st_kit.notebook.__file__).parent / "browser_audio.js").read_text()
+    assert 'model.get("show_buttons")' in js and "Allow microphone" in js
 
 
 async def test_a_start_whose_output_fails_closes_the_input(monkeypatch):
@@ -547,7 +732,8 @@ async def test_session_figures_come_from_the_session_not_the_shared_engines():
     await panel.run()
     assert panel.pipeline is not first
     assert panel.pipeline.engines.translator is first.engines.translator  # the shared probe
-    assert "3 segments" in panel.controls.status.value and "3 errors" in panel.controls.status.value
+    assert "0 translated · 0 played" in panel.controls.status.value  # every translation failed
+    assert "3 errors" in panel.controls.status.value
     await panel.aclose()
 
 
@@ -629,9 +815,9 @@ def test_throttle_coalesces_calls():
     async def main() -> list[float]:
         calls: list[float] = []
         throttle = Throttle(lambda: calls.append(time.monotonic()), 0.2)
-        for _ in range(20):
+        for _ in range(20):  # within one interval whatever the machine's load
             throttle()
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0)
         await asyncio.sleep(0.3)
         return calls
 
@@ -666,8 +852,9 @@ def test_results_and_status_html():
     import pandas as pd
 
     assert "no segment" in results_html(pd.DataFrame())
-    s = status_html("failed", elapsed_s=3.25, segments=1, errors=2, last_error="mt: <boom>")
-    assert "● failed" in s and "3.2 s" in s and "1 segment<" in s and "2 errors" in s
+    s = status_html("failed", elapsed_s=3.25, translated=2, played=1, errors=2,
+                    last_error="mt: <boom>")  # fmt: skip
+    assert "● failed" in s and "3.2 s" in s and "2 translated · 1 played" in s and "2 errors" in s
     assert "mt: &lt;boom&gt;" in s
 
 

@@ -334,16 +334,24 @@ function renderMicrophone(model, el, mic) {
     el.dataset.state = state;
     start.disabled = state === "running" || state === "starting";
     stop.disabled = !(state === "running" || state === "starting");
+    // Inside the control panel its Start / Stop drive the microphone: the widget's own
+    // buttons stay hidden, except "Allow microphone" when the browser wants a click.
+    const own = model.get("show_buttons");
+    start.textContent = own ? "Start" : "Allow microphone";
+    start.style.display = own || state === "blocked" ? "" : "none";
+    stop.style.display = own ? "" : "none";
     if (!frame) frame = requestAnimationFrame(draw);
   };
   const off = mic.on(update);
   model.on("change:state", update);
   model.on("change:error", update);
+  model.on("change:show_buttons", update);
   update();
   return () => {
     off();
     model.off("change:state", update);
     model.off("change:error", update);
+    model.off("change:show_buttons", update);
     for (const [, dispose] of toggles) dispose();
     if (frame) cancelAnimationFrame(frame);
   };

@@ -243,6 +243,10 @@ class BrowserMicrophone(anywidget.AnyWidget):
         wants a click before it plays/records audio) or ``"error"`` (see ``error``).
     device_label: the browser's name for the capture device.
     level: RMS of the last chunk (0-1 of full scale), updated in Python as chunks arrive.
+    show_buttons: show the widget's own Start / Stop (default True). The control panel
+        sets False: its session Start and Stop switch the microphone on and off, so there is
+        one pair of buttons; the widget's Start still appears, as "Allow microphone", when
+        the browser wants a click before it records (``state`` ``"blocked"``).
     """
 
     _esm = _ASSETS / "browser_audio.js"
@@ -259,6 +263,7 @@ class BrowserMicrophone(anywidget.AnyWidget):
     error = t.Unicode("").tag(sync=True)
     device_label = t.Unicode("").tag(sync=True)
     level = t.Float(0.0).tag(sync=True)
+    show_buttons = t.Bool(True).tag(sync=True)
 
     @t.default("uid")
     def _default_uid(self) -> str:

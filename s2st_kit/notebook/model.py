@@ -46,6 +46,7 @@ from ..engines.simulated import ClipEngines, aengines_for_clip
 from ..errors import ConfigError, S2STError
 from ..lag import LIVE_MAX_LAG_S, CatchUp, check_lag_settings
 from ..records import Voice
+from .hints import STABILITY_BUNDLES, input_file, input_file_problem, setting_hints
 
 if TYPE_CHECKING:
     pass
@@ -106,9 +107,9 @@ SAMPLE_SENTENCES: dict[str, str] = {
 InputKind = Literal["file", "microphone", "browser"]
 #: Where the translation goes: memory at the input's pace, the local speaker, the browser's.
 OutputKind = Literal["paced", "speaker", "browser"]
-#: Partial-result stabilisation requested from recognizers that have it.
-#: The panel's session states (the pipeline's, plus ``starting`` while a session opens).
-SessionState = Literal["idle", "starting", "running", "stopping", "stopped", "failed"]
+#: The panel's session states: the pipeline's, plus ``starting`` while a session opens and
+#: ``finished`` for a session that ended by itself (``stopped``: the user pressed Stop).
+SessionState = Literal["idle", "starting", "running", "stopping", "stopped", "finished", "failed"]
 
 INPUT_KINDS: tuple[InputKind, ...] = get_args(InputKind)
 OUTPUT_KINDS: tuple[OutputKind, ...] = get_args(OutputKind)
@@ -512,6 +513,13 @@ class PanelOptions:
     applies to the chosen engines, its allowed values.
     lag_off_reason: why lag control is off although a target is chosen (the input is not
         paced in real time), else ``None``.
+    clips: the sample clips, then the chosen file when it is not one of them (labelled
+        with its name), so the Clip list always shows what Start reads; clip_value: the
+        option that is the chosen file (``None`` when it does not exist).
+    problems: what stops a session from starting (an unavailable engine, a file that does
+        not exist); hints: choices that run but give nonsense (:mod:`.hints`).
+    stability_ignored: why the Stability setting does nothing with the chosen recognizer
+        (``None``: it is used).
     """
 
     engines: dict[str, list[Availability]] = field(default_factory=dict)
@@ -522,8 +530,11 @@ class PanelOptions:
     inputs: list[Availability] = field(default_factory=list)
     outputs: list[Availability] = field(default_factory=list)
     clips: list[tuple[str, str]] = field(default_factory=list)
+    clip_value: str | None = None
     microphones: list[tuple[str, int]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    hints: list[str] = field(default_factory=list)
+    stability_ignored: str | None = None
     voices_loading: bool = False
     lag_off_reason: str | None = None
 
@@ -560,6 +571,7 @@ class PanelModel:
         self.engines = engines or EngineCatalog()
         self.inputs = inputs or InputCatalog()
         self._clips = self.inputs.clips()
+        self._clip_paths = {_resolved(c.path): c for c in self._clips}
         self._mics, mic_problem = self.inputs.microphones()
         _, browser_problem = self.inputs.browser()
         _, speaker_problem = self.inputs.speakers()
@@ -586,6 +598,12 @@ class PanelModel:
     def clips(self) -> list[Clip]:
         """Sample clips offered as file input."""
         return list(self._clips)
+
+    def chosen_clip(self, selection: Selection | None = None) -> Clip | None:
+        """The sample clip the chosen file is (``None``: another file, or a live input)."""
+        sel = selection or self.selection
+        path = input_file(sel.input_path) if sel.input_kind == "file" else None
+        return self._clip_paths.get(_resolved(path)) if path is not None else None
 
     def available(self, stage: str, name: str) -> Availability:
         """Availability of engine ``name`` for ``stage``."""
@@ -633,6 +651,8 @@ class PanelModel:
         sel = self._valid_engine_settings(sel)
         sel, langs = self._languages(sel, problems)
         sel = self._usable_input_output(sel)
+        if sel.input_kind == "file" and (problem := input_file_problem(sel.input_path)):
+            problems.append(problem)
         self.selection = sel
         self.options = self._options(sel, langs, problems)
         return sel
@@ -713,12 +733,27 @@ class PanelModel:
             engine_settings={s.selection_field: s.choices() for s in self.engine_settings(sel)},
             inputs=self.input_availability(),
             outputs=self.output_availability(),
-            clips=[(_clip_label(c), str(c.path)) for c in self._clips],
+            clips=(clips := self._clip_options(sel))[0],
+            clip_value=clips[1],
             microphones=[(f"{d.index}: {d.name}", int(d.index)) for d in self._mics],
             problems=problems,
+            hints=setting_hints(sel, self.chosen_clip(sel), language_name=LANGUAGE_NAMES),
+            stability_ignored=_stability_ignored(sel),
             voices_loading=langs.loading,
             lag_off_reason=_unpaced_reason(sel) if sel.max_lag_s is not None else None,
         )
+
+    def _clip_options(self, sel: Selection) -> tuple[list[tuple[str, str]], str | None]:
+        """The clips, then the chosen file when it exists and is not one of them; and the
+        value of the option that is the chosen file."""
+        options = [(_clip_label(c), str(c.path)) for c in self._clips]
+        path, clip = input_file(sel.input_path), self.chosen_clip(sel)
+        if clip is not None:
+            return options, str(clip.path)
+        if path is None or not path.is_file():
+            return options, None
+        options.append((f"{path.name} — your file ({path.parent})", str(sel.input_path)))
+        return options, str(sel.input_path)
 
     async def load_voices(self) -> Selection:
         """Load the chosen synthesizer's remote voice catalogue, then update the options."""
@@ -745,9 +780,10 @@ class PanelModel:
 
     def input_clip(self) -> Clip | None:
         """The manifest / LibriVox clip of the chosen file (its script and references)."""
-        if self.selection.input_kind != "file" or not self.selection.input_path:
+        path = input_file(self.selection.input_path)
+        if self.selection.input_kind != "file" or path is None:
             return None
-        return find_clip(self.selection.input_path)
+        return find_clip(path)
 
     def synthesizer(self) -> Any:
         """The chosen synthesizer with its settings (the probe instance a session uses)."""
@@ -777,7 +813,7 @@ class PanelModel:
         """What the simulated engines follow for the chosen input (nothing for a live one);
         preset and seed from the catalog's ``"simulated"`` options (default cloud-like, 0)."""
         sel, opts = self.selection, self.engines.options.get("simulated", {})
-        clip = sel.input_path if sel.input_kind == "file" else None
+        clip = input_file(sel.input_path) if sel.input_kind == "file" else None
         return await aengines_for_clip(
             clip, preset=opts.get("preset", "cloud-like"), seed=opts.get("seed", 0)
         )
@@ -818,6 +854,18 @@ def _unpaced_reason(sel: Selection) -> str | None:
         return None
     pace = next((label for label, value in PACES.items() if value == sel.pace), f"{sel.pace:g}×")
     return f"lag control needs real-time input; the file plays at pace “{pace}”"
+
+
+def _resolved(path: str | Path) -> str:
+    """``path`` made absolute (symlinks resolved) for comparing files."""
+    return str(Path(path).resolve())
+
+
+def _stability_ignored(sel: Selection) -> str | None:
+    """Why ``sel.stability`` does nothing (``None`` when the recognizer uses it)."""
+    if sel.asr in STABILITY_BUNDLES:
+        return None
+    return f"the {sel.asr} recognizer ignores it: only Amazon Transcribe (aws) stabilises partials"
 
 
 def _check_closed_sets(sel: Selection) -> None:

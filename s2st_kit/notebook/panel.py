@@ -26,7 +26,7 @@ import asyncio
 import html
 import itertools
 import os
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -71,6 +71,13 @@ __all__ = [
 Change = Callable[..., object]
 
 _STAGE_LABELS = {"asr": "Recognizer", "mt": "Translator", "tts": "Synthesizer"}
+_STABILITY_TIP = "partial-result stabilisation requested from Amazon Transcribe"
+#: Shown with the browser microphone: the panel's Start and Stop drive it.
+BROWSER_MIC_HELP = (
+    "<div class='s2st-mic-help' style='color:#555;font-size:12px;margin:2px 0'>Press "
+    "<b>▶ Start</b> below: it switches this microphone on (the browser asks for permission "
+    "the first time) and starts the session. <b>■ Stop</b> ends both.</div>"
+)
 _LABEL_WIDTH = "100px"
 _INDENT = "0 0 0 104px"
 
@@ -339,8 +346,7 @@ class StreamingSection(_Section):
         )  # fmt: skip
         self.stability = w.Dropdown(
             options=list(STABILITIES), value=sel.stability, description="Stability",
-            tooltip="partial-result stabilisation (recognizers that support it, e.g. Transcribe)",
-            layout=w.Layout(width="200px"),
+            tooltip=_STABILITY_TIP, layout=w.Layout(width="200px"),
         )  # fmt: skip
         for name in ("chunk_ms", "policy", "stability"):
             self._bind(getattr(self, name), name)
@@ -350,6 +356,9 @@ class StreamingSection(_Section):
         self.chunk_ms.value = sel.chunk_ms
         self.policy.value = sel.policy
         self.stability.value = sel.stability
+        ignored = opt.stability_ignored
+        self.stability.disabled = ignored is not None
+        self.stability.tooltip = ignored or _STABILITY_TIP
 
 
 class LagSection(_Section):
@@ -433,33 +442,33 @@ def _speed_label(speed: float) -> str:
 class InputSection(_Section):
     """The input: a clip or any file (with its pace), a local or the browser microphone.
 
-    on_note: shows a one-line note in the status line (``None`` clears it).
+    The path box always shows the file a session reads (a clip's path too) and whatever is
+    typed there is the input, as typed: a path that does not exist is reported under the
+    settings and refused by Start, never replaced by the previous file. The Clip list shows
+    the chosen file even when it is not a sample clip (by its name).
     """
 
-    def __init__(
-        self, model: PanelModel, change: Change, *, on_note: Callable[[str | None], None]
-    ) -> None:
+    def __init__(self, model: PanelModel, change: Change) -> None:
         super().__init__(change)
-        self._on_note = on_note
         w, sel = widgets, model.selection
         self.row = ChoiceRow(
             "Input", model.options.inputs, value=sel.input_kind, labels=INPUT_LABELS,
             on_change=lambda kind: self._change(input_kind=kind),
         )  # fmt: skip
-        self.clip = w.Dropdown(description="Clip", layout=w.Layout(width="460px"))
+        self.clip = w.Dropdown(description="Clip", layout=w.Layout(width="620px"))
         self.path = w.Text(
-            placeholder="… or a path to any audio file", layout=w.Layout(width="300px")
-        )
+            description="File", placeholder="the path of any audio file",
+            layout=w.Layout(width="100%", max_width="900px"),
+        )  # fmt: skip
         self.pace = w.Dropdown(
             options=list(PACES.items()), value=_pace_value(sel.pace), description="Pace",
             layout=w.Layout(width="240px"),
         )  # fmt: skip
-        self.file_box = w.VBox(
-            [w.HBox([self.clip, self.path]), self.pace], layout=w.Layout(margin=_INDENT)
-        )
+        self.file_box = w.VBox([self.clip, self.path, self.pace], layout=w.Layout(margin=_INDENT))
         self.mic = w.Dropdown(description="Device", layout=w.Layout(width="420px"))
         self.mic_box = w.HBox([self.mic], layout=w.Layout(margin=_INDENT))
         self.browser_box = w.VBox(layout=w.Layout(margin=_INDENT))
+        self.mic_help = w.HTML(BROWSER_MIC_HELP)
         self._bind(self.pace, "pace")
         self._bind(self.mic, "mic_device")
         self.clip.observe(self._on_clip, names="value")
@@ -471,27 +480,16 @@ class InputSection(_Section):
             self._change(input_path=change["new"])
 
     def _on_path(self, change: dict[str, Any]) -> None:
-        if self._syncing:
-            return
-        text = change["new"].strip()
-        if not text:
-            self._change(input_path=self.clip.value)
-        elif Path(text).expanduser().is_file():
-            self._on_note(None)
-            self._change(input_path=str(Path(text).expanduser()))
-        else:
-            self._on_note(f"no such file: {text}")
+        if not self._syncing:  # the text as typed (a missing file is a problem, not ignored)
+            self._change(input_path=change["new"] if change["new"].strip() else None)
 
     def _show(self, sel: Selection, opt: PanelOptions) -> None:
         self.row.select(sel.input_kind)
         if list(self.clip.options) != list(opt.clips):
             self.clip.options = opt.clips
-        if sel.input_path in [v for _, v in opt.clips]:
-            self.clip.value = sel.input_path
-            self.path.value = ""
-        else:  # a file of the user's: shown in the path box, no clip selected
-            self.clip.value = None
-            self.path.value = sel.input_path or ""
+        self.clip.value = opt.clip_value  # None (blank) only for a path that does not exist
+        self.path.value = sel.input_path or ""
+        self.path.tooltip = self.clip.tooltip = sel.input_path or None
         self.pace.value = _pace_value(sel.pace)
         _set_options(self.mic, opt.microphones, sel.mic_device)
         self.file_box.layout.display = _shown(sel.input_kind == "file")
@@ -521,11 +519,16 @@ class ControlsBar:
 
     def __init__(self, *, on_start: Callable[[], None], on_stop: Callable[[], None]) -> None:
         w = widgets
-        self.start_button = w.Button(description="Start", icon="play", button_style="success")
-        self.stop_button = w.Button(
-            description="Stop", icon="stop", button_style="danger", disabled=True
+        fixed = {"flex": "0 0 auto", "width": "auto", "min_width": "84px"}
+        self.start_button = w.Button(
+            description="Start", icon="play", button_style="success", layout=w.Layout(**fixed)
         )
-        self.status = w.HTML(layout=w.Layout(margin="0 0 0 12px"))
+        self.stop_button = w.Button(
+            description="Stop", icon="stop", button_style="danger", disabled=True,
+            layout=w.Layout(**fixed),
+        )  # fmt: skip
+        # The status takes the rest of the row and wraps: a long error never squeezes Start/Stop.
+        self.status = w.HTML(layout=w.Layout(margin="0 0 0 12px", flex="1 1 0%", min_width="0"))
         self.problems = w.HTML()
         self.start_button.on_click(lambda _: on_start())
         self.stop_button.on_click(lambda _: on_stop())
@@ -534,11 +537,14 @@ class ControlsBar:
             layout=w.Layout(align_items="center", margin="10px 0 6px"),
         )
 
-    def show_problems(self, problems: list[str]) -> None:
-        """The model's problems with the current choices, one per line."""
+    def show_problems(self, problems: Sequence[str], hints: Sequence[str] = ()) -> None:
+        """The model's problems with the current choices (red) and its hints about
+        choices that run but make little sense (amber), one per line."""
         self.problems.value = "".join(
-            f"<div style='color:#c62828'>{_escape(p)}</div>" for p in problems
-        )
+            f"<div class='s2st-problem' style='color:#c62828'>{_escape(p)}</div>"
+            for p in problems
+        ) + "".join(f"<div class='s2st-hint' style='color:#a15c00'>⚠ {_escape(h)}</div>"
+                    for h in hints)  # fmt: skip
 
     def show_running(self, running: bool) -> None:
         """Enable Start or Stop."""
@@ -594,7 +600,7 @@ class ControlPanel:
         self.voice_section = VoiceSection(self._change, on_preview=self._spawn_preview)
         self.streaming_section = StreamingSection(self.model.selection, self._change)
         self.lag_section = LagSection(self._change)
-        self.input_section = InputSection(self.model, self._change, on_note=self._show_note)
+        self.input_section = InputSection(self.model, self._change)
         self.output_section = OutputSection(self.model, self._change)
         self.controls = ControlsBar(
             on_start=lambda: self._spawn(self.start()), on_stop=lambda: self._spawn(self.stop())
@@ -655,14 +661,16 @@ class ControlPanel:
         """Create the browser microphone / speaker widget when first chosen."""
         runner, inputs = self.runner, self.model.inputs
         if sel.input_kind == "browser" and runner.browser_microphone is None:
-            mic, problem = inputs.browser_widget("BrowserMicrophone", chunk_ms=sel.chunk_ms)
+            mic, problem = inputs.browser_widget(  # its own buttons hidden: Start drives it
+                "BrowserMicrophone", chunk_ms=sel.chunk_ms, show_buttons=False
+            )
             runner.browser_microphone = mic
             self._show_note(problem)
         if sel.output_kind == "browser" and runner.browser_speaker is None:
             runner.browser_speaker, problem = inputs.browser_widget("BrowserSpeaker")
             self._show_note(problem)
         mic, speaker = runner.browser_microphone, runner.browser_speaker
-        self.input_section.browser_box.children = [mic] if mic is not None else []
+        self.input_section.browser_box.children = [self.input_section.mic_help, mic] if mic else []
         self.output_section.speaker_box.children = [speaker] if speaker is not None else []
 
     def _load_voices_soon(self) -> None:
@@ -686,7 +694,7 @@ class ControlPanel:
             self.lag_section, self.input_section, self.output_section,
         ):  # fmt: skip
             section.refresh(sel, opt)
-        self.controls.show_problems(opt.problems)
+        self.controls.show_problems(opt.problems, opt.hints)
 
     # -- sessions ---------------------------------------------------------------------------
     @property
@@ -741,14 +749,18 @@ class ControlPanel:
         the reason in the status line if it could not start)."""
         if not self.running:
             self.controls.show_running(True)
-            self.feed.reset()
-            self.chart.reset()
-            self.results.reset()
-        config = self.model.config()  # what the session gets: the lag chart draws its target
-        self.chart.max_lag_s, self.chart.max_speedup = config.max_lag_s, config.max_speedup
-        pipe = await self.runner.start((self.feed.handle, self.chart.handle))
+        subscribers = (self.feed.handle, self.chart.handle)
+        pipe = await self.runner.start(subscribers, on_open=self._clear_views)
         self.controls.show_running(self.running)
         return pipe
+
+    def _clear_views(self) -> None:
+        """A session opened: clear the last one's views (a refused Start keeps them)."""
+        self.feed.reset()
+        self.chart.reset()
+        self.results.reset()
+        config = self.model.config()  # what the session gets: the lag chart draws its target
+        self.chart.max_lag_s, self.chart.max_speedup = config.max_lag_s, config.max_speedup
 
     async def stop(self, *, drain: bool = True) -> SegmentLog | None:
         """Stop the running session (``drain``: finish what was already heard) and wait

@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 from ..audio import FileSource, MemorySink, PacedSink
 from ..engines.protocols import AudioSink, AudioSource
-from ..events import AudioStarted, ErrorEvent, Event, SegmentLogged, StateChanged
+from ..events import (
+    AudioStarted,
+    ErrorEvent,
+    Event,
+    SegmentLogged,
+    StateChanged,
+    TranslationReady,
+)
 from ..log import SegmentLog
 from ..pipeline import Pipeline
 from ..report import save_session_config, session_config_path
@@ -27,9 +34,10 @@ from ..report import save_session_config, session_config_path
 if TYPE_CHECKING:
     from ..audio.echo import EchoGuard
 
+from .hints import input_file, input_file_problem
 from .model import SESSION_STATES, PanelModel, SessionState
 
-__all__ = ["LiveLag", "SessionRunner", "StatusLine"]
+__all__ = ["LiveCounts", "LiveLag", "SessionRunner", "StatusLine"]
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +49,10 @@ Subscriber = Callable[[Event], object]
 class StatusLine:
     """What the status line shows; the figures are the session's own (its pipeline and log).
 
+    state: ``"finished"`` when the session ended by itself (end of input), ``"stopped"``
+        when the user stopped it, ``"failed"`` when it could not start or broke.
+    translated: segments translated so far (counted as each translation appears);
+        played: segments played to the end (logged ``ok``).
     elapsed_s: session time (s), frozen when the session ends; ``None`` before it runs.
     lag_s / speed: how far behind the speaker (s) and how fast (× natural) the segment
         playing now started, while the session runs (``None`` otherwise); max_lag_s: lag
@@ -50,7 +62,8 @@ class StatusLine:
 
     state: SessionState
     elapsed_s: float | None = None
-    segments: int = 0
+    translated: int = 0
+    played: int = 0
     errors: int = 0
     last_error: str | None = None
     note: str | None = None
@@ -77,6 +90,26 @@ class LiveLag:
             return True
         if isinstance(event, SegmentLogged) and event.row.get("status") == "skipped":
             self.skipped += 1
+            return True
+        return False
+
+
+@dataclass(slots=True)
+class LiveCounts:
+    """A session's segment counts, from its events: ``translated`` (one per
+    :class:`~s2st_kit.events.TranslationReady`, as the translation appears) and ``played``
+    (rows logged with status ``ok``: played to the end)."""
+
+    translated: int = 0
+    played: int = 0
+
+    def handle(self, event: Event) -> bool:
+        """Apply ``event``; True if a count changed."""
+        if isinstance(event, TranslationReady):
+            self.translated += 1
+            return True
+        if isinstance(event, SegmentLogged) and event.row.get("status") == "ok":
+            self.played += 1
             return True
         return False
 
@@ -129,7 +162,9 @@ class SessionRunner:
         self.last_error: str | None = None
         self._ended_at: float | None = None
         self._counting = False  # the status line counts the pipeline's figures
-        self.live = LiveLag()  # the running session's lag figures
+        self._stop_requested = False  # Stop pressed: the session ends "stopped", not "finished"
+        self._mic_started = False  # the session switched the browser microphone on
+        self.live, self.counts = LiveLag(), LiveCounts()  # the running session's figures
         self._log_path: Path | None = None
         self._undo: contextlib.AsyncExitStack | None = None  # what start opened, until running
         self._task: asyncio.Task[SegmentLog] | None = None
@@ -141,8 +176,12 @@ class SessionRunner:
         return self._watch is not None and not self._watch.done()
 
     # -- start ------------------------------------------------------------------------------
-    async def start(self, subscribers: Sequence[Subscriber] = ()) -> Pipeline | None:
-        """Start a session with the model's selection; ``subscribers`` get its events.
+    async def start(
+        self, subscribers: Sequence[Subscriber] = (), *, on_open: Callable[[], None] | None = None
+    ) -> Pipeline | None:
+        """Start a session with the model's selection; ``subscribers`` get its events;
+        ``on_open`` is called once its input and output are open, before it starts (a
+        refused start never calls it: the panel keeps the last session's views).
 
         Returns its Pipeline, or ``None`` with the reason in ``last_error`` (and nothing
         left open) when it could not start.
@@ -152,7 +191,8 @@ class SessionRunner:
             self.on_status()
             return None
         self.state, self.note, self.last_error = "starting", None, None
-        self._ended_at, self._counting, self.live = None, False, LiveLag()
+        self._ended_at, self._counting, self._stop_requested = None, False, False
+        self.live, self.counts, self._mic_started = LiveLag(), LiveCounts(), False
         self.on_status()
         opened = contextlib.AsyncExitStack()
         try:
@@ -161,6 +201,8 @@ class SessionRunner:
             await self._close_opened(opened)
             self.fail(exc)
             return None
+        if on_open is not None:
+            on_open()
         self.pipeline, self._undo, self._counting = pipe, opened, True
         unsubscribe = [pipe.subscribe(s) for s in (*subscribers, self._on_event)]
         self._task = pipe.start()
@@ -170,9 +212,13 @@ class SessionRunner:
 
     async def _open(self, opened: contextlib.AsyncExitStack) -> Pipeline:
         """Engines, input, output and the pipeline; whatever is opened goes onto ``opened``."""
+        sel = self.model.selection
+        if sel.input_kind == "file" and (problem := input_file_problem(sel.input_path)):
+            raise FileNotFoundError(problem)  # before anything reads the file
         engines = await self.model.build_engines()
         source = await self._open_source(opened)
-        sink = await self._open_sink(opened)
+        sink, self.sink = await _open_sink(self.model, self.browser_speaker)
+        opened.push_async_callback(sink.aclose)
         config = self.model.config(session_id=uuid.uuid4().hex[:12])
         self._log_path = None
         if self.log_dir is not None:
@@ -181,7 +227,6 @@ class SessionRunner:
             saved = session_config_path(self._log_path)  # s2st report reads the lag target
             await asyncio.to_thread(save_session_config, config, saved)
         self.guard = None
-        sel = self.model.selection
         live_in = sel.input_kind in ("microphone", "browser")
         if self.echo_guard and live_in and sel.output_kind in ("speaker", "browser"):
             from ..audio.echo import EchoGuard
@@ -197,10 +242,11 @@ class SessionRunner:
         sel = self.model.selection
         source: AudioSource
         if sel.input_kind == "file":
-            if not sel.input_path:
-                raise FileNotFoundError("choose a clip or type the path of an audio file")
+            path = input_file(sel.input_path)
+            if path is None:  # checked by _open
+                raise FileNotFoundError(input_file_problem(sel.input_path))
             source = FileSource(
-                sel.input_path, chunk_ms=sel.chunk_ms, realtime=sel.pace > 0, speed=sel.pace or 1.0
+                path, chunk_ms=sel.chunk_ms, realtime=sel.pace > 0, speed=sel.pace or 1.0
             )
         elif sel.input_kind == "microphone":
             source = await asyncio.to_thread(
@@ -211,29 +257,12 @@ class SessionRunner:
             if mic is None:
                 raise RuntimeError("the browser microphone is not available")
             if mic.state != "running":
-                mic.start()  # the browser may still want a click on the widget's Start
+                mic.start()  # the session's Start switches the microphone on ...
                 opened.callback(mic.stop)
+                self._mic_started = True  # ... and its end switches it off
             source = mic.source()
         opened.push_async_callback(source.aclose)
         return source
-
-    async def _open_sink(self, opened: contextlib.AsyncExitStack) -> AudioSink:
-        sel = self.model.selection
-        self.sink = None
-        sink: AudioSink
-        if sel.output_kind == "speaker":
-            sink = await asyncio.to_thread(self.model.inputs.open_speaker)
-        elif sel.output_kind == "browser":
-            if self.browser_speaker is None:
-                raise RuntimeError("the browser speaker is not available")
-            sink = self.browser_speaker.sink()
-        else:
-            self.sink = MemorySink()
-            pace = sel.pace if sel.input_kind == "file" else 1.0
-            # The output keeps the input's pace: 2× input plays 2× fast, "as fast as possible" not paced.
-            sink = PacedSink(self.sink, speed=pace) if pace > 0 else self.sink
-        opened.push_async_callback(sink.aclose)
-        return sink
 
     async def _close_opened(self, opened: contextlib.AsyncExitStack) -> None:
         """Close what a failed start opened; a failure to close is logged and shown too."""
@@ -248,13 +277,18 @@ class SessionRunner:
         if isinstance(event, StateChanged):
             if event.state == "running":
                 self._undo = None  # the pipeline owns (and closes) the input and output now
-            if event.state in SESSION_STATES:
+            if event.state == "stopped" and not self._stop_requested:
+                self.state = "finished"  # the input ended: not the user's Stop
+            elif event.state in SESSION_STATES:
                 self.state = event.state
             self.on_status()
         elif isinstance(event, ErrorEvent):
-            self.last_error = f"{event.stage}: {event.message}"
+            stage = f"{event.stage}: "
+            self.last_error = (
+                event.message if event.message.startswith(stage) else stage + event.message
+            )
             self.on_status()
-        elif self.live.handle(event):
+        elif self.live.handle(event) | self.counts.handle(event):
             self.on_status()
 
     async def _watch_session(
@@ -285,10 +319,13 @@ class SessionRunner:
         return pipe.log
 
     async def _after_session(self) -> None:
-        """Close what a session that never ran left open; save the echo guard's spans."""
+        """Close what a session that never ran left open, switch off the browser microphone
+        the session switched on; save the echo guard's spans."""
         undo, self._undo = self._undo, None
         if undo is not None:
             await self._close_opened(undo)
+        elif self._mic_started and self.browser_microphone is not None:
+            self.browser_microphone.stop()
         if self.guard is not None and self._log_path is not None:
             guard, spans = self.guard, self.guard.spans_path(self._log_path)
             try:
@@ -314,6 +351,7 @@ class SessionRunner:
         if pipe is None or task is None or watch is None:
             return None
         if not watch.done():
+            self._stop_requested = True
             try:
                 await pipe.stop(drain=drain)
             except Exception as exc:
@@ -350,14 +388,15 @@ class SessionRunner:
         live = self.state in ("running", "stopping")
         if live:
             elapsed = pipe.clock.now()
-        elif self.state in ("stopped", "failed"):
+        elif self.state in ("stopped", "finished", "failed"):
             if self._ended_at is None:
                 self._ended_at = pipe.clock.now()
             elapsed = self._ended_at
         return StatusLine(
             self.state,
             elapsed_s=elapsed,
-            segments=len(pipe.log),
+            translated=self.counts.translated,
+            played=self.counts.played,
             errors=pipe.stats.errors,
             last_error=self.last_error,
             note=self.note,
@@ -366,3 +405,20 @@ class SessionRunner:
             max_lag_s=pipe.config.max_lag_s,
             skipped=self.live.skipped,
         )
+
+
+async def _open_sink(
+    model: PanelModel, browser_speaker: Any
+) -> tuple[AudioSink, MemorySink | None]:
+    """The session's output and, for the paced output, the memory it plays into."""
+    sel = model.selection
+    if sel.output_kind == "speaker":
+        return await asyncio.to_thread(model.inputs.open_speaker), None
+    if sel.output_kind == "browser":
+        if browser_speaker is None:
+            raise RuntimeError("the browser speaker is not available")
+        return browser_speaker.sink(), None
+    memory = MemorySink()
+    pace = sel.pace if sel.input_kind == "file" else 1.0
+    # The output keeps the input's pace: 2× input plays 2× fast, "as fast as possible" not paced.
+    return (PacedSink(memory, speed=pace) if pace > 0 else memory), memory

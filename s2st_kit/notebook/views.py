@@ -60,6 +60,7 @@ _STATE_COLORS: dict[SessionState, str] = {
     "running": "#2e7d32",
     "stopping": "#b8860b",
     "stopped": "#1565c0",
+    "finished": "#1565c0",
     "failed": "#c62828",
 }
 
@@ -533,7 +534,8 @@ def status_html(
     state: SessionState,
     *,
     elapsed_s: float | None = None,
-    segments: int = 0,
+    translated: int = 0,
+    played: int = 0,
     errors: int = 0,
     last_error: str | None = None,
     note: str | None = None,
@@ -542,16 +544,19 @@ def status_html(
     max_lag_s: float | None = None,
     skipped: int = 0,
 ) -> str:
-    """The status line: state, elapsed session time (s), segments logged, the lag behind
-    the speaker (s, with lag control's target) and playback speed (×) of the segment
-    playing, segments skipped, last error."""
+    """The status line: state (``finished`` reads "finished · end of input"), and once a
+    session has run (``elapsed_s`` given) its session time (s), segments translated (counted as each translation appears) and played
+    (to the end), the lag behind the speaker (s, with lag control's target) and playback
+    speed (×) of the segment playing, segments skipped, last error (wrapped under it)."""
     color = _STATE_COLORS.get(state, "#555")
-    bits = [f"<b class='s2st-state' style='color:{color}'>● {html.escape(state)}</b>"]
-    if elapsed_s is not None:
+    label = "finished · end of input" if state == "finished" else state
+    bits = [f"<b class='s2st-state' style='color:{color}'>● {html.escape(label)}</b>"]
+    if elapsed_s is not None:  # a session ran (or runs): its time and counts
         bits.append(f"{elapsed_s:.1f} s")
-    bits.append(
-        f"<span class='s2st-segments-count'>{segments} segment{'s' * (segments != 1)}</span>"
-    )
+        bits.append(
+            f"<span class='s2st-segments-count' title='segments translated so far · played "
+            f"to the end'>{translated} translated · {played} played</span>"
+        )
     bits += _lag_bits(lag_s, speed, max_lag_s, skipped)
     if errors:
         bits.append(f"<span style='color:#c62828'>{errors} error{'s' * (errors != 1)}</span>")
@@ -560,7 +565,7 @@ def status_html(
     text = " · ".join(bits)
     if last_error:
         text += (
-            "<div class='s2st-last-error' style='color:#c62828;white-space:normal'>last error: "
-            f"{html.escape(last_error)}</div>"
+            "<div class='s2st-last-error' style='color:#c62828;white-space:normal;"
+            f"overflow-wrap:anywhere'>last error: {html.escape(last_error)}</div>"
         )
-    return f"<div class='s2st-status'>{text}</div>"
+    return f"<div class='s2st-status' style='white-space:normal;line-height:1.35'>{text}</div>"
