@@ -264,7 +264,9 @@ class AwsPollySynthesizer:
     ) -> AsyncIterator[AudioChunk | WordMark]:
         """:meth:`synthesize` (``speed`` 1.0) or :meth:`synthesize_at`, with a
         :class:`~s2st_kit.records.WordMark` per word among the chunks
-        (:meth:`synthesize_with_marks`; ``end_s`` None: Polly times word starts only)."""
+        (:meth:`synthesize_with_marks`; ``end_s`` None: Polly times word starts only).
+        A ``speed`` other than 1.0 where :meth:`rate_supported` is False raises ConfigError,
+        as :meth:`synthesize_at` does (the caller time-stretches natural speech instead)."""
         return _word_marks(
             self.synthesize_with_marks(text, voice=voice, language=language, speed=speed)
         )
