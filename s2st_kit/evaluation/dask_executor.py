@@ -17,6 +17,7 @@ Requires the ``scale`` extra: ``pip install 's2st_kit[scale]'`` (``dask[distribu
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -60,7 +61,6 @@ class EvalWorkerPlugin(_PluginBase):
         self.loop: asyncio.AbstractEventLoop | None = None
         self.thread: threading.Thread | None = None
         self.pool: EnginePool | None = None
-        self.engine_builds = 0
 
     def __getstate__(self) -> dict[str, Any]:
         return {"settings": self.settings, "concurrency": self.concurrency}
@@ -75,7 +75,6 @@ class EvalWorkerPlugin(_PluginBase):
         self.thread.start()
         pool = EnginePool(self.settings, self.concurrency)
         self.pool = self._call(pool.open())
-        self.engine_builds += 1
 
     def _call(self, coro: Any) -> Any:
         if self.loop is None:
@@ -87,7 +86,7 @@ class EvalWorkerPlugin(_PluginBase):
         if self.pool is None:
             raise ConfigError("the s2st evaluation plugin is not set up on this worker")
         result: UtteranceResult = self._call(run_utterance(self.pool, utt))
-        result.row["worker_builds"] = self.engine_builds
+        result.row["engine_pool"] = f"{os.getpid()}-{id(self.pool)}"  # which worker's engines
         return result
 
     def teardown(self, worker: Any = None) -> None:
