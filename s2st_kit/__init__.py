@@ -13,9 +13,10 @@ stage timings to a pandas DataFrame::
     df = log.to_pandas()
 """
 
-from .audio import FileSource, MemorySink, MemorySource, PacedSink, WavSink
+from .audio import FileSource, MemorySink, MemorySource, PacedSink, WavSink, split_stereo
 from .clock import SessionClock
 from .config import AudioFormat, PipelineConfig
+from .conversation import Conversation, Party
 from .engines import Engines
 from .errors import (
     AudioError,
@@ -60,6 +61,7 @@ __all__ = [
     "AudioFormatError",
     "Commit",
     "ConfigError",
+    "Conversation",
     "DeviceError",
     "EngineError",
     "EngineNotInstalledError",
@@ -71,6 +73,7 @@ __all__ = [
     "MemorySink",
     "MemorySource",
     "PacedSink",
+    "Party",
     "Pipeline",
     "PipelineConfig",
     "PipelineError",
@@ -95,5 +98,6 @@ __all__ = [
     "WordMark",
     "__version__",
     "make_policy",
+    "split_stereo",
     "validate",
 ]

@@ -4,12 +4,13 @@ import s2st_kit
 
 EXPECTED = {
     "SEGMENT_COLUMNS", "AudioChunk", "AudioError", "AudioFormat", "AudioFormatError", "Commit",
-    "ConfigError", "DeviceError", "EngineError", "EngineNotInstalledError", "EngineTimeoutError",
-    "EngineUnavailableError", "Engines", "FileSource", "Listener", "MemorySink", "MemorySource", "PacedSink",
+    "ConfigError", "Conversation", "DeviceError", "EngineError", "EngineNotInstalledError", "EngineTimeoutError",
+    "EngineUnavailableError", "Engines", "FileSource", "Listener", "MemorySink", "MemorySource", "PacedSink", "Party",
     "Pipeline", "PipelineConfig", "PipelineError", "PipelineState", "PipelineStateError",
     "PipelineStats", "QueueOverflowError", "RetryPolicy", "S2STError", "Segment", "SegmentLog", "SessionClock",
     "StreamClosedError", "ThrottledError", "Transcript", "Translation", "UnsupportedLanguageError",
-    "UnsupportedVoiceError", "Voice", "WavSink", "Word", "WordMark", "__version__", "make_policy", "validate",
+    "UnsupportedVoiceError", "Voice", "WavSink", "Word", "WordMark", "__version__", "make_policy", "split_stereo",
+    "validate",
 }  # fmt: skip
 
 
@@ -20,6 +21,7 @@ def test_all_is_pinned():
 
 
 SUBMODULES = {
+    "s2st_kit.conversation": {"Conversation", "Party"},
     "s2st_kit.pipeline": {"Listener", "Pipeline", "PipelineState", "PipelineStats", "validate"},
     "s2st_kit.lag": {"CATCH_UPS", "LIVE_MAX_LAG_S", "CatchUp", "LagController", "LagDecision", "LagState"},
     "s2st_kit.retry": {"RestartBudget", "RetryPolicy", "mark_spent", "retries_spent", "retry_call"},

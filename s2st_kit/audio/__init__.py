@@ -6,7 +6,7 @@ Sources yield mono PCM16 :class:`~s2st_kit.records.AudioChunk` objects; sinks ta
 from .convert import Rechunker, StreamResampler, resample, to_mono
 from .devices import DeviceInfo, MicrophoneSource, SpeakerSink, list_devices
 from .echo import EchoGuard
-from .file import AudioInfo, FileSource, probe, read_audio
+from .file import AudioInfo, FileSource, probe, read_audio, split_stereo
 from .memory import MemorySink, MemorySource
 from .sinks import PacedSink, WavSink
 
@@ -27,5 +27,6 @@ __all__ = [
     "probe",
     "read_audio",
     "resample",
+    "split_stereo",
     "to_mono",
 ]

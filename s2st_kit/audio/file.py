@@ -16,7 +16,7 @@ from ..errors import AudioFormatError
 from ..records import AudioChunk
 from .convert import float_to_pcm16, resample, to_mono
 
-__all__ = ["AudioInfo", "FileSource", "probe", "read_audio"]
+__all__ = ["AudioInfo", "FileSource", "probe", "read_audio", "split_stereo"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,16 +87,27 @@ def probe(path: str | os.PathLike[str]) -> AudioInfo:
     )
 
 
+def _check_channel(info: AudioInfo, channel: int | None) -> None:
+    if channel is not None and not 0 <= channel < info.channels:
+        raise AudioFormatError(
+            f"{info.path}: has {info.channels} channel(s), no channel {channel} "
+            f"(channels count from 0: 0 = left, 1 = right)"
+        )
+
+
 def read_audio(
-    path: str | os.PathLike[str], *, sample_rate: int | None = None
+    path: str | os.PathLike[str], *, sample_rate: int | None = None, channel: int | None = None
 ) -> tuple[np.ndarray, int]:
     """Whole file as mono float32 in [-1, 1], resampled to ``sample_rate`` if given.
 
+    channel: take this channel only (0 = left, 1 = right); ``None`` mixes all to mono.
     Returns ``(samples, rate)``. Blocking: call it in a thread from async code.
     """
     info = probe(path)
+    _check_channel(info, channel)
     data, rate = sf.read(str(info.path), dtype="float32", always_2d=True)
-    mono = to_mono(data).astype(np.float32)
+    picked = data if channel is None else data[:, channel : channel + 1]
+    mono = to_mono(picked).astype(np.float32)
     if sample_rate is not None and sample_rate != rate:
         mono, rate = resample(mono, rate, sample_rate), sample_rate
     return mono, int(rate)
@@ -112,6 +123,9 @@ class FileSource:
     realtime: ``True`` paces chunks at the speed of speech (each chunk is released when a
         microphone would have captured it), ``False`` delivers as fast as consumed.
     speed: pacing factor when ``realtime`` (2.0 = twice real time).
+    channel: stream only this channel of a multi-channel file (0 = left, 1 = right: one
+        party each in a stereo call recording, see :func:`split_stereo`); ``None`` (default)
+        mixes every channel to mono.
     ``realtime`` and ``speed`` make it a :class:`~s2st_kit.engines.protocols.PacedSource`.
     """
 
@@ -123,8 +137,11 @@ class FileSource:
         chunk_ms: int = 100,
         realtime: bool = True,
         speed: float = 1.0,
+        channel: int | None = None,
     ) -> None:
         self.info = probe(path)
+        _check_channel(self.info, channel)
+        self.channel = channel
         self.path = self.info.path
         self.sample_rate = sample_rate or self.info.sample_rate
         self.chunk_ms = chunk_ms
@@ -140,7 +157,8 @@ class FileSource:
     def __repr__(self) -> str:
         return (
             f"FileSource({str(self.path)!r}, {self.info.sample_rate} Hz x{self.info.channels} → "
-            f"{self.sample_rate} Hz mono, {self.duration_s:.2f} s, realtime={self.realtime})"
+            f"{self.sample_rate} Hz mono{'' if self.channel is None else f' (channel {self.channel})'}, "
+            f"{self.duration_s:.2f} s, realtime={self.realtime})"
         )
 
     async def aclose(self) -> None:
@@ -151,7 +169,9 @@ class FileSource:
         return self._chunks()
 
     async def _chunks(self) -> AsyncIterator[AudioChunk]:
-        samples, rate = await asyncio.to_thread(read_audio, self.path, sample_rate=self.sample_rate)
+        samples, rate = await asyncio.to_thread(
+            read_audio, self.path, sample_rate=self.sample_rate, channel=self.channel
+        )
         pcm = float_to_pcm16(samples)
         step = max(1, round(rate * self.chunk_ms / 1000))
         loop = asyncio.get_running_loop()
@@ -167,3 +187,32 @@ class FileSource:
                 if self._closed:
                     return
             yield chunk
+
+
+def split_stereo(
+    path: str | os.PathLike[str],
+    *,
+    sample_rate: int | None = None,
+    chunk_ms: int = 100,
+    realtime: bool = True,
+    speed: float = 1.0,
+) -> tuple[FileSource, FileSource]:
+    """A two-party call recording as two sources: ``(left, right)`` = (party A, party B).
+
+    Arguments as :class:`FileSource`. Raises AudioFormatError unless the file has exactly two
+    channels (with a hint for a mono recording: give each party's file instead).
+    """
+    info = probe(path)
+    if info.channels != 2:
+        raise AudioFormatError(
+            f"{info.path}: a stereo call recording has 2 channels (left = party A, right = "
+            f"party B); this one has {info.channels}. For one file per party, pass both files."
+        )
+
+    def side(channel: int) -> FileSource:
+        return FileSource(
+            path, sample_rate=sample_rate, chunk_ms=chunk_ms, realtime=realtime, speed=speed,
+            channel=channel,
+        )  # fmt: skip
+
+    return side(0), side(1)
