@@ -300,14 +300,15 @@ async def test_marks_request_runs_concurrently_on_own_threads(aws_env):
             return super().submit(fn, *args, **kwargs)
 
     asyncio.get_running_loop().set_default_executor(CountingExecutor(max_workers=2))
-    # The audio takes ~0.5 s to stream; the marks arrive meanwhile and come before its end.
-    with FakePollyServer(pace=4.0) as fake:
+    # The fake holds the audio after its first chunk until the marks have been answered:
+    # only a client that asks for both at once gets past it.
+    with FakePollyServer(hold_audio_for_marks=True) as fake:
         s = synth(fake)
         items = [i async for i in s.synthesize_marked(SPANISH, voice="Lucia", language="es")]
         await s.aclose()
+    assert fake.held_until_marks == [True]
     assert CountingExecutor.submitted == 0
-    first_mark = next(n for n, i in enumerate(items) if isinstance(i, WordMark))
-    assert first_mark < len(items) - 4  # among the chunks, not after the whole audio
+    assert sum(isinstance(i, WordMark) for i in items) == 4
 
 
 async def test_failed_marks_request_is_logged_and_the_audio_goes_on(aws_env, caplog):

@@ -7,7 +7,9 @@ speaks N % of the voice's natural rate; named rates leave it natural), streamed 
 list (:data:`VOICES`) has several languages and engines and is paginated ``page_size`` at a
 time. Faults: ``throttle`` (next N synthesis calls get ThrottlingException), ``fail_marks``
 (every speech-marks request gets a 500 ServiceFailureException), ``marks_delay_s`` (speech
-marks answered after a delay, s); the service's
+marks answered after a delay, s), ``hold_audio_for_marks`` (after its first chunk an audio
+stream waits, up to 10 s, until a speech-marks answer has been sent: a client that asks for
+marks only after the audio cannot pass it); the service's
 own checks (unknown voice, engine the voice lacks, text over 3,000 billed / 6,000 total
 characters, invalid SSML, bad sample rate) answer as Polly would.
 
@@ -239,6 +241,7 @@ class FakePollyServer(LoopbackServer):
         page_size: int = 4,
         fail_marks: bool = False,
         marks_delay_s: float = 0.0,
+        hold_audio_for_marks: bool = False,
     ) -> None:
         super().__init__()
         self.ttfb_s = ttfb_s
@@ -249,6 +252,11 @@ class FakePollyServer(LoopbackServer):
         self.page_size = page_size
         self.fail_marks = fail_marks
         self.marks_delay_s = marks_delay_s
+        self.hold_audio_for_marks = hold_audio_for_marks
+        #: set when a speech-marks answer has been sent
+        self.marks_answered = threading.Event()
+        #: per held audio stream: True when speech marks were answered while it was held
+        self.held_until_marks: list[bool] = []
         self.throttled = 0
         #: monotonic time at which each synthesis finished sending its last byte
         self.finished_at: list[float] = []
@@ -373,6 +381,7 @@ class FakePollyServer(LoopbackServer):
         handler.end_headers()
         handler.wfile.write(payload)
         handler.wfile.flush()
+        self.marks_answered.set()
 
     def _stream(self, handler, pcm: bytes, rate: int, billed_chars: int) -> None:
         """Send ``pcm`` chunked, ``chunk_ms`` at a time, after ``ttfb_s``, at ``pace``."""
@@ -394,6 +403,10 @@ class FakePollyServer(LoopbackServer):
                 piece = pcm[i : i + step]
                 handler.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
                 handler.wfile.flush()
+                if i == 0 and self.hold_audio_for_marks:
+                    got = self.marks_answered.wait(10.0)
+                    with self._state:
+                        self.held_until_marks.append(got)
                 sent_s += len(piece) / 2 / rate
                 if self.pace:
                     due = start + self.ttfb_s + sent_s / self.pace
