@@ -171,9 +171,10 @@ def plot_stage_latency(df: pd.DataFrame, *, width: float = 10.0, height: float =
             )
     else:
         _no_data(ax)
-    ax.set_xticks(
+    ax.set_xticks(  # two-word names on two lines: the labels never run into each other
         range(1, len(columns) + 1),
-        [f"{STAGE_LABELS[c]}\nn={len(v)}" for c, v in zip(columns, data, strict=True)],
+        [f"{_wrapped(STAGE_LABELS[c])}\nn={len(v)}" for c, v in zip(columns, data, strict=True)],
+        fontsize=9,
     )
     ax.set_xlim(0.4, len(columns) + 0.6)
     ax.axvline(len(columns) - 0.5, color="0.8", linewidth=1)
@@ -184,7 +185,23 @@ def plot_stage_latency(df: pd.DataFrame, *, width: float = 10.0, height: float =
     return fig
 
 
+def _wrapped(label: str) -> str:
+    """``"TTS first audio"`` → ``"TTS\\nfirst audio"``: a stage name on at most two lines."""
+    return label.replace(" ", "\n", 1)
+
+
 # --------------------------------------------------------------------------- timeline
+
+#: Timeline spans shorter than this fraction of the time axis are drawn this wide, so that
+#: millisecond stages (translation and synthesis of the offline stack) stay visible.
+MIN_SPAN_FRACTION = 0.01
+#: Legend text size of the multi-series figures (pt).
+LEGEND_SIZE = 10
+#: The timeline's title: what the two bars of a row are.
+TIMELINE_TITLE = (
+    "Segment timeline: one row per segment\n"
+    "below: speech in → translation played · above: recognition → translation → synthesis"
+)
 
 
 def plot_timeline(
@@ -199,9 +216,12 @@ def plot_timeline(
     One row per segment (speech order, first at the top). The lower lane holds audio: the
     source speech, placed at ``t_speech_end − (audio_end_s − audio_start_s) .. t_speech_end``,
     and its translated playback ``t_play_start .. t_play_end``. The upper lane holds the
-    work: recognition ``t_speech_end .. t_asr_final``, translation ``t_mt_start ..
-    t_mt_end``, synthesis ``t_tts_start .. t_tts_end`` with a tick at first audio. Rows
-    whose status is not ``ok`` get a red ✕ after their last event and a red label.
+    work: recognition ``t_speech_end .. t_asr_final``, then translation ``t_mt_start ..
+    t_mt_end`` (upper half) and synthesis ``t_tts_start .. t_tts_end`` (lower half) with a
+    tick at first audio. Spans shorter than :data:`MIN_SPAN_FRACTION` of the time axis
+    (1 %) are drawn that wide from their start, so a stage of a few milliseconds stays
+    visible; the legend says so. Rows whose status is not ``ok`` get a red ✕ after their
+    last event and a red label.
     height: inches; default grows with the number of segments (4 to 14 in). For long
     sessions plot a slice, e.g. ``plot_timeline(df[df.segment_id.between(40, 60)])``, or
     zoom with ``fig.axes[0].set_xlim(t0, t1)``.
@@ -222,46 +242,58 @@ def plot_timeline(
     t = {c: _raw(rows, c) for c in TIME_COLUMNS}
     speech_start = t["t_speech_end"] - (t["audio_end_s"] - t["audio_start_s"])
     row_pt = 72.0 * 0.8 * height / n  # approximate height of one row in points
-    handles = _timeline_spans(ax, y, t, speech_start, row_pt)
+    times = np.concatenate([speech_start, *(v for k, v in t.items() if k.startswith("t_"))])
+    finite = times[np.isfinite(times)]
+    extent = float(finite.max() - finite.min()) if len(finite) else 0.0
+    handles = _timeline_spans(ax, y, t, speech_start, row_pt, min_width=MIN_SPAN_FRACTION * extent)
     status = _statuses(rows)
     bad = status != "ok"
     if show_errors and bad.any():
         handles.append(_timeline_errors(ax, y, t, speech_start, bad, row_pt))
     _timeline_rows(ax, rows, status, bad)
-    ax.set_xlabel("session time (s)")
-    ax.set_title("Segment timeline: audio lane (speech in / playback out) under the work lane")
+    ax.set_xlabel("session time (s)" + ("; stages shorter than 1 % of it drawn 1 % wide"
+                                        if extent else ""))  # fmt: skip
+    ax.set_title(TIMELINE_TITLE, fontsize=9.5)
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(
-        handles=handles, loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False
-    )
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 4),
+               fontsize=LEGEND_SIZE, frameon=False)  # fmt: skip
     return fig
 
 
 def _timeline_spans(
-    ax: Any, y: np.ndarray, t: dict[str, np.ndarray], speech_start: np.ndarray, row_pt: float
+    ax: Any,
+    y: np.ndarray,
+    t: dict[str, np.ndarray],
+    speech_start: np.ndarray,
+    row_pt: float,
+    *,
+    min_width: float = 0.0,
 ) -> list[Any]:
-    """The lanes' bars (speech and playback below, the three stages above) and the
+    """The lanes' bars (speech and playback below, the three stages above; translation and
+    synthesis each in half of the work lane, at least ``min_width`` seconds wide) and the
     first-audio ticks; returns their legend handles."""
-    spans = [
-        ("speech", speech_start, t["t_speech_end"], +0.2),
-        ("recognition", t["t_speech_end"], t["t_asr_final"], -0.2),
-        ("translation", t["t_mt_start"], t["t_mt_end"], -0.2),
-        ("synthesis", t["t_tts_start"], t["t_tts_end"], -0.2),
-        ("playback", t["t_play_start"], t["t_play_end"], +0.2),
+    spans = [  # name, start, end, lane offset, bar height
+        ("speech", speech_start, t["t_speech_end"], +0.2, 0.36),
+        ("recognition", t["t_speech_end"], t["t_asr_final"], -0.2, 0.36),
+        ("translation", t["t_mt_start"], t["t_mt_end"], -0.29, 0.18),
+        ("synthesis", t["t_tts_start"], t["t_tts_end"], -0.11, 0.18),
+        ("playback", t["t_play_start"], t["t_play_end"], +0.2, 0.36),
     ]
     handles = []
-    for name, start, end, offset in spans:
+    for name, start, end, offset, height in spans:
         ok = ~(np.isnan(start) | np.isnan(end))
+        short = name in ("translation", "synthesis")
+        width = np.maximum(end[ok] - start[ok], min_width if short else 0.0)
         bars = ax.barh(
             y[ok] + offset,
-            np.maximum(end[ok] - start[ok], 0.0),
+            width,
             left=start[ok],
-            height=0.36,
+            height=height,
             color=_SPAN_COLORS[name],
             label=name,
             gid=f"span-{name}",
             edgecolor="white",
-            linewidth=0.3,
+            linewidth=0.0 if short else 0.3,
         )
         handles.append(bars)
     first = t["t_tts_first_audio"]
@@ -449,9 +481,8 @@ def plot_decomposition(df: pd.DataFrame, *, width: float = 10.0, height: float =
     ax.set_ylabel("latency (s)")
     ax.set_title("Ear-to-ear latency decomposition per segment")
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(
-        handles=handles, loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False
-    )
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.005, 1.0),
+              fontsize=LEGEND_SIZE - 1, frameon=False)  # fmt: skip
     return fig
 
 
@@ -520,8 +551,8 @@ def plot_lag(
         ax.grid(alpha=0.3)
         handles += ax.get_legend_handles_labels()[0]
     if handles:
-        fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=8,
-                   frameon=False)  # fmt: skip
+        fig.legend(handles=handles, loc="outside lower center", ncols=3,
+                   fontsize=LEGEND_SIZE - 1, frameon=False)  # fmt: skip
     return fig
 
 

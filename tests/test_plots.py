@@ -89,7 +89,7 @@ def test_stage_latency(log):
 def test_timeline(log):
     fig = plots.plot_timeline(log)
     (ax,) = fig.axes
-    assert ax.get_xlabel() == "session time (s)"
+    assert ax.get_xlabel().startswith("session time (s)")
     n, ok = len(log), int((log.status == "ok").sum())
     (speech,) = _by_gid(ax, "span-speech")
     (playback,) = _by_gid(ax, "span-playback")
@@ -110,9 +110,65 @@ def test_timeline(log):
     bar = speech.patches[0]
     assert bar.get_x() + bar.get_width() == pytest.approx(row.t_speech_end)
     assert bar.get_width() == pytest.approx(row.audio_end_s - row.audio_start_s)
-    legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert legend[:5] == ["speech", "recognition", "translation", "synthesis", "playback"]
+    (legend,) = fig.legends
+    texts = legend.get_texts()
+    assert [t.get_text() for t in texts][:5] == [
+        "speech", "recognition", "translation", "synthesis", "playback",
+    ]  # fmt: skip
+    assert all(t.get_fontsize() >= 10 for t in texts)  # issue 14: the legend was 8 pt
     _save(fig, "timeline")
+
+
+def _offline_like_log() -> pd.DataFrame:
+    """A log whose translation and synthesis take milliseconds, as on the offline stack."""
+    df = _synthlog().make_log(6)
+    df["t_mt_end"] = df.t_mt_start + 0.002
+    df["t_tts_start"] = df.t_mt_end + 0.0005
+    df["t_tts_first_audio"] = df.t_tts_start + 0.002
+    df["t_tts_end"] = df.t_tts_start + 0.006
+    return df
+
+
+def test_timeline_shows_millisecond_stages_and_says_what_the_bars_are():
+    """Regression (issue 14, item 7): translation and synthesis of the offline stack were
+    in the legend but invisible on the timeline; the title was cryptic."""
+    for width in (10.0, 7.0):  # a notebook figure and the panel's live chart
+        fig = plots.plot_timeline(_offline_like_log(), width=width, height=3.6)
+        (ax,) = fig.axes
+        x0, x1 = ax.get_xlim()
+        (translation,) = _by_gid(ax, "span-translation")
+        (synthesis,) = _by_gid(ax, "span-synthesis")
+        for bar in [*translation.patches, *synthesis.patches]:
+            assert bar.get_width() >= 0.01 * (x1 - x0) * 0.9  # at least ~1 % of the axis
+        # each in its own half of the work lane: neither hides the other
+        for mt, tts in zip(translation.patches, synthesis.patches, strict=True):
+            assert mt.get_y() + mt.get_height() <= tts.get_y() + 1e-9
+        assert "1 %" in ax.get_xlabel()
+        title = ax.get_title()
+        assert "one row per segment" in title and "below: speech in → translation played" in title
+        _save(fig, f"timeline_offline_like_{width:g}in")
+
+
+def _overlaps(boxes) -> list[tuple[int, int]]:
+    return [(i, j) for i, a in enumerate(boxes) for j, b in enumerate(boxes)
+            if i < j and a.overlaps(b)]  # fmt: skip
+
+
+@pytest.mark.parametrize("width", [7.0, 10.0])
+def test_stage_latency_labels_do_not_overlap(log, width):
+    """Regression (issue 14, item 7): "TTS first audio" ran into "playback queue" in the
+    panel's 7-inch live chart."""
+    fig = plots.plot_stage_latency(log, width=width, height=3.6)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    (ax,) = fig.axes
+    boxes = [t.get_window_extent(renderer) for t in ax.get_xticklabels()]
+    assert len(boxes) == len(STAGE_COLUMNS) + 1
+    assert _overlaps(boxes) == []
+    assert all(fig.bbox.contains(b.x0, b.y0) and fig.bbox.contains(b.x1, b.y1) for b in boxes)
 
 
 def test_timeline_long_session_stays_readable():

@@ -296,7 +296,7 @@ def render_chart_png(
     last: int = 12,
     width: float = 7.0,
     height: float = 3.6,
-    dpi: int = 80,
+    dpi: int = 96,
     max_lag_s: float | None = None,
     max_speedup: float | None = None,
 ) -> bytes:
