@@ -53,6 +53,7 @@ from .engines import BUNDLES
 from .errors import AudioFormatError, ConfigError, DeviceError, S2STError
 from .events import ErrorEvent, Event, SegmentLogged
 from .lag import CATCH_UPS, LIVE_MAX_LAG_S, CatchUp, check_lag_settings
+from .words import words_path
 
 if TYPE_CHECKING:
     from .audio import EchoGuard, FileSource, WavSink
@@ -300,8 +301,8 @@ async def _run_session(args: argparse.Namespace, out: TextIO) -> int:
     if args.brevity_when_behind and lag.max_lag_s is None:
         raise ConfigError("--brevity-when-behind needs lag control, which is off")
     paths = _Outputs.of(args, input_path)
-    if paths.jsonl.exists():
-        paths.jsonl.unlink()
+    for stale in (paths.jsonl, words_path(paths.jsonl, suffix=".jsonl")):
+        stale.unlink(missing_ok=True)  # the logs are appended to: start them afresh
     async with contextlib.AsyncExitStack() as opened:
         engines = await asyncio.to_thread(_make_engines, args, None if live else input_path)
         opened.push_async_callback(engines.aclose)
@@ -390,6 +391,7 @@ async def _run_pipeline(
         log = await pipe.run()
     finally:
         await asyncio.to_thread(pipe.log.save, paths.log)
+        await asyncio.to_thread(pipe.words.save, words_path(paths.log))
         if guard is not None:
             await asyncio.to_thread(guard.save_json, guard.spans_path(paths.log))
     return pipe, log, time.monotonic() - t0
@@ -421,6 +423,10 @@ def _print_results(
         print("robustness: " + ", ".join(f"{k} {v}" for k, v in notes.items() if v), file=out)
     print(f"\ntranslated speech: {paths.wav} ({wav.duration_s:.1f} s)", file=out)
     print(f"segment log:       {paths.log} (and {paths.jsonl}, {paths.config})", file=out)
+    print(
+        f"words table:       {words_path(paths.log)} (captions: s2st captions {paths.log})",
+        file=out,
+    )
 
 
 class _Tee:

@@ -82,11 +82,13 @@ class WordsTimed(Event):
     words: (word, start, end) in s from the segment's first played sample, at the speed it
         plays (the engine's marks, or an estimate in proportion to characters when
         ``estimated``). The words table gets them on the session clock once it has played.
+    listener: the branch (fan-out) the segment's speech belongs to.
     """
 
     segment_id: int
     words: tuple[tuple[str, float, float], ...]
     estimated: bool = False
+    listener: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,6 +47,7 @@ class Commit:
     first_word / end_word: word indices [first, end) within the utterance.
     audio_start_s / audio_end_s: span of those words in the recognizer's stream (s).
     closes_utterance: this is the last piece of its utterance.
+    words: the committed words with their times in the recognizer's stream (s).
     """
 
     utterance_id: int
@@ -58,6 +59,7 @@ class Commit:
     closes_utterance: bool
     language: str | None = None
     confidence: float | None = None
+    words: tuple[Word, ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(slots=True)
@@ -163,6 +165,7 @@ class CommitPolicy:
                 closes_utterance=closes,
                 language=t.language,
                 confidence=t.confidence,
+                words=piece,
             )
         ]
 

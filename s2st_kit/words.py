@@ -33,7 +33,7 @@ import math
 import os
 import re
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -43,12 +43,13 @@ import pandas as pd
 
 from .errors import S2STError
 from .log import _Writer  # the segment log's writer thread, reused (one copy of that logic)
-from .records import Segment, WordMark
+from .records import AudioChunk, Segment, WordMark
 
 __all__ = [
     "WORD_COLUMNS",
     "InputClock",
     "PlayTimeline",
+    "SegmentWords",
     "Side",
     "WordLog",
     "WordRow",
@@ -207,16 +208,19 @@ def segment_rows(
     spans: Sequence[tuple[str, float, float]],
     *,
     estimated: bool = False,
+    listener: str | None = None,
 ) -> list[WordRow]:
     """Rows for one segment's words: ``spans`` are (word, start, end) on the session clock
-    (s), in order; starts are made non-decreasing and each end at least its start."""
+    (s), in order; starts are made non-decreasing and each end at least its start.
+    listener: the rows' listener (default: the segment's)."""
+    name = listener if listener is not None else seg.listener
     rows, floor = [], -math.inf
     for i, (word, start, end) in enumerate(spans):
         start = max(start, floor)
         floor = start
         rows.append(
             WordRow(
-                seg.session_id, seg.segment_id, seg.listener, seg.party, side, i, word,
+                seg.session_id, seg.segment_id, name, seg.party, side, i, word,
                 float(start), float(max(end, start)), estimated,
             )
         )  # fmt: skip
@@ -367,3 +371,77 @@ class InputClock:
     def to_session(self, input_s: float) -> float:
         """Session time (s) of input-stream position ``input_s`` (s)."""
         return input_s / self.rate + self.offset_s
+
+
+def _tokens(text: str, marks: Sequence[WordMark]) -> list[WordMark]:
+    """Marks renamed to the whitespace token of ``text`` their character span falls in, so
+    captions keep the punctuation engines leave out (``"world,"`` for a mark ``"world"``)."""
+    spans = [(m.start(), m.end()) for m in _TOKEN.finditer(text)]
+    out = []
+    for mark in marks:
+        word = mark.text
+        if mark.char_start is not None:
+            for a, b in spans:
+                if a <= mark.char_start < b:
+                    word = text[a:b]
+                    break
+        out.append(WordMark(word, mark.start_s, mark.end_s, mark.char_start, mark.char_end))
+    return out
+
+
+class SegmentWords:
+    """One segment's synthesized words on their way from the synthesizer to the words table.
+
+    The translation stage passes the synthesizer's marked stream through :meth:`collect`
+    (``marks`` stays ``None`` for a synthesizer without word timing: then :meth:`spans`
+    estimates); ``stretch`` is the time-stretch the pipeline applies afterwards (marks are
+    divided by it; the engine's own rate needs no division). The scheduler records each
+    played chunk in ``timeline``; :meth:`played_rows` places the words on it.
+    """
+
+    def __init__(self) -> None:
+        self.marks: list[WordMark] | None = None
+        self.stretch = 1.0
+        self.timeline = PlayTimeline()
+
+    async def collect(
+        self, stream: AsyncIterator[AudioChunk | WordMark]
+    ) -> AsyncIterator[AudioChunk]:
+        """The audio of a marked stream; its marks are kept (a retried synthesis starts over)."""
+        self.marks = []
+        try:
+            async for item in stream:
+                if isinstance(item, WordMark):
+                    self.marks.append(item)
+                else:
+                    yield item
+        finally:
+            if isinstance(stream, AsyncGenerator):  # stop the engine's work now
+                await stream.aclose()
+
+    @property
+    def estimated(self) -> bool:
+        """True when the synthesizer gave no word timing (times are the estimate)."""
+        return self.marks is None
+
+    def spans(self, text: str, audio_s: float) -> list[tuple[str, float, float]]:
+        """(word, start, end) in s of the played audio (``audio_s`` long): the marks divided
+        by ``stretch``, or the estimate over ``audio_s`` in proportion to characters."""
+        if self.marks is None:
+            return mark_spans(estimate_marks(text, audio_s), audio_s)
+        k = 1.0 / self.stretch
+        scaled = [
+            WordMark(m.text, m.start_s * k, None if m.end_s is None else m.end_s * k,
+                     m.char_start, m.char_end)
+            for m in _tokens(text, self.marks)
+        ]  # fmt: skip
+        return mark_spans(scaled, audio_s)
+
+    def played_rows(self, seg: Segment) -> list[WordRow]:
+        """The segment's target rows on the session clock, once it has played (none for a
+        segment that did not play: skipped, dropped, failed)."""
+        if seg.status != "ok" or seg.t_play_start is None or not seg.translation:
+            return []
+        spans = self.spans(seg.translation, self.timeline.audio_s)
+        timed = self.timeline.words(spans, t_play_end=seg.t_play_end)
+        return segment_rows(seg, "target", timed, estimated=self.estimated)

@@ -142,3 +142,149 @@ def test_plot_word_lag_draws_both_panels() -> None:
         )
     fig = plot_word_lag(word_lag(log))
     assert len(fig.axes) == 2 and len(fig.axes[0].collections) == 2
+
+
+# -- word timing in real sessions -----------------------------------------------------------
+import numpy as np  # noqa: E402
+from conftest import SCRIPT, make_engines, speechlike  # noqa: E402
+
+from s2st_kit import MemorySink, MemorySource, PacedSink, Pipeline, PipelineConfig  # noqa: E402
+from s2st_kit.clock import SessionClock  # noqa: E402
+from s2st_kit.engines import Engines  # noqa: E402
+from s2st_kit.events import WordsTimed  # noqa: E402
+
+
+def _source(*, realtime: bool, speed: float = 1.0) -> MemorySource:
+    spans = [(a, b) for _, a, b in SCRIPT]
+    return MemorySource(speechlike(10.0, 16000, spans), 16000, realtime=realtime, speed=speed)
+
+
+def check_words(words, segments) -> None:
+    """Every played segment: source words = transcript, target words = translation; times
+    monotonic; target words inside the segment's playback span; none for unplayed rows."""
+    for row in segments.itertuples():
+        mine = words[(words.segment_id == row.segment_id) & (words.listener == row.listener)]
+        src = mine[mine.side == "source"].sort_values("word_index")
+        tgt = mine[mine.side == "target"].sort_values("word_index")
+        assert list(src.word) == row.transcript.split()
+        for part in (src, tgt):
+            starts, ends = part.start_s.to_numpy(), part.end_s.to_numpy()
+            assert (np.diff(starts) >= 0).all() and (ends >= starts).all()
+            assert (starts[1:] >= ends[:-1] - 1e-9).all(), "words overlap"
+        if row.status != "ok":
+            assert tgt.empty
+            continue
+        assert list(tgt.word) == row.translation.split()
+        assert tgt.start_s.min() >= row.t_play_start and tgt.end_s.max() <= row.t_play_end + 1e-9
+        assert src.end_s.max() <= row.t_speech_end + 1e-6
+
+
+async def test_paced_session_words_table(tmp_path) -> None:
+    timed: list[WordsTimed] = []
+    pipe = Pipeline(
+        make_engines(preset="cloud-like"), PipelineConfig(),
+        source=_source(realtime=True, speed=4), sink=PacedSink(MemorySink(), speed=4),
+        log_path=tmp_path / "s.jsonl", clock=SessionClock(scale=4),  # session s = talk s
+    )  # fmt: skip
+    pipe.subscribe(lambda ev: timed.append(ev) if isinstance(ev, WordsTimed) else None)
+    log = await pipe.run()
+    segments, words = log.raw_frame(), pipe.words.to_pandas()
+    assert (segments.status == "ok").all() and len(segments) == len(SCRIPT)
+    check_words(words, segments)
+    assert not words.estimated.any()  # the simulated synthesizer times its words
+    assert set(words.listener) == {"es"}
+    # the JSONL beside the log holds the same rows
+    assert WordLog.load(tmp_path / "s.words.jsonl").to_pandas().equals(words)
+    # live: WordsTimed carries the same words relative to the segment's start
+    first = words[(words.segment_id == 0) & (words.side == "target")]
+    t0 = segments.t_play_start[0]
+    offsets = [start for _, start, _ in timed[0].words]
+    assert np.allclose(first.start_s - t0, offsets, atol=0.02)
+
+
+async def test_synthesizer_without_word_timing_gets_the_flagged_estimate() -> None:
+    class PlainSynth:  # a synthesizer with no capability beyond the protocol
+        def __init__(self, inner):
+            self.inner, self.name, self.sample_rate = inner, "plain", inner.sample_rate
+
+        def voices(self, language=None):
+            return self.inner.voices(language)
+
+        def default_voice(self, language):
+            return self.inner.default_voice(language)
+
+        def synthesize(self, text, *, voice, language):
+            return self.inner.synthesize(text, voice=voice, language=language)
+
+        async def aclose(self):
+            await self.inner.aclose()
+
+    base = make_engines()
+    engines = Engines(base.recognizer, base.translator, PlainSynth(base.synthesizer))
+    pipe = Pipeline(engines, PipelineConfig(), source=_source(realtime=False), sink=MemorySink())
+    log = await pipe.run()
+    words = pipe.words.to_pandas()
+    check_words(words, log.raw_frame())
+    target = words[words.side == "target"]
+    assert len(target) and target.estimated.all()
+    assert not words[words.side == "source"].estimated.any()
+
+
+async def test_time_stretched_marks_are_divided_by_the_stretch() -> None:
+    """Lag control asks for a speed the engine cannot reach: its natural speech is stretched
+    (Rubber Band) and the marks are divided by the same factor."""
+    pytest.importorskip("pedalboard")
+    from s2st_kit.engines.simulated import SimulatedSynthesizer
+    from s2st_kit.pipeline.playback import PlaybackScheduler
+    from s2st_kit.pipeline.slot import Slot
+    from s2st_kit.pipeline.translation import TranslationStage
+
+    tts = SimulatedSynthesizer()
+    tts.max_speed = 1.2  # type: ignore[misc]  # faster than this: the pipeline stretches
+    base = make_engines()
+    engines = Engines(base.recognizer, base.translator, tts)
+    clock = SessionClock()
+    sched = PlaybackScheduler(None, clock, lambda ev: None, lambda seg: None)
+    stage = TranslationStage(engines, PipelineConfig(), clock, lambda ev: None, voice="sim-es-1",
+                             scheduler=sched, give_up=lambda *a: None, on_retry=lambda *a: None)  # fmt: skip
+    text = "una frase bastante larga para estirar el audio"
+    slot = Slot(Segment("s", 0, "en", "es", translation=text))
+    slot.speed = 1.5
+    audio_s = sum([c.duration_s async for c in stage._speech(slot)])
+    natural_s = tts.n_samples(text) / tts.sample_rate
+    assert slot.words.stretch == 1.5 and audio_s == pytest.approx(natural_s / 1.5, abs=0.05)
+    spans = slot.words.spans(text, audio_s)
+    natural = estimate_marks(text, natural_s)
+    assert [w for w, _, _ in spans] == text.split()
+    assert [s for _, s, _ in spans] == pytest.approx([m.start_s / 1.5 for m in natural])
+    # the engine's own rate: no division
+    slot2 = Slot(Segment("s", 1, "en", "es", translation=text))
+    slot2.speed = 1.1
+    fast_s = sum([c.duration_s async for c in stage._speech(slot2)])
+    assert slot2.words.stretch == 1.0
+    assert slot2.words.spans(text, fast_s)[-1][1] == pytest.approx(
+        estimate_marks(text, fast_s)[-1].start_s
+    )
+
+
+def test_unplayed_segments_get_no_target_words() -> None:
+    from s2st_kit.words import SegmentWords
+
+    sw = SegmentWords()
+    sw.timeline.played(1.0, 5.0)
+    seg = Segment("s", 0, "en", "es", translation="hola mundo", t_play_start=5.0, t_play_end=6.0)
+    assert [r.word for r in sw.played_rows(seg)] == ["hola", "mundo"]
+    for status in ("skipped", "dropped", "error"):
+        seg.status = status
+        assert sw.played_rows(seg) == []
+
+
+async def test_fanout_words_per_listener() -> None:
+    from s2st_kit.pipeline import Listener
+
+    pipe = Pipeline(make_engines(), PipelineConfig(), source=_source(realtime=False),
+                    listeners=[Listener("es", sink=MemorySink()), Listener("fr", sink=MemorySink())])  # fmt: skip
+    log = await pipe.run()
+    words = pipe.words.to_pandas()
+    assert set(words.listener) == {"es", "fr"}
+    check_words(words, log.raw_frame())

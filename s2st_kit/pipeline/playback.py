@@ -18,6 +18,7 @@ from ..engines.protocols import AudioSink
 from ..events import AudioFinished, AudioStarted, Event, SegmentLogged
 from ..lag import LagController, LagState
 from ..records import AudioChunk, Segment, SegmentStatus
+from ..words import WordLog
 from .backlog import Backlog
 from .slot import END, Slot
 
@@ -32,6 +33,9 @@ class PlaybackScheduler:
     emit: the session's event bus.
     log_row: called once per segment, in segment order, when it is finished.
     controller: the lag controller (``None``: every segment plays at natural speed).
+
+    ``words``: the session's words table (set by the session; ``None``: none kept) — each
+    played segment's target words go there, placed where its chunks actually played.
     """
 
     def __init__(
@@ -54,6 +58,7 @@ class PlaybackScheduler:
         self._commits_done = False
         self._playing: Slot | None = None
         self._recent_spans: deque[float] = deque(maxlen=8)  # source spans of recent segments (s)
+        self.words: WordLog | None = None
 
     # -- lag control -----------------------------------------------------------------------
     def plan_speed(self, slot: Slot) -> float:
@@ -142,6 +147,8 @@ class PlaybackScheduler:
             seg.status, seg.error = status, message
         self.slots.pop(seg.segment_id, None)
         self.log_row(seg)
+        if self.words is not None:
+            self.words.extend(slot.words.played_rows(seg))
         self.emit(SegmentLogged(self.clock.now(), seg.segment_id, seg.to_dict()))
 
     def drop_unfinished(self, message: str) -> None:
@@ -191,6 +198,7 @@ class PlaybackScheduler:
                     converter = StreamResampler(rate)
                 out = converter.process(item) if converter is not None else item
             self._started(seg)
+            slot.words.timeline.played(item.duration_s, self.clock.now())
             if self.sink is not None and out.n_samples:
                 await self.sink.write(out)
             played += item.duration_s

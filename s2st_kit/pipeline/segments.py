@@ -62,6 +62,17 @@ class SegmentMaker:
         seg.t_asr_final = now
         return seg
 
+    def source_words(self, commit: Commit, utt: Utterance) -> list[tuple[str, float, float]]:
+        """The committed words as (word, start, end) on the session clock (s): where each
+        word's stream position was spoken (:meth:`SpeechTimes.spoken_at`)."""
+        at = self.speech.spoken_at
+        out = []
+        for w in commit.words:
+            start, end = at(utt.base_s + w.start_s), at(utt.base_s + w.end_s)
+            if start is not None and end is not None:
+                out.append((w.text, start, end))
+        return out
+
     def lost(self, utt: Utterance) -> Segment:
         """The row of an utterance lost with a failed recognizer stream (what was heard)."""
         seg = self._new(utt)

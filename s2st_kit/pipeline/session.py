@@ -34,6 +34,7 @@ from ..events import ErrorEvent, Event, SegmentCommitted, StateChanged
 from ..log import SegmentLog
 from ..policy import Commit
 from ..records import AudioChunk, SegmentStatus
+from ..words import WordLog, words_path
 from .branch import Branches, Listener
 from .bus import EventBus, Subscriber
 from .ingest import put_bounded, read_source
@@ -84,7 +85,8 @@ class Pipeline:
         each with its own sink, all fed by one recognizer stream; a row per (segment,
         listener). ``None``: one listener, ``Listener(config.target_lang, sink=sink)``.
         Give ``sink`` or ``listeners``, not both.
-    log_path: JSONL file the rows are appended to while running (``None``: memory only).
+    log_path: JSONL file the rows are appended to while running (``None``: memory only);
+        the words table (``pipe.words``, :mod:`s2st_kit.words`) goes beside it.
     log: an existing :class:`~s2st_kit.log.SegmentLog` to append to instead (shared by the
         sessions of a conversation); the pipeline does not close it. Not with ``log_path``.
     party: the ``party`` column of every row (a two-party conversation's speaker side).
@@ -127,6 +129,7 @@ class Pipeline:
             raise ConfigError("give log_path or log (a SegmentLog to share), not both")
         self._owns_log = log is None
         self.log = log if log is not None else SegmentLog(log_path)
+        self.words = WordLog(words_path(log_path, suffix=".jsonl") if log_path else None)
         self.party = party
         self._start_clock = start_clock
         self.record_input = Path(record_input) if record_input is not None else None
@@ -151,6 +154,8 @@ class Pipeline:
             listeners, engines, self.config, self.clock, self.bus.emit, self.log.append,
             count=self._count,
         )  # fmt: skip
+        for branch in self.branches:
+            branch.playback.words = self.words
         self.segments = SegmentMaker(
             self.session_id, self.config, asr_engine=engines.recognizer.name,
             speech=self.speech, party=party,
@@ -310,6 +315,7 @@ class Pipeline:
                 logger.warning("closing the %s failed: %s", what, exc)
         if self._owns_log:
             await asyncio.to_thread(self.log.close)
+        await asyncio.to_thread(self.words.close)
 
     # -- stage 1: audio in -------------------------------------------------------------------
     async def _put_audio(self, q: asyncio.Queue[Any], chunk: AudioChunk) -> None:
@@ -347,7 +353,7 @@ class Pipeline:
         now = self.clock.now()
         seg = self.segments.committed(commit, utt, now)
         self.bus.emit(SegmentCommitted(now, seg.segment_id, seg.transcript, commit.utterance_id))
-        await self.branches.commit(seg)
+        await self.branches.commit(seg, self.segments.source_words(commit, utt))
 
     def _lost_segment(self, utt: Utterance, message: str) -> None:
         """An utterance lost with a failed recognizer stream: an error row with what was heard."""

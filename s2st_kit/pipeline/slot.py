@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 from ..records import AudioChunk, Segment
+from ..words import SegmentWords
 
 __all__ = ["END", "Slot"]
 
@@ -19,6 +20,7 @@ class Slot:
     speed: the playback speed lag control chose before synthesis (1.0 = natural).
     synthesized: all of its audio has been handed to ``audio``.
     finished: its row has been logged.
+    words: its synthesized words (marks or estimate) and where its audio played.
     """
 
     segment: Segment
@@ -26,3 +28,4 @@ class Slot:
     speed: float = 1.0
     synthesized: bool = False
     finished: bool = False
+    words: SegmentWords = field(default_factory=SegmentWords)

@@ -17,9 +17,9 @@ from typing import Any
 from ..clock import SessionClock
 from ..config import PipelineConfig
 from ..engines import Engines
-from ..engines.protocols import SupportsBrevity, SupportsRate
+from ..engines.protocols import SupportsBrevity, SupportsRate, SupportsWordTiming
 from ..errors import EngineError, S2STError
-from ..events import ErrorEvent, Event, TranslationReady
+from ..events import ErrorEvent, Event, TranslationReady, WordsTimed
 from ..records import AudioChunk, SegmentStatus
 from ..retry import retry_call
 from .playback import PlaybackScheduler
@@ -81,6 +81,7 @@ class TranslationStage:
             await self._synthesize(slot)
             seg.t_tts_end = self.clock.now()
             self.scheduler.synthesized(slot)
+            self._words_timed(slot)
         except asyncio.CancelledError:
             self.give_up(slot, "dropped", "stopped before playback")
             raise
@@ -150,20 +151,36 @@ class TranslationStage:
 
     def _speech(self, slot: Slot) -> AsyncIterator[AudioChunk]:
         """The segment's speech at its planned speed: the synthesizer's own rate where it
-        has one for this voice, else its natural speech time-stretched (Rubber Band)."""
+        has one for this voice, else its natural speech time-stretched (Rubber Band).
+        A synthesizer with word timing speaks through ``synthesize_marked``: its marks are
+        kept on the slot (divided by the stretch, if any, when they are placed)."""
         seg, tts = slot.segment, self.engines.synthesizer
         language, speed = self.config.target_lang, slot.speed
-        if speed == 1.0:
-            return tts.synthesize(seg.translation, voice=self.voice, language=language)
-        if (
+        own_rate = speed == 1.0 or (
             isinstance(tts, SupportsRate)
             and speed <= tts.max_speed
             and tts.rate_supported(self.voice)
-        ):
-            return tts.synthesize_at(
-                seg.translation, voice=self.voice, language=language, speed=speed
-            )
+        )
+        engine_speed = speed if own_rate else 1.0
+        text, voice = seg.translation, self.voice
+        if isinstance(tts, SupportsWordTiming):
+            marked = tts.synthesize_marked(text, voice=voice, language=language, speed=engine_speed)
+            stream = slot.words.collect(marked)
+        elif engine_speed != 1.0 and isinstance(tts, SupportsRate):
+            stream = tts.synthesize_at(text, voice=voice, language=language, speed=speed)
+        else:
+            stream = tts.synthesize(text, voice=voice, language=language)
+        if own_rate:
+            return stream
         from ..audio.stretch import stretch_stream  # pedalboard loads only when needed
 
-        natural = tts.synthesize(seg.translation, voice=self.voice, language=language)
-        return stretch_stream(natural, speed)
+        slot.words.stretch = speed
+        return stretch_stream(stream, speed)
+
+    def _words_timed(self, slot: Slot) -> None:
+        """Tell subscribers (live captions) when each word of the segment's speech starts."""
+        seg = slot.segment
+        if seg.status == "ok":
+            words = tuple(slot.words.spans(seg.translation, seg.tts_audio_s))
+            self.emit(WordsTimed(self.clock.now(), seg.segment_id, words,
+                                 slot.words.estimated, seg.listener))  # fmt: skip
