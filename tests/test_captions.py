@@ -198,3 +198,41 @@ def test_session_captions_for_report_and_demo(tmp_path) -> None:
     es = webvtt.read(str(tmp_path / "translated_es.vtt"))
     assert [c.text for c in es] == ["hola allí mi amigo", "cómo estás hoy"]
     assert "<00:00:" in es[0].raw_text  # word timestamps in the translated WebVTT
+
+
+# -- end to end: s2st run, then s2st captions ------------------------------------------------
+def test_cli_captions_on_a_simulated_session(tmp_path, capsys) -> None:
+    from s2st_kit.cli import main
+
+    log = tmp_path / "talk.parquet"
+    rc = main(["run", "data/en_home.wav", "--engines", "simulated", "--to", "es", "--speed", "4",
+               "--max-lag", "off", "--out", str(tmp_path / "talk.wav"), "--log", str(log)])  # fmt: skip
+    assert rc == 0 and words_path(log).exists()
+    segments, table = load_session(log)
+    assert table is not None and set(table.side) == {"source", "target"}
+    clock = InputClock.from_segments(segments)
+    assert clock.rate == pytest.approx(4.0, rel=0.05)  # the file was played at 4x
+    out = tmp_path / "es.vtt"
+    assert main(["captions", str(log), "--side", "target", "--listener", "es", "--format", "vtt",
+                 "--word-timestamps", "--out", str(out)]) == 0  # fmt: skip
+    assert "target cues" in capsys.readouterr().out
+    parsed = webvtt.read(str(out))
+    target = table[table.side == "target"].sort_values(["segment_id", "word_index"])
+    played = segments[segments.status == "ok"]
+    assert len(parsed) >= len(played) > 0
+    assert " ".join(c.text.replace("\n", " ") for c in parsed).split() == list(target.word)
+    firsts = target.groupby("segment_id").start_s.min().map(clock.to_input)
+    cue_starts = {c.identifier: c.start_time.in_milliseconds() / 1000 for c in parsed}
+    for sid, want in firsts.items():
+        assert abs(cue_starts[f"segment-{sid}.0"] - want) <= 0.001
+    # source captions sit where the words were said in the recording (the script's spans)
+    src = tmp_path / "en.srt"
+    assert main(["captions", str(log), "--side", "source", "--out", str(src)]) == 0
+    subs = list(srt.parse(src.read_text()))
+    for sub, row in zip(subs, segments.itertuples(), strict=True):
+        assert abs(sub.start.total_seconds() - row.audio_start_s) < 0.1
+        assert abs(sub.end.total_seconds() - row.audio_end_s) < 0.1
+    assert (
+        main(["captions", str(log), "--listener", "de"]) == 2
+    )  # refused, with the listeners named
+    assert "listeners: es" in capsys.readouterr().err
