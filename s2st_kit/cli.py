@@ -2,10 +2,11 @@
 
 ::
 
-    s2st run INPUT [--engines offline|simulated|aws] [--from en] [--to es] [--voice V]
+    s2st run INPUT [--engines offline|simulated|aws] [--from en] [--to es|es,fr,de] [--voice V]
                    [--chunk-ms 100] [--policy final] [--realtime/--no-realtime]
                    [--max-lag 3|off] [--max-speedup 1.5] [--catch-up speed+skip|speed]
-                   [--out out.wav] [--log log.parquet]
+                   [--out out.wav] [--log log.parquet] [--out-dir DIR]
+    s2st converse A.wav B.wav | --stereo call.wav --a en --b es [--asr-b simulated] --out-dir DIR
     s2st engines            engines with their languages and voices
     s2st doctor             check AWS credentials and reachability; print the IAM policy
     s2st report LOG --out DIR
@@ -493,6 +494,10 @@ def _cmd_devices(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from .cli_converse import run_fanout, wants_fanout
+
+    if wants_fanout(args):  # --to es,fr,de --out-dir DIR: one branch per target
+        return run_fanout(args, sys.stdout)
     return asyncio.run(_run_session(args, sys.stdout))
 
 
@@ -611,6 +616,9 @@ def _add_run_command(sub: Any) -> None:
         "--log", help="segment log Parquet (default: out/<input>.<to>.parquet; JSONL beside it)"
     )
     _add_engine_options(run)
+    from .cli_converse import add_run_options
+
+    add_run_options(run)
     run.set_defaults(func=_cmd_run)
 
 
@@ -808,7 +816,14 @@ def _add_eval_command(sub: Any) -> None:
     add_eval_command(sub)
 
 
+def _add_converse_command(sub: Any) -> None:
+    from .cli_converse import add_commands
+
+    add_commands(sub)
+
+
 _EXTRA_COMMANDS: list[Any] = [_add_report_commands, add_captions_command, _add_eval_command]
+_EXTRA_COMMANDS.append(_add_converse_command)  # s2st converse (cli_converse.py)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -99,6 +99,7 @@ __all__ = [
     "session_metrics",
     "speech_output_layout",
     "stage_summary",
+    "summary_by",
 ]
 
 #: (derived column, start event, end event) of the contiguous decomposition, in order.
@@ -221,6 +222,44 @@ def stage_summary(df: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame.from_dict(rows, orient="index")
     out.index.name = "stage"
     return out.astype({"count": "int64"})
+
+
+#: The stages :func:`summary_by` gives a median of, besides ear-to-ear.
+_BY_STAGES = ("asr_lag_s", "mt_s", "tts_ttfb_s", "queue_s")
+
+
+def summary_by(df: pd.DataFrame, by: str = "listener") -> pd.DataFrame:
+    """Latency per branch of a fan-out (``by="listener"``) or per direction of a conversation
+    (``by="party"``): one row per value of column ``by``, in order of appearance.
+
+    Columns: ``segments`` (rows), ``ok`` (rows played), ``skipped``, ``errors``;
+    ``ear_to_ear_median`` / ``ear_to_ear_p90`` / ``ear_to_ear_mean`` (s, played rows) and the
+    median of ``asr_lag_s``, ``mt_s``, ``tts_ttfb_s`` and ``queue_s`` (s). A log without the
+    column (a single-listener log from before fan-out) is one group named ``"all"``.
+    """
+    d = _with_derived(df)
+    keys = d[by].fillna("all") if by in d.columns else pd.Series("all", index=d.index)
+    rows: dict[str, dict[str, float]] = {}
+    for key in dict.fromkeys(keys.astype(str)):
+        g = d[keys.astype(str) == key]
+        e2e = pd.to_numeric(g["ear_to_ear_s"], errors="coerce").dropna()
+        row: dict[str, float] = {
+            "segments": len(g),
+            "ok": int((g["status"] == "ok").sum()),
+            "skipped": int((g["status"] == "skipped").sum()),
+            "errors": int((g["status"] == "error").sum()),
+            "ear_to_ear_median": float(e2e.median()) if len(e2e) else math.nan,
+            "ear_to_ear_p90": float(e2e.quantile(0.9)) if len(e2e) else math.nan,
+            "ear_to_ear_mean": float(e2e.mean()) if len(e2e) else math.nan,
+        }
+        for stage in _BY_STAGES:
+            v = pd.to_numeric(g[stage], errors="coerce").dropna()
+            row[f"{stage[:-2]}_median"] = float(v.median()) if len(v) else math.nan
+        rows[key] = row
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    out.index.name = by
+    counts = {c: "int64" for c in ("segments", "ok", "skipped", "errors")}
+    return out.astype(counts) if len(out) else out
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,8 +60,12 @@ async def test_each_party_hears_only_the_other_in_their_language(tmp_path, no_le
     a, b = df[df.party == "a"], df[df.party == "b"]
     assert list(a.transcript) == [s[0] for s in A_SCRIPT]
     assert list(b.transcript) == [s[0] for s in B_SCRIPT]
-    assert set(a.listener) == {"b"} and set(a.target_lang) == {"es"} and set(a.source_lang) == {"en"}
-    assert set(b.listener) == {"a"} and set(b.target_lang) == {"en"} and set(b.source_lang) == {"es"}
+    assert (
+        set(a.listener) == {"b"} and set(a.target_lang) == {"es"} and set(a.source_lang) == {"en"}
+    )
+    assert (
+        set(b.listener) == {"a"} and set(b.target_lang) == {"en"} and set(b.source_lang) == {"es"}
+    )
     assert list(a.translation) == [f"[es] {s[0]}" for s in A_SCRIPT]
     assert list(b.translation) == [f"[en] {s[0]}" for s in B_SCRIPT]
     # What each loudspeaker played is exactly the other party's translated speech, in order.
@@ -204,7 +208,7 @@ async def test_a_stereo_call_is_split_by_channel(tmp_path):
 def test_stereo_split_refuses_a_mono_file_and_a_missing_channel(tmp_path):
     mono = tmp_path / "mono.wav"
     sf.write(str(mono), speechlike(1.0, RATE, [(0.1, 0.5)]), RATE, subtype="PCM_16")
-    with pytest.raises(AudioFormatError, match="2 channels.*pass both files"):
+    with pytest.raises(AudioFormatError, match=r"2 channels.*pass both files"):
         split_stereo(mono)
     with pytest.raises(AudioFormatError, match="no channel 1"):
         FileSource(mono, channel=1)

@@ -65,6 +65,7 @@ def test_public_api():
         "session_metrics",
         "speech_output_layout",
         "stage_summary",
+        "summary_by",
     }
 
 
