@@ -14,8 +14,9 @@ support it highlight word by word, karaoke style). webvtt-py has no object for t
 tags — its captions keep cue text with tags in ``raw_text`` and strip them in ``text`` — so
 each tag is the library's own ``Timestamp`` rendering inside ``<…>``; SRT has no such tags.
 
-A cue holds one segment's words, split into cues of at most ``max_chars`` characters (two
-lines of at most ``line_chars``). Without a words table (a log from before word timing) the
+A cue holds one segment's words, split into cues that fit two lines of at most
+``line_chars`` characters (42, the common broadcast limit; at most ``max_chars`` in all) and
+last at most ``max_duration_s`` (7 s). Without a words table (a log from before word timing) the
 words are spread over each segment's span in proportion to characters
 (:func:`~s2st_kit.words.estimate_marks`): source over ``audio_start_s``–``audio_end_s``,
 target over ``t_play_start``–``t_play_end``.
@@ -49,6 +50,7 @@ __all__ = [
     "to_srt",
     "to_vtt",
     "write_captions",
+    "write_heard_wav",
     "write_session_captions",
 ]
 
@@ -98,6 +100,8 @@ def build_cues(
     listener: str | None = None,
     party: str | None = None,
     max_chars: int = 84,
+    line_chars: int = 42,
+    max_duration_s: float = 7.0,
 ) -> list[Cue]:
     """The cues of one side of a session (times in the input stream, s; see module docs).
 
@@ -121,7 +125,7 @@ def build_cues(
             (str(w), max(clock.to_input(s), 0.0), max(clock.to_input(e), 0.0))
             for w, s, e in zip(group["word"], group["start_s"], group["end_s"], strict=True)
         ]
-        cues += _split(int(str(sid)), timed, max_chars)
+        cues += _split(int(str(sid)), timed, _Fit(max_chars, line_chars, max_duration_s))
     return cues
 
 
@@ -174,12 +178,27 @@ def _estimated_words(seg: pd.DataFrame, side: Side) -> pd.DataFrame:
     return pd.DataFrame(records, columns=columns)
 
 
-def _split(segment_id: int, words: Sequence[tuple[str, float, float]], max_chars: int) -> list[Cue]:
-    """One segment's words as cues of at most ``max_chars`` characters each."""
+@dataclass(frozen=True, slots=True)
+class _Fit:
+    """What one cue may hold: characters in all, per line (two lines), seconds."""
+
+    max_chars: int
+    line_chars: int
+    max_duration_s: float
+
+    def __call__(self, words: Sequence[tuple[str, float, float]]) -> bool:
+        text = " ".join(w for w, _, _ in words)
+        lines = textwrap.wrap(text, self.line_chars, break_long_words=False)
+        duration = words[-1][2] - words[0][1]
+        return len(text) <= self.max_chars and len(lines) <= 2 and duration <= self.max_duration_s
+
+
+def _split(segment_id: int, words: Sequence[tuple[str, float, float]], fits: _Fit) -> list[Cue]:
+    """One segment's words as cues that each ``fits`` (a longer single word gets its own)."""
     cues: list[Cue] = []
     current: list[tuple[str, float, float]] = []
     for word in words:
-        if current and len(" ".join(w for w, _, _ in [*current, word])) > max_chars:
+        if current and not fits([*current, word]):
             cues.append(_cue(segment_id, current, len(cues)))
             current = []
         current.append(word)
@@ -234,9 +253,8 @@ def to_vtt(
     line_chars: int = 42,
 ) -> str:
     """The session's captions of ``side`` as a WebVTT document (see module docs)."""
-    cues = build_cues(
-        segments, words, side=side, listener=listener, party=party, max_chars=max_chars
-    )
+    cues = build_cues(segments, words, side=side, listener=listener, party=party,
+                      max_chars=max_chars, line_chars=line_chars)  # fmt: skip
     doc = webvtt.WebVTT(
         captions=[
             webvtt.Caption(
@@ -262,9 +280,8 @@ def to_srt(
     line_chars: int = 42,
 ) -> str:
     """The session's captions of ``side`` as an SRT document (see module docs)."""
-    cues = build_cues(
-        segments, words, side=side, listener=listener, party=party, max_chars=max_chars
-    )
+    cues = build_cues(segments, words, side=side, listener=listener, party=party,
+                      max_chars=max_chars, line_chars=line_chars)  # fmt: skip
     subs = [
         srt.Subtitle(
             index=k + 1,
@@ -338,3 +355,48 @@ def write_session_captions(
         files.append(write_captions(out / f"translated_{name}.srt", seg, words, side="target",
                                     listener=listener))  # fmt: skip
     return files
+
+
+def write_heard_wav(
+    segments: _Segments,
+    *,
+    recording: str | os.PathLike[str],
+    translated: str | os.PathLike[str],
+    path: str | os.PathLike[str],
+    listener: str | None = None,
+) -> Path:
+    """A stereo WAV on the input recording's timeline, to play beside the caption files:
+    left the recording, right the translated speech where the listener heard it.
+
+    translated: the session's translated speech as the sink wrote it (a
+    :class:`~s2st_kit.audio.WavSink` file: played segments back to back, each
+    ``tts_audio_s`` long); each is placed at its ``t_play_start`` mapped to the input stream
+    (:class:`~s2st_kit.words.InputClock`), so the source captions line up with the left
+    channel and the target captions with the right. Blocking (reads and writes files).
+    """
+    import numpy as np
+    import soundfile as sf
+
+    from .audio.file import read_audio
+
+    seg = segments.raw_frame() if isinstance(segments, SegmentLog) else segments
+    clock = InputClock.from_segments(seg)
+    left, rate = read_audio(recording)
+    speech, _ = read_audio(translated, sample_rate=rate)
+    rows = seg[(seg["status"] == "ok") & seg["t_play_start"].notna()]
+    if listener is not None:
+        rows = rows[rows["listener"] == listener]
+    right = np.zeros_like(left)
+    pos = 0
+    for t_play, audio_s in zip(rows["t_play_start"], rows["tts_audio_s"], strict=True):
+        piece = speech[pos : pos + round(float(audio_s) * rate)]
+        pos += len(piece)
+        at = max(0, round(clock.to_input(float(t_play)) * rate))
+        if at + len(piece) > len(right):
+            right = np.concatenate([right, np.zeros(at + len(piece) - len(right), np.float32)])
+        right[at : at + len(piece)] += piece
+    left = np.concatenate([left, np.zeros(len(right) - len(left), np.float32)])
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(out, np.clip(np.stack([left, right], axis=1), -1, 1), rate, subtype="PCM_16")
+    return out

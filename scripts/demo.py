@@ -4,7 +4,11 @@ on a real recording paced in real time.
 The recording is the five LibriVox sentences of Debian's ``pocketsphinx-testdata`` joined
 with short pauses (real read speech with reference transcripts); without that package,
 a clip from ``data/``. Writes the translated speech (WAV), the segment log (Parquet +
-JSONL) and latency plots (PNG) to ``out/demo/`` and says where they are.
+JSONL) with its words table, latency plots (PNG) and captions to ``out/demo/`` and says where
+they are: ``source_en.vtt`` lines up with the recording, ``translated_es.vtt`` with the
+translation as heard, and ``heard_en_es.wav`` holds both on the recording's timeline (left:
+the recording, right: the translation where the listener heard it) — play it with either
+caption file.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import soundfile as sf
 
 from s2st_kit import SegmentLog, cli
 from s2st_kit.datasets import join_clips, librivox_clips, sample_clip
+from s2st_kit.words import words_path
 
 OUT = Path("out/demo")
 PAUSE_S = 0.9
@@ -42,6 +47,28 @@ def pick_recording() -> tuple[Path, str, str]:
     return clip.path, clip.transcript, f"sample clip {clip.id} (eSpeak NG)"
 
 
+def write_demo_captions(log_path: Path, recording: Path, wav: Path) -> list[Path]:
+    """source_en / translated_es WebVTT (and SRT), the per-word lag and heard_en_es.wav."""
+    from s2st_kit.captions import load_session, write_heard_wav, write_session_captions
+
+    segments, words = load_session(log_path)
+    files = write_session_captions(segments, words, OUT)
+    files.append(
+        write_heard_wav(segments, recording=recording, translated=wav, path=OUT / "heard_en_es.wav")
+    )
+    try:
+        from s2st_kit.word_lag import word_lag, word_lag_summary, write_word_lag
+
+        if words is not None:
+            files += write_word_lag(words, OUT)
+            lag = word_lag_summary(word_lag(words))
+            print(f"\nper-word lag: median {lag.median_s:.2f} s, p95 {lag.p95_s:.2f} s "
+                  f"over {lag.words} translated words")  # fmt: skip
+    except ImportError as exc:  # matplotlib missing: the figure is optional
+        print(f"(word-lag plot skipped: {exc})")
+    return files
+
+
 def main() -> int:
     recording, reference, what = pick_recording()
     print(f"demo recording: {recording} — {what}\n")
@@ -53,7 +80,8 @@ def main() -> int:
     if rc != 0:
         return rc
     df = SegmentLog.load(log_path).to_pandas()
-    outputs = [wav, log_path, log_path.with_suffix(".jsonl")]
+    outputs = [wav, log_path, log_path.with_suffix(".jsonl"), words_path(log_path)]
+    outputs += write_demo_captions(log_path, recording, wav)
     try:
         from s2st_kit import plots
 

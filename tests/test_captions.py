@@ -113,6 +113,8 @@ def test_long_segments_are_split_and_wrapped() -> None:
     assert all(a.end_s <= b.start_s for a, b in itertools.pairwise(cues))
     parsed = webvtt.from_string(to_vtt(log, words, side="source", line_chars=20))
     assert all(len(line) <= 20 for c in parsed for line in c.text.split("\n"))
+    assert all(len(c.text.split("\n")) <= 2 for c in parsed)  # two lines at most
+    assert all(c.end_s - c.start_s <= 7.0 for c in cues)  # and 7 s at most
 
 
 def test_listeners_must_be_named_for_the_target_side() -> None:
