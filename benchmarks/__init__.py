@@ -13,6 +13,8 @@ One module per benchmark, each with ``async def run(*, quick: bool = False) -> B
 ``sweep``          sweep throughput (configurations × clips per minute)
 ``drift``          lag over a 30-minute dense talk without and with lag control, the offline
                    stack on 3 minutes of LibriVox speech, and the WER cost of time-stretching
+``aws_cpu``        CPU of one and four Transcribe streams (SDK as shipped vs s2st_kit)
+                   against the loopback fake at real time, and the send delay added
 =================  ========================================================================
 
 ``python -m benchmarks`` runs them all, prints one table with PASS / MISS against the
@@ -34,4 +36,5 @@ BENCHMARKS: tuple[str, ...] = (
     "loop_health",
     "sweep",
     "drift",
+    "aws_cpu",
 )

@@ -7,6 +7,26 @@ does not suffice. Pins: ``amazon-transcribe==0.6.4`` (pyproject ``[aws]`` extra)
 requires ``awscrt~=0.26.1``. The SDK is deprecated upstream; its successor
 ``aws-sdk-transcribe-streaming`` needs Python >= 3.12.
 
+CPU: the SDK's request body (``BufferableByteStream``) raises ``BlockingIOError`` when it
+has no audio; awscrt reports "no data yet" to aws-c-http, whose HTTP/2 connection
+reschedules its outgoing-frames task at once and reads again: the CRT event-loop thread
+spins, one core at 100 % for as long as a stream is open (upstream issues #25, #84, #109,
+#121 of awslabs/amazon-transcribe-streaming-sdk). The fix here is :class:`WaitingBodyStream`,
+put in place of the SDK's body by :func:`use_body_stream`: a read with no audio waits for
+at most ``wait_s`` (default :data:`BODY_WAIT_S`, 10 ms) before saying "no data yet", and a
+write to any body that CRT thread reads wakes it at once. The CRT thread then reads at most
+~100 times a second instead of spinning, and audio is read as soon as it is written.
+Measured by ``python -m benchmarks --only aws_cpu`` (loopback fake, real time, CPU of the
+client process): see the figures in the README's AWS section.
+
+Why not awscrt's manual HTTP/2 writes (``aws_http2_stream_write_data``, which parks an idle
+stream without polling): the aws-c-http inside awscrt 0.26.1 has them, but its Python
+binding exposes neither ``manual_write`` nor ``write_data`` (no ``Http2ClientStream``;
+``_awscrt`` has only ``http_client_stream_new`` / ``_activate``), and the SDK pins
+``awscrt~=0.26.1``, so a later awscrt that exposes them is not an option with this SDK.
+Cost of the wait: while a read waits, its CRT thread does nothing else, so frames arriving
+on that thread's connections (results) may wait up to ``wait_s``; audio never does.
+
 SDK and transport errors are mapped through :data:`TRANSCRIBE_EXC_MAP` (exception class
 -> s2st_kit error); :class:`~.backend.TransientStreamError` means "reconnect and re-send".
 """
@@ -14,12 +34,15 @@ SDK and transport errors are mapped through :data:`TRANSCRIBE_EXC_MAP` (exceptio
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import io
 import os
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from ....errors import (
     ConfigError,
@@ -34,7 +57,13 @@ from ..session import credential_source, make_session, resolve_region
 from .backend import RawItem, RawResult, StreamingHandle, TransientStreamError
 from .settings import TranscribeSettings
 
-__all__ = ["TRANSCRIBE_EXC_MAP", "AmazonTranscribeBackend", "map_sdk_error"]
+__all__ = [
+    "BODY_WAIT_S",
+    "TRANSCRIBE_EXC_MAP",
+    "AmazonTranscribeBackend",
+    "WaitingBodyStream",
+    "map_sdk_error",
+]
 
 ENGINE = "aws-transcribe"
 
@@ -62,10 +91,10 @@ def crt_stream_failed(stream: Any) -> bool:
 def close_input_body(stream: Any) -> None:
     """Close the request body of an SDK stream (no more audio, ever).
 
-    PRIVATE: amazon-transcribe==0.6.4 ``AudioStream._input_stream`` (the
-    ``BufferableByteStream`` awscrt reads the request body from). Why: the SDK has no way
-    to abandon a request; closed, the body reads as ended, so the CRT event-loop thread
-    stops polling it (it polls an open, empty body in a tight loop).
+    PRIVATE: amazon-transcribe==0.6.4 ``AudioStream._input_stream`` (the request body
+    awscrt reads: our :class:`WaitingBodyStream`, see :func:`use_body_stream`). Why: the
+    SDK has no way to abandon a request; closed, the body reads as ended, so the CRT
+    event-loop thread stops reading it.
     """
     with contextlib.suppress(Exception):
         stream.input_stream._input_stream.close()
@@ -103,6 +132,188 @@ def set_tls_context(client: Any, tls_context: Any, sdk_version: str) -> None:
             "pin amazon-transcribe==0.6.4"
         )
     manager._tls_ctx = tls_context
+
+
+def use_body_stream(client: Any, make_body: Callable[[], io.BufferedIOBase]) -> None:
+    """Make every request of ``client`` send ``make_body()`` as its HTTP/2 request body.
+
+    PRIVATE: amazon-transcribe==0.6.4 ``TranscribeStreamingClient._serializer``, whose
+    ``serialize_start_stream_transcription_request`` builds the ``Request`` with
+    ``body=BufferableByteStream()``; the client then signs it (the body is not read:
+    the signature uses an empty-payload hash), hands it to awscrt as the request body and
+    wraps the same object in the ``AudioStream`` that ``send_audio_event`` /
+    ``end_stream`` write to. Why: that serializer call is the only place the body is
+    chosen, and the SDK's body makes the CRT thread spin (see the module docstring).
+    """
+    serializer = client._serializer
+    build = serializer.serialize_start_stream_transcription_request
+
+    def build_with_our_body(*args: Any, **kwargs: Any) -> Any:
+        request = build(*args, **kwargs)
+        request.body = make_body()
+        return request
+
+    serializer.serialize_start_stream_transcription_request = build_with_our_body
+
+
+#: Longest wait (s) of one body read with no audio: the bound on the CRT thread's idle
+#: polling (at most 1 / BODY_WAIT_S reads a second per CRT thread, however many streams it
+#: serves) and on the delay it adds to that thread's other work (incoming frames).
+BODY_WAIT_S = 0.010
+
+
+def _held_lock() -> threading.Lock:
+    lock = threading.Lock()
+    lock.acquire()
+    return lock
+
+
+class WaitingBodyStream(io.BufferedIOBase):
+    """The HTTP/2 request body of one stream: written on the event loop, read by awscrt.
+
+    Same contract as the SDK's ``BufferableByteStream`` (``write`` / ``end_stream`` /
+    ``close``; a read returns bytes, raises ``BlockingIOError`` for "no data yet", returns
+    nothing at the end), except that a read with no data first waits up to ``wait_s``
+    (s, default :data:`BODY_WAIT_S`) for a wake-up that ``write`` / ``end_stream`` /
+    ``close`` give.
+
+    The wake-up belongs to the CRT event-loop *thread* that reads the body, not to the body:
+    one thread serves every stream of its connections in turn, so while it waits in stream
+    A's read, audio written to stream B wakes it too (A's read says "no data yet" at once
+    and the thread goes on to B's). Audio is therefore never held back by the wait; only the
+    thread's other work (incoming frames) can be, by at most ``wait_s``. The wake-up is a
+    bare ``threading.Lock`` released by writers and acquired with a timeout by the reader
+    (about half the CPU of a ``Condition`` wait, which allocates a lock per wait); keyed by
+    thread id because awscrt's threads get a fresh Python thread state for every call, so
+    ``threading.local`` would not persist. The buffer has its own lock, only ever held for
+    a few list operations, so ``write`` on the event loop never waits for the reader.
+
+    ``on_read``: called on the CRT thread with the seconds between the ``write`` of a
+    chunk and the read that took its last byte (the send delay added).
+    ``reads``: how many reads have been made (a spinning reader shows here).
+    """
+
+    #: CRT thread id -> its wake-up (held: nothing new; released: a writer has news).
+    _thread_wakes: ClassVar[dict[int, threading.Lock]] = {}
+    _thread_wakes_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(
+        self, *, wait_s: float = BODY_WAIT_S, on_read: Callable[[float], None] | None = None
+    ) -> None:
+        super().__init__()
+        self.wait_s = wait_s
+        self.reads = 0
+        self._on_read = on_read
+        self._chunks: collections.deque[tuple[memoryview, float]] = collections.deque()
+        self._ended = False
+        self._shut = False
+        self._lock = threading.Lock()  # guards the three above
+        self._wake: threading.Lock | None = None  # the wake-up of the thread reading us
+
+    def readable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return True
+
+    @property
+    def closed(self) -> bool:
+        return self._shut
+
+    def write(self, b: Any) -> int:
+        """Append ``b`` (bytes) to the body and wake a waiting reader; returns its length."""
+        if not isinstance(b, bytes):
+            raise ValueError(f"only bytes can be written to the request body, not {type(b)}")
+        with self._lock:
+            if self._ended:
+                raise OSError("the request body has ended and takes no more writes")
+            if b:
+                self._chunks.append((memoryview(b), time.monotonic()))
+        self._notify()
+        return len(b)
+
+    def end_stream(self) -> None:
+        """No more writes: once the buffered bytes are read, reads return end-of-body."""
+        with self._lock:
+            self._ended = True
+        self._notify()
+
+    def close(self) -> None:
+        """Abandon the body: buffered bytes are dropped and reads return end-of-body."""
+        with self._lock:
+            self._shut = self._ended = True
+            self._chunks.clear()
+        self._notify()
+
+    def _notify(self) -> None:
+        wake = self._wake
+        if wake is not None:
+            with contextlib.suppress(RuntimeError):  # already released: a wake-up is pending
+                wake.release()
+
+    @classmethod
+    def _wake_of_this_thread(cls) -> threading.Lock:
+        ident = threading.get_ident()
+        wake = cls._thread_wakes.get(ident)
+        if wake is None:
+            with cls._thread_wakes_lock:
+                wake = cls._thread_wakes.setdefault(ident, _held_lock())
+        return wake
+
+    def readinto1(self, buffer: Any) -> int:
+        """Copy up to ``len(buffer)`` buffered bytes into ``buffer`` (awscrt's read).
+
+        Waits up to ``wait_s`` when nothing is buffered; raises ``BlockingIOError`` if still
+        nothing came, returns 0 at the end of the body.
+        """
+        out = memoryview(buffer).cast("B")
+        self._wait_for_data()
+        with self._lock:
+            return self._copy_into(out)
+
+    def readinto(self, buffer: Any) -> int:
+        return self.readinto1(buffer)
+
+    def read1(self, size: int | None = -1) -> bytes:
+        """Up to ``size`` bytes (everything buffered if negative / None), waiting like
+        :meth:`readinto1`; ``b""`` at the end of the body."""
+        self._wait_for_data()
+        with self._lock:
+            buffered = sum(len(chunk) for chunk, _ in self._chunks)
+            out = bytearray(buffered if size is None or size < 0 else min(size, buffered))
+            return bytes(out[: self._copy_into(memoryview(out))])
+
+    def read(self, size: int | None = -1) -> bytes:
+        return self.read1(size)
+
+    def _wait_for_data(self) -> None:
+        """Return when bytes are buffered or the body has ended; raise ``BlockingIOError``
+        when ``wait_s`` passed with neither."""
+        self.reads += 1
+        wake = self._wake = self._wake_of_this_thread()  # before the check: no lost wake-up
+        with self._lock:
+            if self._chunks or self._ended:
+                return
+        wake.acquire(timeout=self.wait_s)  # returns at once if a wake-up is pending
+        with self._lock:
+            if self._chunks or self._ended:
+                return
+        raise BlockingIOError("no audio buffered yet")
+
+    def _copy_into(self, out: memoryview) -> int:
+        n = 0
+        while self._chunks and n < len(out):
+            chunk, written_at = self._chunks[0]
+            take = min(len(chunk), len(out) - n)
+            out[n : n + take] = chunk[:take]
+            n += take
+            if take < len(chunk):
+                self._chunks[0] = (chunk[take:], written_at)
+            else:
+                self._chunks.popleft()
+                if self._on_read is not None:
+                    self._on_read(time.monotonic() - written_at)
+        return n
 
 
 # --------------------------------------------------------------------------------------------
@@ -303,6 +514,10 @@ class AmazonTranscribeBackend:
         else the system store) — awscrt ignores ``SSL_CERT_FILE``.
     connect_timeout_s / send_timeout_s: deadlines (s) for starting a stream (default 10) /
         one send (default 5).
+    body_wait_s: longest wait (s) of one request-body read with no audio (default
+        :data:`BODY_WAIT_S`, 10 ms): see :class:`WaitingBodyStream`.
+    send_delay_probe: called on the CRT thread with each audio event's send delay (s, from
+        handing it to the request body to awscrt reading it); for benchmarks.
     """
 
     def __init__(
@@ -314,7 +529,11 @@ class AmazonTranscribeBackend:
         ca_bundle: str | os.PathLike[str] | None = None,
         connect_timeout_s: float = 10.0,
         send_timeout_s: float = 5.0,
+        body_wait_s: float = BODY_WAIT_S,
+        send_delay_probe: Callable[[float], None] | None = None,
     ) -> None:
+        if not 0.0 < body_wait_s <= 0.1:
+            raise ConfigError(f"body_wait_s must be in (0, 0.1] s, got {body_wait_s!r}")
         self._sdk = require_transcribe()
         self._session = make_session(region=region, profile=profile)
         self.region = resolve_region(self._session, region)
@@ -325,6 +544,8 @@ class AmazonTranscribeBackend:
             raise ConfigError(f"ca_bundle {self.ca_bundle!r} is not a file")
         self.connect_timeout_s = connect_timeout_s
         self.send_timeout_s = send_timeout_s
+        self.body_wait_s = body_wait_s
+        self._send_delay_probe = send_delay_probe
         self._tls_ctx: Any = None
         self._credentials = _BotocoreCredentialResolver(self._session, self._sdk)
 
@@ -345,6 +566,7 @@ class AmazonTranscribeBackend:
         client = sdk.client.TranscribeStreamingClient(
             region=self.region, endpoint_resolver=resolver, credential_resolver=self._credentials
         )
+        use_body_stream(client, self._new_body)
         if self.ca_bundle:
             import awscrt.io
 
@@ -354,6 +576,9 @@ class AmazonTranscribeBackend:
                 self._tls_ctx = awscrt.io.ClientTlsContext(options)
             set_tls_context(client, self._tls_ctx, sdk.__version__)
         return client
+
+    def _new_body(self) -> WaitingBodyStream:
+        return WaitingBodyStream(wait_s=self.body_wait_s, on_read=self._send_delay_probe)
 
     async def open(self, settings: TranscribeSettings) -> StreamingHandle:
         """Start one request; a start that does not answer in time is a transient failure."""
