@@ -9,6 +9,8 @@
   (``Pipeline(record_input=...)``; by convention ``<log>.input.wav``, see
   :func:`input_audio_path`) through another configuration.
 * :func:`compare` tabulates two sessions' per-stage latencies side by side.
+* :func:`evaluate` runs a corpus (CoVoST 2, FLEURS, CVSS-C, a manifest) utterance by
+  utterance, locally or on Dask, and scores it (:mod:`s2st_kit.evaluation`).
 
 Everything here is ``async`` (await it in a notebook cell); nothing blocks the event loop.
 With the simulated engines (the default) runs are deterministic and need no audio device
@@ -42,6 +44,7 @@ from .pipeline import Pipeline
 __all__ = [
     "ClipInput",
     "compare",
+    "evaluate",
     "input_audio_path",
     "replay",
     "simulated_engines",
@@ -487,3 +490,67 @@ def compare(
     )
     table.index.name = "stage"
     return table
+
+
+# --------------------------------------------------------------------------- evaluate
+
+
+async def evaluate(
+    corpus: str | os.PathLike[str] | Sequence[Any],
+    *,
+    layout: str = "manifest",
+    engines: str = "simulated",
+    source_lang: str = "en",
+    target_lang: str = "es",
+    policy: PolicyName = "final",
+    chunk_ms: int = 100,
+    pace: str = "realtime",
+    preset: str = "cloud-like",
+    seed: int = 0,
+    split: str = "test",
+    source_audio: str | os.PathLike[str] | None = None,
+    limit: int | None = None,
+    out: str | os.PathLike[str] | None = "eval",
+    concurrency: int = 4,
+    executor: str = "local",
+    workers: int = 2,
+    address: str | None = None,
+    client: Any = None,
+    on_dashboard: Callable[[Any], None] | None = None,
+    progress: bool = True,
+) -> Any:
+    """Evaluate on a corpus: every utterance a session, scored; ``s2st eval`` from Python.
+
+    corpus: a corpus path read with ``layout`` (``covost2``, ``fleurs``, ``cvss``,
+        ``manifest``; ``split``, ``source_audio`` and ``limit`` as
+        :func:`~s2st_kit.evaluation.read_corpus`), or a list of
+        :class:`~s2st_kit.evaluation.CorpusUtterance`.
+    engines / source_lang / target_lang / policy / chunk_ms (ms) / pace (``"realtime"``:
+        latency is meaningful; ``"none"``: quality only) / preset / seed: see
+        :class:`~s2st_kit.evaluation.EvalSettings`.
+    out: results folder (resumable Parquet dataset; ``None``: memory only).
+    concurrency: sessions at once per process / Dask worker. executor: ``"local"`` or
+        ``"dask"`` (a LocalCluster of ``workers`` processes, the scheduler at ``address``, or
+        ``client``); on_dashboard: called with the Dask client (its ``dashboard_link``).
+    Returns an :class:`~s2st_kit.evaluation.EvalResult` (per-utterance rows, segment logs,
+    corpus summary).
+    """
+    from .evaluation import EvalSettings, read_corpus
+    from .evaluation import evaluate as run_evaluation
+
+    if isinstance(corpus, str | os.PathLike):
+        utterances = await asyncio.to_thread(
+            read_corpus, corpus, layout=cast(Any, layout), source_lang=source_lang,
+            target_lang=target_lang, split=split, source_audio=source_audio, limit=limit,
+        )  # fmt: skip
+    else:
+        utterances = list(corpus)[:limit]
+    settings = EvalSettings(
+        engines=engines, source_lang=source_lang, target_lang=target_lang, policy=policy,
+        chunk_ms=chunk_ms, pace=cast(Any, pace), preset=preset, seed=seed,
+    )  # fmt: skip
+    return await run_evaluation(
+        utterances, settings=settings, out=out, concurrency=concurrency,
+        executor=cast(Any, executor), workers=workers, address=address, client=client,
+        on_dashboard=on_dashboard, progress=progress,
+    )  # fmt: skip

@@ -143,3 +143,17 @@ async def test_local_and_dask_give_identical_results(tmp_path):
     pools = dask.utterances["engine_pool"]
     assert 1 <= pools.nunique() <= 2 < len(pools)
     assert local.summary.bleu == dask.summary.bleu
+
+
+async def test_experiments_evaluate_from_python_in_memory(tmp_path):
+    """The Python entry point: a manifest path and layout, results kept in memory."""
+    from s2st_kit import experiments
+
+    corpus = write_manifest(tmp_path / "m.jsonl", limit=2)
+    result = await experiments.evaluate(corpus, layout="manifest", preset="instant",
+                                        pace="none", out=None, progress=False)  # fmt: skip
+    assert result.out is None and result.plot is None and result.ran == 2
+    assert list(result.utterances["utterance_id"]) == ["en_home-0", "en_home-1"]
+    assert set(result.segments["utterance_id"]) == {"en_home-0", "en_home-1"}
+    assert result.summary.utterances == 2 and not result.summary.latency_valid
+    assert result.summary.table().loc["BLEU", "value"] == pytest.approx(100)

@@ -26,6 +26,12 @@ SUBMODULES = {
     "s2st_kit.lag": {"CATCH_UPS", "LIVE_MAX_LAG_S", "CatchUp", "LagController", "LagDecision", "LagState"},
     "s2st_kit.retry": {"RestartBudget", "RetryPolicy", "mark_spent", "retries_spent", "retry_call"},
     "s2st_kit.bridge": {"ThreadChannel", "call_soon", "executor"},
+    "s2st_kit.evaluation": {
+        "LATENCY_COLUMNS", "LAYOUTS", "CorpusError", "CorpusUtterance", "EnginePool", "EvalResult",
+        "EvalSettings", "EvalSummary", "Executor", "Layout", "Pace", "UtteranceResult", "evaluate",
+        "plot_eval", "read_corpus", "read_covost2", "read_cvss", "read_fleurs", "read_manifest",
+        "run_utterance", "summarize",
+    },
     "s2st_kit.engines.protocols": {
         "AudioSink", "AudioSource", "PacedSource", "Recognizer", "SupportsBrevity",
         "SupportsCaptureDelay", "SupportsCheckPair", "SupportsConfigure", "SupportsLoad",
