@@ -3,7 +3,11 @@
 JupyterLab runs on 127.0.0.1 (free port, random token, temporary root, user settings and
 runtime directories); Playwright drives ``/usr/bin/chromium``. The test runs every cell
 (Run → Run All Cells), then presses Start in the control panel and checks that transcripts,
-translations and the segment table appear and that no widget failed to render.
+translations and the segment table appear and that no widget failed to render. Then it
+uses the panel as a person would (issue 14): a typo in the path box (warned, Start refuses
+saying the file does not exist, the last session's results stay, Start/Stop keep their
+size), settings that make no sense (a visible hint), the browser microphone (one Start:
+the panel's), and the per-stage chart.
 Screenshots go to ``tests/artifacts/``. Server and browser are always stopped.
 """
 
@@ -87,7 +91,7 @@ def test_quickstart_in_jupyterlab(lab: tuple[str, Path], artifacts: Path) -> Non
             panel.locator(".s2st-state:has-text('running')").wait_for(timeout=30_000)
             page.wait_for_timeout(3000)
             panel.screenshot(path=str(artifacts / "browser_panel_running.png"))
-            panel.locator(".s2st-state:has-text('stopped')").wait_for(timeout=60_000)
+            panel.locator(".s2st-state:has-text('finished')").wait_for(timeout=60_000)
             panel.locator(".s2st-segments tbody tr").first.wait_for(timeout=30_000)
             page.wait_for_timeout(1000)  # the last chart redraw
             panel.screenshot(path=str(artifacts / "browser_panel_after_start.png"))
@@ -98,12 +102,14 @@ def test_quickstart_in_jupyterlab(lab: tuple[str, Path], artifacts: Path) -> Non
             assert any(t.strip() for t in transcripts), "no transcript shown"
             assert any(t.strip("→ ").strip() for t in translations), "no translation shown"
             assert rows > 0, "empty segment table"
-            assert panel.locator(".s2st-state:has-text('stopped')").count() == 1
+            assert panel.locator(".s2st-state:has-text('finished · end of input')").count() == 1
+            assert panel.locator(".s2st-segments-count:has-text('played')").count() == 1
             assert panel.locator(".s2st-last-error").count() == 0
             assert panel.locator("img").count() >= 1  # the latency chart
             body = page.inner_text("body")
             assert "Error displaying widget" not in body
             assert "Traceback" not in body
+            use_the_panel_by_hand(page, panel, artifacts)
         except BaseException:
             with contextlib.suppress(Exception):
                 page.screenshot(path=str(artifacts / "browser_failure.png"), full_page=True)
@@ -111,3 +117,48 @@ def test_quickstart_in_jupyterlab(lab: tuple[str, Path], artifacts: Path) -> Non
             raise
         finally:
             browser.close()
+
+
+def use_the_panel_by_hand(page, panel, artifacts: Path) -> None:
+    """Issue 14's panel items in the browser, with a screenshot of each step."""
+    start = panel.locator("button:has-text('Start')").first
+    width = start.bounding_box()["width"]
+    rows = panel.locator(".s2st-segments tbody tr").count()
+    path = panel.locator(".s2st-path input")
+    recording = path.input_value()
+    assert recording.endswith("quickstart_en.wav"), recording  # the box shows the input
+    clip = panel.locator("select").filter(has=page.locator("option:has-text('your file')"))
+    assert "quickstart_en.wav" in clip.locator("option:checked").inner_text()  # not blank
+    typo = recording.replace("quickstart_en", "quickstart_en_typo")
+    path.fill(typo)
+    panel.locator(".s2st-problem:has-text('does not exist')").wait_for(timeout=10_000)
+    panel.screenshot(path=str(artifacts / "browser_panel_typo.png"))
+    start.click()
+    panel.locator(".s2st-last-error:has-text('does not exist')").wait_for(timeout=10_000)
+    page.wait_for_timeout(1500)  # a rising clock would show by now
+    panel.screenshot(path=str(artifacts / "browser_panel_refused.png"))
+    assert panel.locator(".s2st-segments tbody tr").count() == rows  # results kept
+    assert abs(start.bounding_box()["width"] - width) < 1  # not squeezed by the error
+    assert panel.locator(".s2st-segments-count").count() == 0  # no stale figures
+    path.fill(recording)
+    panel.locator(".s2st-problem").wait_for(state="detached", timeout=10_000)
+
+    panel.locator("button:has-text('simulated')").first.click()  # the recognizer
+    panel.locator(".s2st-hint:has-text('placeholder words')").wait_for(timeout=10_000)
+    panel.locator("select").filter(has=page.locator("option:has-text('Spanish (es)')")).first \
+        .select_option(label="Spanish (es)")  # fmt: skip
+    clip.select_option(index=0)  # data/en_home.wav — English
+    panel.locator(".s2st-hint:has-text('the clip is English speech')").wait_for(timeout=10_000)
+    panel.screenshot(path=str(artifacts / "browser_panel_hints.png"))
+
+    panel.locator("button:has-text('browser microphone')").click()
+    panel.locator(".s2st-mic-help").wait_for(timeout=10_000)
+    page.wait_for_timeout(1000)
+    mic = panel.locator(".s2st-audio-mic")
+    assert mic.count() == 1 and mic.locator("button:visible").count() == 0  # one Start: ours
+    panel.screenshot(path=str(artifacts / "browser_panel_microphone.png"))
+    panel.locator("button:has-text('file')").first.click()
+
+    panel.locator("button:has-text('per stage')").click()
+    page.wait_for_timeout(2000)  # the chart renders in a thread
+    panel.screenshot(path=str(artifacts / "browser_panel_stages.png"))

@@ -332,6 +332,10 @@ async def test_start_refuses_a_missing_typed_path_and_keeps_the_last_session(tmp
     )  # fmt: skip
     assert panel.pipeline is last and len(panel.dataframe()) == 3
     assert not panel.controls.start_button.disabled
+    panel.input_section.path.value = CLIP  # fixed: the last session's status line is back
+    status = panel.controls.status.value
+    assert "finished · end of input" in status and "3 translated · 3 played" in status
+    assert "last error" not in status
     panel.input_section.path.value = ""  # an empty box: nothing to read
     assert await panel.start() is None
     assert "choose a clip or type the path" in panel.controls.status.value

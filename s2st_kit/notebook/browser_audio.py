@@ -483,6 +483,12 @@ class BrowserSpeaker(anywidget.AnyWidget):
         samples received, once they arrive; the live captions place segments with it)."""
         return self._sent_total
 
+    @property
+    def sample_rate(self) -> int | None:
+        """Rate (Hz) of the audio the newest of its sinks sends (None before any has a rate)."""
+        rates = [s.sample_rate for s in self._sinks if s.sample_rate]
+        return rates[-1] if rates else None
+
     def sink(self, **kwargs: Any) -> BrowserSpeakerSink:
         """A new AudioSink playing through this widget (options: see BrowserSpeakerSink)."""
         s = BrowserSpeakerSink(self, **kwargs)

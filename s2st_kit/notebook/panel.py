@@ -458,12 +458,13 @@ class InputSection(_Section):
         self.clip = w.Dropdown(description="Clip", layout=w.Layout(width="620px"))
         self.path = w.Text(
             description="File", placeholder="the path of any audio file",
-            layout=w.Layout(width="100%", max_width="900px"),
+            layout=w.Layout(width="100%", max_width="720px"),
         )  # fmt: skip
         self.pace = w.Dropdown(
             options=list(PACES.items()), value=_pace_value(sel.pace), description="Pace",
             layout=w.Layout(width="240px"),
         )  # fmt: skip
+        self.path.add_class("s2st-path")
         self.file_box = w.VBox([self.clip, self.path, self.pace], layout=w.Layout(margin=_INDENT))
         self.mic = w.Dropdown(description="Device", layout=w.Layout(width="420px"))
         self.mic_box = w.HBox([self.mic], layout=w.Layout(margin=_INDENT))
@@ -651,6 +652,7 @@ class ControlPanel:
 
     def _change(self, **changes: Any) -> Selection:
         sel = self.model.update(**changes)
+        self.runner.forget_refusal()  # the refusal was about the settings before this change
         self._refresh()
         if self.model.options.voices_loading:
             self._load_voices_soon()

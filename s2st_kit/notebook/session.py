@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..audio import FileSource, MemorySink, PacedSink
+from ..config import PipelineConfig
 from ..engines.protocols import AudioSink, AudioSource
 from ..events import (
     AudioStarted,
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     from ..audio.echo import EchoGuard
 
 from .hints import input_file, input_file_problem
-from .model import SESSION_STATES, PanelModel, SessionState
+from .model import SESSION_STATES, PanelModel, Selection, SessionState
 
 __all__ = ["LiveCounts", "LiveLag", "SessionRunner", "StatusLine"]
 
@@ -165,6 +166,9 @@ class SessionRunner:
         self._stop_requested = False  # Stop pressed: the session ends "stopped", not "finished"
         self._mic_started = False  # the session switched the browser microphone on
         self.live, self.counts = LiveLag(), LiveCounts()  # the running session's figures
+        self._refused_from: tuple[SessionState, str | None, bool] | None = (
+            None  # see forget_refusal
+        )
         self._log_path: Path | None = None
         self._undo: contextlib.AsyncExitStack | None = None  # what start opened, until running
         self._task: asyncio.Task[SegmentLog] | None = None
@@ -190,19 +194,26 @@ class SessionRunner:
             self.note = "a session is already running; press Stop first"
             self.on_status()
             return None
+        before = (self.state, self.last_error, self._counting)
         self.state, self.note, self.last_error = "starting", None, None
-        self._ended_at, self._counting, self._stop_requested = None, False, False
-        self.live, self.counts, self._mic_started = LiveLag(), LiveCounts(), False
+        self._counting, self._stop_requested, self._mic_started = False, False, False
         self.on_status()
         opened = contextlib.AsyncExitStack()
         try:
             pipe = await self._open(opened)
         except Exception as exc:
             await self._close_opened(opened)
+            self._refused_from = before
             self.fail(exc)
             return None
         if on_open is not None:
             on_open()
+        self._ended_at, self.live, self.counts, self._refused_from = (
+            None,
+            LiveLag(),
+            LiveCounts(),
+            None,
+        )
         self.pipeline, self._undo, self._counting = pipe, opened, True
         unsubscribe = [pipe.subscribe(s) for s in (*subscribers, self._on_event)]
         self._task = pipe.start()
@@ -220,18 +231,9 @@ class SessionRunner:
         sink, self.sink = await _open_sink(self.model, self.browser_speaker)
         opened.push_async_callback(sink.aclose)
         config = self.model.config(session_id=uuid.uuid4().hex[:12])
-        self._log_path = None
-        if self.log_dir is not None:
-            await asyncio.to_thread(self.log_dir.mkdir, parents=True, exist_ok=True)
-            self._log_path = self.log_dir / f"session-{config.session_id}.jsonl"
-            saved = session_config_path(self._log_path)  # s2st report reads the lag target
-            await asyncio.to_thread(save_session_config, config, saved)
-        self.guard = None
-        live_in = sel.input_kind in ("microphone", "browser")
-        if self.echo_guard and live_in and sel.output_kind in ("speaker", "browser"):
-            from ..audio.echo import EchoGuard
-
-            self.guard = EchoGuard(source, sink)
+        self._log_path = await _prepare_log(self.log_dir, config)
+        self.guard = _echo_guard(sel, source, sink) if self.echo_guard else None
+        if self.guard is not None:
             source, sink = self.guard.source, self.guard.sink
         clock = self.guard.clock if self.guard is not None else None
         return Pipeline(
@@ -367,6 +369,13 @@ class SessionRunner:
         return await self._watch
 
     # -- status -----------------------------------------------------------------------------
+    def forget_refusal(self) -> None:
+        """After a refused start and a changed setting: show the last session's status again."""
+        if self._refused_from is not None and self.state == "failed":
+            self.state, self.last_error, self._counting = self._refused_from
+            self._refused_from = None
+            self.on_status()
+
     def fail(
         self, exc: BaseException, *, keep_state: bool = False, doing: str | None = None
     ) -> None:
@@ -379,8 +388,7 @@ class SessionRunner:
         self.on_status()
 
     def status_line(self) -> StatusLine:
-        """The status line, with figures read from the session itself (never from engines,
-        which are shared by every session)."""
+        """The status line; its figures are the session's own (never the shared engines')."""
         pipe = self.pipeline if self._counting else None
         if pipe is None:
             return StatusLine(self.state, last_error=self.last_error, note=self.note)
@@ -422,3 +430,23 @@ async def _open_sink(
     pace = sel.pace if sel.input_kind == "file" else 1.0
     # The output keeps the input's pace: 2× input plays 2× fast, "as fast as possible" not paced.
     return (PacedSink(memory, speed=pace) if pace > 0 else memory), memory
+
+
+async def _prepare_log(log_dir: Path | None, config: PipelineConfig) -> Path | None:
+    """The session's JSONL log path in ``log_dir`` (``None``: in memory), its configuration
+    saved beside it (``s2st report`` reads the lag target there)."""
+    if log_dir is None:
+        return None
+    await asyncio.to_thread(log_dir.mkdir, parents=True, exist_ok=True)
+    path = log_dir / f"session-{config.session_id}.jsonl"
+    await asyncio.to_thread(save_session_config, config, session_config_path(path))
+    return path
+
+
+def _echo_guard(sel: Selection, source: AudioSource, sink: AudioSink) -> EchoGuard | None:
+    """An EchoGuard when a live input meets a loudspeaker output, else ``None``."""
+    if sel.input_kind in ("microphone", "browser") and sel.output_kind in ("speaker", "browser"):
+        from ..audio.echo import EchoGuard
+
+        return EchoGuard(source, sink)
+    return None
