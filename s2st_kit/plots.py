@@ -7,7 +7,8 @@ when pyplot was never imported. Sizes default to notebook width (10 in wide); ev
 says its unit. Colours are shared: a stage has the same colour in every figure.
 
 Functions: :func:`plot_stage_latency`, :func:`plot_timeline`, :func:`plot_ear_to_ear_cdf`,
-:func:`plot_decomposition`, :func:`plot_lag`, :func:`plot_sweep`, :func:`plot_compare`.
+:func:`plot_decomposition`, :func:`plot_lag`, :func:`plot_sweep`, :func:`plot_compare`;
+for fan-out and conversations :func:`plot_latency_by` and :func:`plot_branch_timeline`.
 """
 
 from __future__ import annotations
@@ -29,10 +30,12 @@ from .metrics import STAGE_COLUMNS, TIME_COLUMNS, add_derived, lag_summary
 __all__ = [
     "STAGE_COLORS",
     "STAGE_LABELS",
+    "plot_branch_timeline",
     "plot_compare",
     "plot_decomposition",
     "plot_ear_to_ear_cdf",
     "plot_lag",
+    "plot_latency_by",
     "plot_stage_latency",
     "plot_sweep",
     "plot_timeline",
@@ -186,8 +189,8 @@ def plot_stage_latency(df: pd.DataFrame, *, width: float = 10.0, height: float =
 
 
 def _wrapped(label: str) -> str:
-    """``"TTS first audio"`` → ``"TTS\\nfirst audio"``: a stage name on at most two lines."""
-    return label.replace(" ", "\n", 1)
+    """``"TTS first audio"`` → ``"TTS\\nfirst audio"``: a long stage name on two lines."""
+    return label.replace(" ", "\n", 1) if len(label) > 8 else label
 
 
 # --------------------------------------------------------------------------- timeline
@@ -712,4 +715,105 @@ def plot_compare(
     _cdf_panel(
         right, curves, xlabel="ear-to-ear latency (s)", title="Ear-to-ear CDF", legend_size=8
     )
+    return fig
+
+
+# --------------------------------------------------------------------------- fan-out / conversation
+
+
+def _groups(df: pd.DataFrame, by: str) -> list[tuple[str, pd.DataFrame]]:
+    """``df`` split by column ``by`` in order of appearance (one group ``"all"`` without it)."""
+    if by not in df.columns:
+        return [("all", df)]
+    keys = df[by].fillna("all").astype(str)
+    return [(key, df[keys == key]) for key in dict.fromkeys(keys)]
+
+
+def plot_latency_by(
+    df: pd.DataFrame, *, by: str = "listener", width: float = 10.0, height: float = 4.0
+) -> Figure:
+    """Latency per branch of a fan-out (``by="listener"``) or per direction of a
+    conversation (``by="party"``): ear-to-ear latency (s) of each group's played segments as
+    a box with its points (left), and each group's median stage latencies (s) stacked in the
+    decomposition's colours (right; medians do not add up to the median total exactly)."""
+    d = _derived(df)
+    groups = _groups(d, by)
+    fig = _figure(width, height)
+    left, right = fig.subplots(1, 2, width_ratios=[3, 2])
+    values = [_values(g, "ear_to_ear_s") for _, g in groups]
+    names = [name for name, _ in groups]
+    if not any(len(v) for v in values):
+        _no_data(left)
+        _no_data(right)
+        return fig
+    left.boxplot([v if len(v) else [np.nan] for v in values], vert=False, widths=0.5)
+    for i, v in enumerate(values, start=1):
+        jitter = np.linspace(-0.12, 0.12, len(v)) if len(v) > 1 else np.zeros(len(v))
+        left.scatter(v, i + jitter, s=14, color=STAGE_COLORS["ear_to_ear_s"], alpha=0.6, zorder=3)
+        if len(v):
+            left.annotate(f"{np.median(v):.2f} s", (np.median(v), i + 0.3), ha="center", fontsize=9)
+    left.set_yticks(range(1, len(names) + 1), names)
+    left.invert_yaxis()
+    left.set_xlabel("ear-to-ear latency (s)")
+    left.set_ylabel(by)
+    left.set_title(f"Ear-to-ear latency by {by}")
+    base = np.zeros(len(groups))
+    for stage in STAGE_COLUMNS:
+        med = np.array([np.median(v) if len(v := _values(g, stage)) else 0.0 for _, g in groups])
+        right.barh(names, med, left=base, color=STAGE_COLORS[stage], label=STAGE_LABELS[stage])
+        base += med
+    right.invert_yaxis()
+    right.set_xlabel("median stage latency (s)")
+    right.set_title("Stages (medians)")
+    right.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3)
+    return fig
+
+
+def plot_branch_timeline(
+    df: pd.DataFrame, *, by: str = "listener", width: float = 10.0, height: float | None = None
+) -> Figure:
+    """The branches side by side on one session-time axis (s): a lane of source speech per
+    speaker (``t_speech_start .. t_speech_end``; one lane per ``party`` in a conversation),
+    then one lane per ``by`` group (listener, by default) with each segment's playback
+    ``t_play_start .. t_play_end`` labelled with its ``segment_id``. Rows not played
+    (error, dropped, skipped) are a red ✕ at their last known time on their lane."""
+    d = _derived(df)
+    speakers = _groups(d, "party")
+    branches = _groups(d, by)
+    lanes = len(speakers) + len(branches)
+    fig = _figure(width, height or float(min(10.0, 1.2 + 0.7 * lanes)))
+    ax = fig.add_subplot()
+    if len(d) == 0:
+        _no_data(ax, "empty log")
+        return fig
+    labels: list[str] = []
+    for name, g in speakers:
+        first = g.drop_duplicates("segment_id")
+        start, end = _raw(first, "t_speech_start"), _raw(first, "t_speech_end")
+        y = len(labels)
+        ax.broken_barh(
+            [(a, b - a) for a, b in zip(start, end, strict=True) if np.isfinite(a + b)],
+            (y - 0.35, 0.7), color=_SPAN_COLORS["speech"],
+        )  # fmt: skip
+        labels.append("speech" if name == "all" else f"{name} speaks")
+    for i, (name, g) in enumerate(branches):
+        y = len(labels)
+        color = f"C{i % 10}"
+        start, end = _raw(g, "t_play_start"), _raw(g, "t_play_end")
+        ok = np.isfinite(start + end)
+        ax.broken_barh(
+            [(a, b - a) for a, b in zip(start[ok], end[ok], strict=True)], (y - 0.35, 0.7),
+            color=color, alpha=0.85,
+        )  # fmt: skip
+        for a, sid in zip(start[ok], g["segment_id"].to_numpy()[ok], strict=True):
+            ax.text(a, y, f" {sid}", va="center", fontsize=7, color="white")
+        bad = g[(g["status"] != "ok") | ~ok]
+        last = bad[[c for c in TIME_COLUMNS if c.startswith("t_") and c in bad]].max(axis=1)
+        ax.scatter(last, np.full(len(last), y), marker="x", color=_ERROR_COLOR, zorder=3)
+        labels.append(f"{by} {name} hears")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.invert_yaxis()
+    ax.set_xlabel("session time (s)")
+    ax.set_title(f"Speech and playback per {by}")
+    ax.grid(axis="x", alpha=0.3)
     return fig

@@ -74,7 +74,8 @@ _STAGE_LABELS = {"asr": "Recognizer", "mt": "Translator", "tts": "Synthesizer"}
 _STABILITY_TIP = "partial-result stabilisation requested from Amazon Transcribe"
 #: Shown with the browser microphone: the panel's Start and Stop drive it.
 BROWSER_MIC_HELP = (
-    "<div class='s2st-mic-help' style='color:#555;font-size:12px;margin:2px 0'>Press "
+    "<div class='s2st-mic-help' style='color:#555;font-size:12px;line-height:1.4;margin:2px 0'>"
+    "Press "
     "<b>▶ Start</b> below: it switches this microphone on (the browser asks for permission "
     "the first time) and starts the session. <b>■ Stop</b> ends both.</div>"
 )
