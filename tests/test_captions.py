@@ -168,7 +168,6 @@ async def test_caption_feed_places_segments_on_the_speaker_sample_count() -> Non
     sink = speaker.sink(max_ahead_s=100.0)
     await sink.write(AudioChunk.from_array(np.zeros(16000, np.int16), 16000))  # an earlier second
     captions = LiveCaptions(speaker=speaker)
-    captions.feed.sink = sink
     feed = captions.feed
     feed.handle(SegmentCommitted(0.0, 0, "hello world", 0))
     feed.handle(TranslationReady(0.1, 0, Translation("hola mundo", "hello world", "en", "es")))

@@ -15,11 +15,13 @@ widget shows the lines without a word highlight.
 
     speaker = BrowserSpeaker()
     captions = LiveCaptions(speaker=speaker)
-    sink = speaker.sink()
-    pipe = Pipeline(engines, config, source=..., sink=sink)
-    captions.attach(pipe, sink=sink)
+    pipe = Pipeline(engines, config, source=..., sink=speaker.sink())
+    captions.attach(pipe)
     display(speaker, captions)
     pipe.start()
+
+In an app that subscribes to the pipeline itself (the control panel), hand the session's
+events to ``captions.feed.handle`` and call ``captions.feed.reset()`` when a session starts.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from ..events import (
     TranslationReady,
     WordsTimed,
 )
-from .browser_audio import BrowserSpeaker, BrowserSpeakerSink
+from .browser_audio import BrowserSpeaker
 
 __all__ = ["CaptionFeed", "CaptionSegment", "LiveCaptions"]
 
@@ -99,7 +101,6 @@ class CaptionFeed:
         self.keep = keep
         self.on_change = on_change
         self.segments: dict[int, CaptionSegment] = {}
-        self.sink: BrowserSpeakerSink | None = None
 
     def reset(self) -> None:
         """Forget every segment (a new session)."""
@@ -194,21 +195,19 @@ class LiveCaptions(anywidget.AnyWidget):
         if speaker is not None:
             self.speaker_uid = speaker.uid
 
-    def attach(
-        self, pipeline: Any, *, sink: BrowserSpeakerSink | None = None
-    ) -> Callable[[], None]:
-        """Follow ``pipeline``'s events (a new session: the old lines are cleared); ``sink``:
-        the browser speaker's sink the session plays through. Returns the unsubscribe function."""
+    def attach(self, pipeline: Any) -> Callable[[], None]:
+        """Follow ``pipeline``'s events (a new session: the old lines are cleared).
+        Returns the unsubscribe function."""
         self.feed.reset()
-        self.feed.sink = sink
         return pipeline.subscribe(self.feed.handle)  # type: ignore[no-any-return]
 
     def _push(self) -> None:
-        sink = self.feed.sink
-        if sink is not None and sink.sample_rate and self.rate != sink.sample_rate:
-            self.rate = sink.sample_rate
-        elif sink is not None and not sink.sample_rate and self._retry is None:
-            # The sink takes its rate from the first chunk, written just after AudioStarted.
+        speaker = self.feed.speaker
+        rate = speaker.sample_rate if speaker is not None else None
+        if rate and self.rate != rate:
+            self.rate = rate
+        elif speaker is not None and not rate and self._retry is None:
+            # A sink takes its rate from its first chunk, written just after AudioStarted.
             try:
                 loop = asyncio.get_running_loop()
             except RuntimeError:  # not on the loop (a reset from a cell): the next event pushes
