@@ -288,3 +288,49 @@ async def test_fanout_words_per_listener() -> None:
     words = pipe.words.to_pandas()
     assert set(words.listener) == {"es", "fr"}
     check_words(words, log.raw_frame())
+
+
+async def test_aws_stack_words_from_transcribe_items_and_polly_speech_marks(
+    monkeypatch, tmp_path
+) -> None:
+    """Transcribe result items → source words; Polly speech marks → target words (real SDKs
+    against the loopback fakes)."""
+    pytest.importorskip("boto3")
+    pytest.importorskip("amazon_transcribe")
+    from s2st_kit.engines.aws.polly import AwsPollySynthesizer
+    from s2st_kit.engines.aws.transcribe import AwsTranscribeRecognizer
+    from s2st_kit.engines.aws.translate import AwsTranslator
+    from tests.fakes import fake_aws_env
+    from tests.fakes.certs import make_self_signed_cert
+    from tests.fakes.polly_server import FakePollyServer
+    from tests.fakes.transcribe_server import FakeTranscribeServer, Utterance, tone_clip
+    from tests.fakes.translate_server import FakeTranslateServer
+
+    fake_aws_env(monkeypatch, tmp_path)
+    cert = make_self_signed_cert(tmp_path / "tls")
+    vocab = [
+        Utterance(300.0, "good morning everyone.", "en-US"),
+        Utterance(500.0, "hello world.", "en-US"),
+    ]
+    clip = tone_clip([(300.0, 0.3, 1.3), (500.0, 1.8, 2.6)])
+    with (
+        FakeTranscribeServer(cert, vocabulary=vocab) as ts,
+        FakeTranslateServer() as tr,
+        FakePollyServer(ttfb_s=0.02, pace=20.0) as po,
+    ):
+        engines = Engines(
+            AwsTranscribeRecognizer(endpoint_url=ts.endpoint_url, ca_bundle=ts.cert.cert_path,
+                                    connect_timeout_s=3, final_timeout_s=5, reconnect_backoff_s=0.01),
+            AwsTranslator(endpoint_url=tr.endpoint_url, backoff_base_s=0.001, backoff_cap_s=0.01),
+            AwsPollySynthesizer(endpoint_url=po.endpoint_url, backoff_base_s=0.001),
+        )  # fmt: skip
+        try:
+            pipe = Pipeline(engines, PipelineConfig(), source=MemorySource(clip, 16000, chunk_ms=100),
+                            sink=MemorySink())  # fmt: skip
+            log = await pipe.run()
+        finally:
+            await engines.aclose()
+    segments, words = log.raw_frame(), pipe.words.to_pandas()
+    assert (segments.status == "ok").all() and len(segments) == 2
+    check_words(words, segments)
+    assert len(words[words.side == "target"]) and not words.estimated.any()  # speech marks
