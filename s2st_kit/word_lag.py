@@ -127,12 +127,11 @@ def plot_word_lag(lag: pd.DataFrame, *, title: str = "Per-word lag") -> Any:
         part = lag[lag["estimated"] == est]
         if part.empty:
             continue
-        face = "none" if est else None
         label = "estimated timing" if est else "engine word timing"
         ax_t.scatter(part["source_end_s"], part["lag_s"], s=12, marker=marker,
-                     facecolors=face, edgecolors="C0", label=label)  # fmt: skip
+                     facecolors="none" if est else "C0", edgecolors="C0", label=label)  # fmt: skip
         ax_p.scatter(part["relative_position"], part["lag_s"], s=12, marker=marker,
-                     facecolors=face, edgecolors="C1")  # fmt: skip
+                     facecolors="none" if est else "C1", edgecolors="C1")  # fmt: skip
     if not lag.empty:
         med = float(lag["lag_s"].median())
         for ax in (ax_t, ax_p):
