@@ -15,6 +15,8 @@ One module per benchmark, each with ``async def run(*, quick: bool = False) -> B
                    stack on 3 minutes of LibriVox speech, and the WER cost of time-stretching
 ``aws_cpu``        CPU of one and four Transcribe streams (SDK as shipped vs s2st_kit)
                    against the loopback fake at real time, and the send delay added
+``fanout``         the first listener's ear-to-ear with four listeners / with one (offline
+                   stack, real time), and the CPU one more listener costs
 =================  ========================================================================
 
 ``python -m benchmarks`` runs them all, prints one table with PASS / MISS against the
@@ -37,4 +39,5 @@ BENCHMARKS: tuple[str, ...] = (
     "sweep",
     "drift",
     "aws_cpu",
+    "fanout",
 )

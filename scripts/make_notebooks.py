@@ -1004,6 +1004,142 @@ LONG_SPEECH = [
     """),
 ]
 
+# --------------------------------------------------------------------------- 08 conversation
+
+
+def conversation_cells() -> list[tuple[str, str]]:
+    """Notebook 08: a two-party call (what each side hears, latency by direction) and a
+    fan-out of one talk into three languages."""
+    return [
+        md("""
+            # Conversations and many listeners
+
+            **A call between two languages.** Party A speaks English, party B Spanish; each hears
+            the other translated into their own language. A `Conversation` runs one pipeline per
+            direction — each with its own recognizer stream in its speaker's language — on one
+            session clock, writing one log with a `party` column (who spoke) and a `listener`
+            column (who heard it). Here the call is a stereo recording (left = A, right = B),
+            built from two sample clips: A asks, B answers a second after A finishes. It plays in
+            real time (about 16 s).
+
+            The offline recognizer (pocketsphinx) knows English only, so B's Spanish is
+            "recognised" by the simulated recognizer scripted from the clip's transcript, with the
+            cloud-like latency model (finals about 1.1 s after the speech ends, like Transcribe);
+            Apertium translates both ways and eSpeak NG speaks. (With AWS, `Engines.create("aws")` gives
+            each party a Transcribe stream in its own language.)
+        """),
+        code(SETUP),
+        code("""
+            import numpy as np
+            import soundfile as sf
+            from IPython.display import Audio, display
+
+            from s2st_kit import (Conversation, Engines, MemorySink, PacedSink, Party,
+                                  PipelineConfig, metrics, plots, split_stereo)
+            from s2st_kit.audio import read_audio
+            from s2st_kit.engines.simulated import ScriptUtterance, SimulatedRecognizer, engines_for_clip
+            from s2st_kit.errors import S2STError
+
+            DATA = ROOT / "data"
+            a_speech, rate = read_audio(DATA / "en_help.wav", sample_rate=16000)
+            b_speech, _ = read_audio(DATA / "es_casa.wav", sample_rate=16000)
+            b_at = len(a_speech) / rate + 1.0  # B answers one second after A's last word (s)
+            n = int((b_at + 1.0) * rate) + len(b_speech)
+            left, right = np.zeros(n, np.float32), np.zeros(n, np.float32)
+            left[: len(a_speech)] = a_speech
+            right[int(b_at * rate) : int(b_at * rate) + len(b_speech)] = b_speech
+            call = OUT / "call.wav"
+            sf.write(call, np.stack([left, right], axis=1), rate, subtype="PCM_16")
+
+            try:
+                engines = Engines.create("offline")
+            except S2STError as exc:  # no offline engines here: the simulated stack
+                print(f"offline engines unavailable ({exc}); using the simulated engines")
+                engines = Engines.create("simulated", options={"simulated": engines_for_clip(DATA / "en_help.wav").options()})
+            spanish = SimulatedRecognizer(
+                [ScriptUtterance(u.text, u.start_s + b_at, u.end_s + b_at)
+                 for u in engines_for_clip(DATA / "es_casa.wav").script],
+                preset="cloud-like",  # Transcribe-like finals: ~1.1 s after the speech ends
+            )
+            print(f"call.wav: {n / rate:.1f} s, stereo (left = A, English; right = B, Spanish)")
+        """),
+        code("""
+            a_src, b_src = split_stereo(call, realtime=True)
+            a_hears, b_hears = MemorySink(), MemorySink()
+            talk = Conversation(
+                engines,
+                PipelineConfig(chunk_ms=100),
+                a=Party("en", source=a_src, sink=PacedSink(a_hears)),
+                b=Party("es", source=b_src, sink=PacedSink(b_hears), recognizer=spanish),
+                log_path=OUT / "call.jsonl",
+            )
+            df = (await talk.run()).to_pandas()
+            df[["party", "listener", "segment_id", "transcript", "translation", "ear_to_ear_s"]]
+        """),
+        md("""
+            ## What each side hears
+
+            A's loudspeaker plays only B's words, in English; B's plays only A's, in Spanish.
+        """),
+        code("""
+            NAMES = {"en": "English", "es": "Spanish"}
+            for side, sink, other in (("A", a_hears, "b"), ("B", b_hears, "a")):
+                rows = df[df.party == other]
+                lang = NAMES[rows.target_lang.iloc[0]] if len(rows) else "nothing"
+                print(f"{side} hears {sink.duration_s:.1f} s of {lang}: "
+                      f"{len(rows)} segments from {other.upper()}")
+                if sink.duration_s:
+                    display(Audio(sink.audio(), rate=sink.sample_rate))
+        """),
+        md("""
+            ## Latency by direction
+
+            `metrics.summary_by(df, "party")`: ear-to-ear latency (`t_play_start − t_speech_end`,
+            s) and stage medians per speaking party. Below, the timeline: when each party spoke
+            and when the other heard the translation.
+        """),
+        code("""
+            display(metrics.summary_by(df, "party").round(2))
+            display(plots.plot_latency_by(df, by="party"))
+            plots.plot_branch_timeline(df, by="listener")
+        """),
+        md("""
+            ## Fan-out: one talk, three languages
+
+            One recognizer stream and one commit policy feed one branch per listener — its own
+            translator call, synthesizer, lag control and loudspeaker. `Pipeline(...,
+            listeners=[Listener("es", sink=...), ...])`; the log has a row per (segment,
+            listener). Offline: Apertium's en → es, ca, eo with eSpeak NG voices, paced in real
+            time (about 8 s). (The CLI: `s2st run talk.wav --to es,ca,eo --out-dir DIR`.)
+        """),
+        code("""
+            from s2st_kit import FileSource, Listener, Pipeline
+
+            TARGETS = ("es", "ca", "eo") if engines.recognizer.name == "pocketsphinx" else ("es", "fr", "de")
+            heard = {t: MemorySink() for t in TARGETS}
+            pipe = Pipeline(
+                engines,
+                PipelineConfig(source_lang="en", target_lang=TARGETS[0]),
+                source=FileSource(DATA / "en_home.wav", realtime=True),
+                listeners=[Listener(t, sink=PacedSink(heard[t])) for t in TARGETS],
+            )
+            fan = (await pipe.run()).to_pandas()
+            print(f"{fan.segment_id.nunique()} segments × {len(TARGETS)} listeners = {len(fan)} rows, "
+                  f"one recognizer stream")
+            for t in TARGETS:
+                print(f"{t}: {heard[t].duration_s:.1f} s — " + " ".join(fan[fan.listener == t].translation))
+                display(Audio(heard[t].audio(), rate=heard[t].sample_rate))
+        """),
+        code("""
+            display(metrics.summary_by(fan, "listener").round(2))
+            plots.plot_branch_timeline(fan)
+        """),
+        code("""
+            await engines.aclose()
+        """),
+    ]
+
+
 NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
     "01_quickstart": QUICKSTART,
     "02_live_microphone": LIVE,
@@ -1012,6 +1148,7 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
     "05_voices": VOICES,
     "06_aws": AWS,
     "07_long_speech": LONG_SPEECH,
+    "08_conversation": conversation_cells(),
 }
 
 

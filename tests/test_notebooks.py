@@ -29,7 +29,7 @@ def _generator():
 def test_the_seven_notebooks_exist():
     assert NAMES == [
         "01_quickstart", "02_live_microphone", "03_latency_analysis",
-        "04_chunk_size_sweep", "05_voices", "06_aws", "07_long_speech",
+        "04_chunk_size_sweep", "05_voices", "06_aws", "07_long_speech", "08_conversation",
     ]  # fmt: skip
 
 
@@ -130,6 +130,12 @@ EXPECT = {
     "07_long_speech": lambda nb, text: (
         count(nb, "image/png") >= 3 and text.count("<audio") >= 2
         and "With control it stays flat" in text and "max_speedup" in text
+    ),
+    # the call: what each side hears (two players), latency by direction; fan-out: 3 players
+    "08_conversation": lambda nb, text: (
+        "A hears" in text and "of English" in text and "B hears" in text and "of Spanish" in text
+        and text.count("<audio") >= 5 and count(nb, "image/png") >= 3
+        and "one recognizer stream" in text
     ),
 }  # fmt: skip
 

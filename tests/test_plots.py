@@ -62,10 +62,12 @@ def test_public_api():
     assert set(plots.__all__) == {
         "STAGE_COLORS",
         "STAGE_LABELS",
+        "plot_branch_timeline",
         "plot_compare",
         "plot_decomposition",
         "plot_ear_to_ear_cdf",
         "plot_lag",
+        "plot_latency_by",
         "plot_stage_latency",
         "plot_sweep",
         "plot_timeline",
