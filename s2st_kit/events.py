@@ -69,10 +69,11 @@ class SegmentCommitted(Event):
 
 @dataclass(frozen=True, slots=True)
 class TranslationReady(Event):
-    """Segment ``segment_id`` was translated."""
+    """Segment ``segment_id`` was translated (for ``listener``'s branch of a fan-out)."""
 
     segment_id: int
     translation: Translation
+    listener: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,19 +98,23 @@ class AudioStarted(Event):
 
     lag_s: how far behind the speaker it starts (s: now − when its last word was spoken;
         None when unknown). speed: its playback speed (1.0 = natural; > 1 under lag control).
+    listener: the branch it plays in (a fan-out has one per listener).
     """
 
     segment_id: int
     lag_s: float | None = None
     speed: float = 1.0
+    listener: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class AudioFinished(Event):
-    """Playback of segment ``segment_id`` finished (``audio_s`` seconds were played)."""
+    """Playback of segment ``segment_id`` finished (``audio_s`` seconds were played) in
+    ``listener``'s branch."""
 
     segment_id: int
     audio_s: float
+    listener: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

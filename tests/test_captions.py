@@ -237,3 +237,18 @@ def test_cli_captions_on_a_simulated_session(tmp_path, capsys) -> None:
         main(["captions", str(log), "--listener", "de"]) == 2
     )  # refused, with the listeners named
     assert "listeners: es" in capsys.readouterr().err
+
+
+def test_caption_feed_shows_one_listener_of_a_fanout() -> None:
+    pytest.importorskip("anywidget")
+    from s2st_kit.events import SegmentCommitted, TranslationReady, WordsTimed
+    from s2st_kit.notebook.captions_widget import CaptionFeed
+    from s2st_kit.records import Translation
+
+    feed = CaptionFeed(listener="fr")
+    feed.handle(SegmentCommitted(0.0, 0, "hello", 0))  # the source side: every listener's
+    feed.handle(TranslationReady(0.1, 0, Translation("hola", "hello", "en", "es"), "es"))
+    feed.handle(TranslationReady(0.1, 0, Translation("bonjour", "hello", "en", "fr"), "fr"))
+    feed.handle(WordsTimed(0.2, 0, (("hola", 0.0, 0.3),), listener="es"))
+    assert feed.segments[0].source == "hello" and feed.segments[0].target == "bonjour"
+    assert feed.segments[0].words == []

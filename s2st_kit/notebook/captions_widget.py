@@ -47,6 +47,9 @@ from .browser_audio import BrowserSpeaker
 
 __all__ = ["CaptionFeed", "CaptionSegment", "LiveCaptions"]
 
+#: Events that belong to one branch of a fan-out (they name their ``listener``).
+_BRANCH_EVENTS = (TranslationReady, WordsTimed, AudioStarted, AudioFinished)
+
 _ASSETS = Path(__file__).parent
 
 
@@ -116,8 +119,10 @@ class CaptionFeed:
         return seg
 
     def _mine(self, event: Event) -> bool:
-        listener = getattr(event, "listener", None)  # events of a fan-out carry their branch
-        return self.listener is None or listener is None or listener == self.listener
+        """An event of the listener shown (the source side's events belong to every one)."""
+        if self.listener is None or not isinstance(event, _BRANCH_EVENTS):
+            return True
+        return event.listener is None or event.listener == self.listener
 
     def handle(self, event: Event) -> None:
         """Pipeline subscriber: update the state from one event."""

@@ -211,7 +211,7 @@ class PlaybackScheduler:
             if self.sink is not None:
                 await self.sink.drain()
             seg.t_play_end = self.clock.now()
-            self.emit(AudioFinished(seg.t_play_end, seg.segment_id, played))
+            self.emit(AudioFinished(seg.t_play_end, seg.segment_id, played, seg.listener))
         if seg.status == "ok" and seg.t_play_start is None:
             seg.status, seg.error = "error", "tts: the synthesizer produced no audio"
 
@@ -219,4 +219,4 @@ class PlaybackScheduler:
         if seg.t_play_start is None:
             seg.t_play_start = self.clock.now()
             lag = None if seg.t_speech_end is None else seg.t_play_start - seg.t_speech_end
-            self.emit(AudioStarted(seg.t_play_start, seg.segment_id, lag, seg.speed))
+            self.emit(AudioStarted(seg.t_play_start, seg.segment_id, lag, seg.speed, seg.listener))

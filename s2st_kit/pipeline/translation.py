@@ -118,7 +118,7 @@ class TranslationStage:
         seg.chars_translated = len(seg.transcript)
         if translation.detected_source:
             seg.detected_lang = translation.detected_source
-        self.emit(TranslationReady(seg.t_mt_end, seg.segment_id, translation))
+        self.emit(TranslationReady(seg.t_mt_end, seg.segment_id, translation, seg.listener))
 
     async def _synthesize(self, slot: Slot) -> None:
         """Stream synthesis into the slot; retried only while nothing reached playback."""
