@@ -118,7 +118,11 @@ def build_cues(
     table = words.to_pandas() if isinstance(words, WordLog) else words
     if table is None:
         table = _estimated_words(seg, side)
-    rows = _select(table[table["side"] == side], side, listener, party)
+    sessions = set(seg["session_id"].dropna())  # a JSONL appended to by an older run too
+    table = table[table["side"] == side]
+    if sessions and "session_id" in table.columns:
+        table = table[table["session_id"].isin(sessions)]
+    rows = _select(table, side, listener, party)
     cues: list[Cue] = []
     for sid, group in rows.sort_values(["segment_id", "word_index"]).groupby("segment_id"):
         timed = [

@@ -252,3 +252,10 @@ def test_caption_feed_shows_one_listener_of_a_fanout() -> None:
     feed.handle(WordsTimed(0.2, 0, (("hola", 0.0, 0.3),), listener="es"))
     assert feed.segments[0].source == "hello" and feed.segments[0].target == "bonjour"
     assert feed.segments[0].words == []
+
+
+def test_words_of_another_session_in_the_table_are_ignored() -> None:
+    log, words = _session()
+    old = Segment("older-run", 0, "en", "es", listener="es")
+    words.extend(segment_rows(old, "target", [("viejo", 0.1, 0.2)]))
+    assert "viejo" not in " ".join(c.text for c in build_cues(log, words, side="target"))
