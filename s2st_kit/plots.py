@@ -746,7 +746,7 @@ def plot_latency_by(
         _no_data(left)
         _no_data(right)
         return fig
-    left.boxplot([v if len(v) else [np.nan] for v in values], vert=False, widths=0.5)
+    left.boxplot([v if len(v) else [np.nan] for v in values], orientation="horizontal", widths=0.5)
     for i, v in enumerate(values, start=1):
         jitter = np.linspace(-0.12, 0.12, len(v)) if len(v) > 1 else np.zeros(len(v))
         left.scatter(v, i + jitter, s=14, color=STAGE_COLORS["ear_to_ear_s"], alpha=0.6, zorder=3)

@@ -165,3 +165,24 @@ async def test_two_listeners_of_one_language_with_different_voices():
     assert voices == {"es-1": "sim-es-1", "es-2": "sim-es-2"}
     a, b = (listeners[i].sink.audio() for i in range(2))  # type: ignore[union-attr]
     assert len(a) and len(b) and not np.array_equal(a[: min(len(a), len(b))], b[: len(a)])
+
+
+async def test_summaries_and_plots_by_listener_and_party():
+    from s2st_kit import metrics, plots
+
+    listeners = [Listener(t, sink=MemorySink()) for t in ("es", "fr")]
+    df = (await Pipeline(make_engines(), source=source(), listeners=listeners).run()).to_pandas()
+    by = metrics.summary_by(df, "listener")
+    assert list(by.index) == ["es", "fr"] and by.index.name == "listener"
+    assert list(by.segments) == [len(SCRIPT)] * 2 and list(by.ok) == [len(SCRIPT)] * 2
+    for name in ("es", "fr"):
+        e2e = df[df.listener == name].ear_to_ear_s
+        assert by.loc[name, "ear_to_ear_median"] == pytest.approx(e2e.median())
+    whole = metrics.summary_by(df, "party")  # no conversation: one group
+    assert list(whole.index) == ["all"] and whole.segments.iloc[0] == len(df)
+    fig = plots.plot_branch_timeline(df)
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels == ["speech", "listener es hears", "listener fr hears"]
+    assert len(plots.plot_latency_by(df).axes) == 2
+    empty = plots.plot_latency_by(df.iloc[:0])
+    assert empty.axes[0].texts, "an empty log says so"
