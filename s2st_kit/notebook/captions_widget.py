@@ -151,6 +151,10 @@ class CaptionFeed:
         if self.on_change is not None:
             self.on_change()
 
+    def playing(self) -> bool:
+        """Has any kept segment started playing through the browser speaker?"""
+        return any(seg.start_sample is not None for seg in self.segments.values())
+
     def state(self) -> list[dict[str, Any]]:
         """The kept segments, oldest first, as JSON-able dicts."""
         return [self.segments[sid].as_dict() for sid in sorted(self.segments)]
@@ -206,21 +210,22 @@ class LiveCaptions(anywidget.AnyWidget):
         self.feed.reset()
         return pipeline.subscribe(self.feed.handle)  # type: ignore[no-any-return]
 
-    def _push(self) -> None:
+    def _push(self, delay_s: float = 0.0) -> None:
         speaker = self.feed.speaker
         rate = speaker.sample_rate if speaker is not None else None
         if rate and self.rate != rate:
             self.rate = rate
-        elif speaker is not None and not rate and self._retry is None:
-            # A sink takes its rate from its first chunk, written just after AudioStarted.
+        elif not rate and self._retry is None and self.feed.playing():
+            # A sink takes its rate from its first chunk, written right after AudioStarted:
+            # look again as soon as the scheduler yields (then every 50 ms).
             try:
                 loop = asyncio.get_running_loop()
             except RuntimeError:  # not on the loop (a reset from a cell): the next event pushes
                 loop = None
             if loop is not None:
-                self._retry = loop.call_later(0.05, self._retry_push)
+                self._retry = loop.call_later(delay_s, self._retry_push)
         self.segments = self.feed.state()
 
     def _retry_push(self) -> None:
         self._retry = None
-        self._push()
+        self._push(delay_s=0.05)
