@@ -87,8 +87,8 @@ class RecognitionStage:
             msg = f"recognizer failed: {exc}; finishing what was heard"
             self.emit(ErrorEvent(self.clock.now(), "asr", msg))
             await stop_input()
-            while await audio_q.get() is not END:
-                pass  # let the source reader finish
+            while not self._ended and await audio_q.get() is not END:
+                pass  # let the source reader finish (unless the stream already took END)
             for utt in self.utterances.abandon():
                 self.on_lost(utt, f"recognizer failed: {exc}")
             return exc

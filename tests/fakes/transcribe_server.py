@@ -20,8 +20,11 @@ Times are seconds from the start of *that* stream, as with the real service.
 
 Faults (:class:`Fault`, per request index): HTTP 400 BadRequestException at start, a
 mid-stream exception event (LimitExceeded / ServiceUnavailable / InternalFailure), a dropped
-TCP connection, a server that never answers; plus the service's own rule that a stream ends
-(BadRequestException event) when no audio arrives for ``silence_timeout_s``.
+TCP connection, a server that never answers; plus the service's own limits: a stream ends
+(BadRequestException event) when no audio arrives for ``silence_timeout_s`` (wall clock), and
+when it has received more than ``max_stream_s`` of audio (the 4-hour limit, counted in audio
+seconds so that a time-compressed test can make it short; the message is modelled, not the
+service's exact text).
 
 Everything the server receives is recorded in :attr:`FakeTranscribeServer.streams`
 (:class:`StreamRecord`: request headers minus secrets, audio chunk sizes, sample counts).
@@ -100,6 +103,7 @@ class StreamRecord:
     n_samples: int = 0
     ended_by_client: bool = False
     timed_out: bool = False
+    over_limit: bool = False
     fault: str | None = None
     results: list[dict] = field(default_factory=list)
     closed: bool = False
@@ -315,6 +319,8 @@ class FakeTranscribeServer:
     endpoint_silence_s: silence (s) that ends an utterance (default 0.3).
     silence_timeout_s: wall-clock seconds without an audio event after which the stream is
         ended with BadRequestException, like the service's 15 s rule (default 15).
+    max_stream_s: audio (s) one stream may carry; the audio event that passes it ends the
+        stream with BadRequestException, like the service's 4-hour limit (default 14400).
     unstable_tail: pronunciation items left unstable in stabilised partials (default 1).
     response_delay_s: wait before answering each request (default 0).
     """
@@ -329,6 +335,7 @@ class FakeTranscribeServer:
         words_per_s: float = 4.0,
         endpoint_silence_s: float = 0.3,
         silence_timeout_s: float = 15.0,
+        max_stream_s: float = 4 * 3600.0,
         unstable_tail: int = 1,
         rms_threshold: float = 0.02,
         response_delay_s: float = 0.0,
@@ -340,6 +347,7 @@ class FakeTranscribeServer:
         self.words_per_s = words_per_s
         self.endpoint_silence_s = endpoint_silence_s
         self.silence_timeout_s = silence_timeout_s
+        self.max_stream_s = max_stream_s
         self.unstable_tail = unstable_tail
         self.rms_threshold = rms_threshold
         self.response_delay_s = response_delay_s
@@ -595,6 +603,17 @@ class FakeTranscribeServer:
         stream.last_audio = time.monotonic()
         record.chunk_sizes.append(len(pcm))
         record.n_samples += len(pcm) // 2
+        if not stream.open:  # ended by an exception earlier in this batch of data
+            return False
+        if record.audio_s > self.max_stream_s:
+            record.over_limit = True
+            self._send_exception(
+                conn,
+                stream,
+                "BadRequestException",
+                f"Your stream exceeded the maximum duration of {self.max_stream_s:g} seconds.",
+            )
+            return False
         assert stream.decoder is not None
         for result in stream.decoder.feed(pcm):
             self._send_result(conn, stream, result)

@@ -33,16 +33,14 @@ from ....errors import EngineError, EngineTimeoutError, StreamClosedError
 from ....records import AudioChunk, Transcript, Word
 from ....retry import RestartBudget, RetryPolicy, mark_spent
 from .backend import RawItem, RawResult, StreamingBackend, StreamingHandle, TransientStreamError
+from .renewal import PauseTracker
 from .settings import TranscribeSettings, iso_of
-from .timeline import Failed, Frame, ResendBuffer, Timeline, produce_frames, rms
+from .timeline import Failed, Frame, ResendBuffer, Timeline, produce_frames
 
 __all__ = ["StreamStats", "TranscribeStream"]
 
 logger = logging.getLogger(__name__)
 
-# A stream due for renewal is renewed in a pause: this much trailing audio below this RMS.
-_RENEW_PAUSE_S = 0.3
-_RENEW_SILENCE_RMS = 0.01
 #: Window (s) of :class:`RestartBudget` for reconnects.
 RECONNECT_WINDOW_S = 300.0
 #: Locales remembered per session (the oldest utterances are forgotten first).
@@ -73,8 +71,7 @@ class _Attempt:
 
     timeline: Timeline = field(default_factory=Timeline)
     ids: dict[str, int] = field(default_factory=dict)  # service result id -> utterance id
-    utterance_open: bool = False
-    quiet_s: float = 0.0  # trailing quiet audio sent (s), for renewing at a pause
+    pause: PauseTracker = field(default_factory=PauseTracker)  # for renewing at a pause
     finals: int = 0
     started: float = field(default_factory=time.monotonic)
 
@@ -289,9 +286,8 @@ class TranscribeStream(AsyncIterator[Transcript]):
 
     def _renew_due(self, attempt: _Attempt) -> bool:
         """Past ``max_stream_s``: renew at a pause, or ``renew_grace_s`` later at the latest."""
-        pos, limit = attempt.timeline.stream_pos, self.settings.max_stream_s
-        paused = not attempt.utterance_open and attempt.quiet_s >= _RENEW_PAUSE_S
-        return pos >= limit and (paused or pos >= limit + self.settings.renew_grace_s)
+        pos, settings = attempt.timeline.stream_pos, self.settings
+        return attempt.pause.renew_due(pos, settings.max_stream_s, settings.renew_grace_s)
 
     async def _send(
         self,
@@ -309,6 +305,8 @@ class TranscribeStream(AsyncIterator[Transcript]):
                 )
                 await handle.end()
                 return "renew"
+            if self._resend.full:  # sending ahead of the results: give the finals a moment
+                await self._resend.wait_for_room(keepalive_s or 5.0)
             try:
                 async with asyncio.timeout(keepalive_s):
                     item = await frames.get()
@@ -321,26 +319,27 @@ class TranscribeStream(AsyncIterator[Transcript]):
             elif isinstance(item, Failed):
                 raise item.exc
             else:
-                self._resend.add(item)
-                await self._send_frame(handle, attempt, item)
+                await self._send_frame(handle, attempt, item, keep=True)
         await handle.end()
         return "done"
 
     async def _send_frame(
-        self, handle: StreamingHandle, attempt: _Attempt, frame: Frame | None
+        self, handle: StreamingHandle, attempt: _Attempt, frame: Frame | None, keep: bool = False
     ) -> None:
-        """Send ``frame`` (None: one frame of keep-alive silence), paced by ``max_speed``."""
+        """Send ``frame`` (None: one frame of keep-alive silence), paced by ``max_speed``;
+        ``keep``: a new frame, kept for re-sending."""
         settings = self.settings
         pcm = frame.pcm if frame is not None else bytes(2 * settings.frame_samples)
         duration_s = settings.frame_samples / settings.media_sample_rate_hz
+        quiet = attempt.pause.add(frame.pcm if frame is not None else None, duration_s)
+        if keep and frame is not None:
+            self._resend.add(frame, quiet=quiet)
         if settings.max_speed is not None:
             due = attempt.started + attempt.timeline.stream_pos / settings.max_speed
             delay = due - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
         attempt.timeline.add(frame, duration_s)
-        quiet = frame is None or rms(pcm) < _RENEW_SILENCE_RMS
-        attempt.quiet_s = attempt.quiet_s + duration_s if quiet else 0.0
         await handle.send(pcm)
 
     async def _receive(self, handle: StreamingHandle, attempt: _Attempt) -> None:
@@ -368,7 +367,6 @@ class TranscribeStream(AsyncIterator[Transcript]):
             attempt.ids[raw.result_id] = uid
         final = not raw.is_partial
         self._open_utterance = None if final else uid
-        attempt.utterance_open = not final
         code = raw.language_code or self.settings.language_code
         if code:
             self._codes[uid] = code

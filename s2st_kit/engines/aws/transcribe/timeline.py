@@ -6,13 +6,15 @@
 * :class:`Timeline` maps one request's stream time to input time: keep-alive silence
   advances the stream but not the input, and a reconnected stream starts with re-sent audio.
 * :class:`ResendBuffer` keeps the frames sent since the last final result (bounded by
-  ``max_s``), to be sent again after a reconnect so no speech is lost.
+  ``max_s``; silence long before the next sound is not kept), to be sent again after a
+  reconnect so no speech is lost.
 """
 
 from __future__ import annotations
 
 import asyncio
 import bisect
+import itertools
 import logging
 from collections import deque
 from collections.abc import AsyncIterable, Iterator
@@ -133,28 +135,45 @@ class ResendBuffer:
 
     max_s: most audio kept (s); older frames are dropped (and counted in ``dropped_s``),
     so after a very long utterance without a final only its last ``max_s`` are re-sent.
+    lead_s: quiet audio kept before the first sound (s, default 0.5): silence before it is
+    forgotten, so a long pause or a muted microphone does not fill the buffer (the service
+    has nothing to say about it, and a reconnect need not send it again).
+
+    :meth:`wait_for_room` lets a sender that runs ahead of the results (a file sent faster
+    than the service answers) wait for finals instead of dropping unconfirmed audio.
     """
 
-    def __init__(self, max_s: float) -> None:
+    def __init__(self, max_s: float, *, lead_s: float = 0.5) -> None:
         self.max_s = max_s
+        self.lead_s = lead_s
         self.dropped_s = 0.0
-        self._frames: deque[Frame] = deque()
+        self._frames: deque[tuple[Frame, bool]] = deque()  # (frame, quiet)
         self._duration_s = 0.0
+        self._room = asyncio.Event()
+        self._room.set()
+        self._waited = False  # a wait for room timed out; do not wait again until there is room
 
     def __iter__(self) -> Iterator[Frame]:
-        return iter(list(self._frames))
+        return iter([frame for frame, _ in self._frames])
 
     @property
     def duration_s(self) -> float:
         """Audio held (s)."""
         return self._duration_s
 
-    def add(self, frame: Frame) -> None:
-        """Keep ``frame``; drop the oldest frames beyond ``max_s`` (warns on the first drop)."""
-        self._frames.append(frame)
+    @property
+    def full(self) -> bool:
+        """True when one more frame would push out unconfirmed audio."""
+        return self._duration_s >= self.max_s - 1e-6
+
+    def add(self, frame: Frame, *, quiet: bool = False) -> None:
+        """Keep ``frame`` (``quiet``: no speech in it); forget silence before ``lead_s`` of
+        quiet; drop the oldest frames beyond ``max_s`` (warns on the first drop)."""
+        self._frames.append((frame, quiet))
         self._duration_s += frame.duration_s
-        while self._frames and self._duration_s > self.max_s:
-            dropped = self._frames.popleft()
+        self._trim_quiet()
+        while self._frames and self._duration_s > self.max_s + 1e-6:
+            dropped, _ = self._frames.popleft()
             self._duration_s -= dropped.duration_s
             if not self.dropped_s:
                 logger.warning(
@@ -163,13 +182,51 @@ class ResendBuffer:
                     self.max_s,
                 )
             self.dropped_s += dropped.duration_s
+        self._update_room()
+
+    def _trim_quiet(self) -> None:
+        """Drop leading quiet frames while more than ``lead_s`` of quiet follows them."""
+        while len(self._frames) > 1 and self._frames[0][1]:
+            run = 0.0
+            for frame, quiet in itertools.islice(self._frames, 1, None):
+                if not quiet or run > self.lead_s:
+                    break
+                run += frame.duration_s
+            if run <= self.lead_s:
+                return
+            self._duration_s -= self._frames.popleft()[0].duration_s
 
     def clear(self) -> None:
         """Forget every frame (the session ended); ``dropped_s`` stays."""
         self._frames.clear()
         self._duration_s = 0.0
+        self._update_room()
 
     def confirm(self, end_s: float) -> None:
         """A final result covers the input up to ``end_s`` (s): forget the frames before it."""
-        while self._frames and self._frames[0].start_s < end_s - 1e-3:
-            self._duration_s -= self._frames.popleft().duration_s
+        while self._frames and self._frames[0][0].start_s < end_s - 1e-3:
+            self._duration_s -= self._frames.popleft()[0].duration_s
+        self._update_room()
+
+    def _update_room(self) -> None:
+        if self.full:
+            self._room.clear()
+        else:
+            self._room.set()
+            self._waited = False
+
+    async def wait_for_room(self, timeout_s: float) -> bool:
+        """Wait until a final makes room (True), at most ``timeout_s`` (s; False). Once a
+        wait timed out, return False at once until there is room again: a live stream whose
+        service gives no finals (music, noise) goes on, dropping its oldest audio."""
+        if self._room.is_set():
+            return True
+        if self._waited:
+            return False
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self._room.wait()
+        except TimeoutError:
+            self._waited = True
+            return False
+        return True
