@@ -343,3 +343,70 @@ def test_browser_microphone_and_speaker_in_jupyterlab(tmp_path, artifacts):
     assert guard == {**guard, **res["guard"]}
     assert guard["enabled"] and guard["muted_spans"] >= 1 and guard["playback_spans"] >= 1
     assert len(guard["muted"]) == guard["muted_spans"]
+
+
+PANEL_CELL = """\
+from s2st_kit.notebook import ControlPanel
+panel = ControlPanel(asr="offline", mt="offline", tts="offline", input_kind="browser")
+panel"""
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_panels_start_and_stop_drive_the_browser_microphone(tmp_path, artifacts):
+    """Issue 14, item 3, for real: with the browser microphone chosen the panel shows one
+    Start / Stop (the widget's own buttons hidden, a line saying what to press); its Start
+    switches the microphone on after a click (no autoplay flag: the click is the user's
+    gesture) and the session hears it; its Stop ends the session and the microphone."""
+    reason = skip_reason()
+    if reason:
+        pytest.skip(reason)
+    import nbformat
+    import playwright.sync_api as playwright
+
+    nb_dir = tmp_path / "nb"
+    nb_dir.mkdir()
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(PANEL_CELL)])
+    nbformat.write(nb, nb_dir / "panel_mic.ipynb")
+    spoken, clip_words, _, _ = spoken_clip(tmp_path)
+    wav = fake_capture_wav(spoken, tmp_path / "fake_mic.wav")
+    args = [
+        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={wav}", *CHROMIUM_ARGS,
+    ]  # fmt: skip
+    with jupyter_lab(nb_dir, tmp_path, {}) as (url, token), playwright.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=args)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1600})
+            page.goto(f"{url}/lab/tree/panel_mic.ipynb?token={token}")
+            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+            settle(page)
+            page.click(".lm-MenuBar-itemLabel:text-is('Run')")
+            page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
+            panel = page.locator(".s2st-panel").first
+            panel.wait_for(timeout=60_000)
+            mic = panel.locator(".s2st-audio-mic")
+            mic.wait_for(timeout=30_000)
+            assert "press" in panel.locator(".s2st-mic-help").inner_text().lower()
+            assert mic.locator("button:visible").count() == 0  # one Start / Stop: the panel's
+            panel.screenshot(path=str(artifacts / "browser_panel_mic_idle.png"))
+            panel.locator("button.jupyter-button:has-text('Start')").click()
+            panel.locator(".s2st-audio-mic[data-state='running']").wait_for(timeout=20_000)
+            panel.locator(".s2st-state:has-text('running')").wait_for(timeout=20_000)
+            panel.locator(".s2st-translation").first.wait_for(timeout=60_000)
+            panel.screenshot(path=str(artifacts / "browser_panel_mic_running.png"))
+            panel.locator("button.jupyter-button:has-text('Stop')").click()
+            panel.locator(".s2st-state:has-text('stopped')").wait_for(timeout=60_000)
+            panel.locator(".s2st-audio-mic[data-state='stopped']").wait_for(timeout=20_000)
+            page.wait_for_timeout(1000)
+            panel.screenshot(path=str(artifacts / "browser_panel_mic_stopped.png"))
+            shown = " ".join(panel.locator(".s2st-transcript").all_inner_texts()).lower()
+            assert set(re.findall(r"[a-z']+", shown)) & clip_words, shown
+            assert "Traceback" not in page.inner_text("body")
+        except Exception:
+            with contextlib.suppress(Exception):
+                page.screenshot(path=str(artifacts / "browser_panel_mic_failure.png"),
+                                full_page=True)  # fmt: skip
+            raise
+        finally:
+            browser.close()

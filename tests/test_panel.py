@@ -531,6 +531,33 @@ async def test_preview_speaks_the_chosen_voice():
     await panel.aclose()
 
 
+async def test_start_and_stop_clicked_on_other_loops_run_on_the_panels_loop():
+    """Regression (found in the browser): JupyterLab 4 + ipykernel 7 run widget callbacks
+    on a subshell's loop, on another thread; Stop then failed with "got Future attached to
+    a different loop". Clicks from any loop or thread run on the panel's (the cell's) loop."""
+    import threading
+
+    panel = make_panel(asr="simulated", mt="simulated", tts="simulated", pace=1.0)
+    home = asyncio.get_running_loop()
+
+    def click_on_another_loop(button: widgets.Button) -> None:
+        async def click() -> None:
+            button.click()
+
+        thread = threading.Thread(target=asyncio.run, args=(click(),))
+        thread.start()
+        thread.join()
+
+    click_on_another_loop(panel.controls.start_button)
+    await wait_until(lambda: "running" in panel.controls.status.value)
+    assert panel.runner._task.get_loop() is home
+    click_on_another_loop(panel.controls.stop_button)
+    await wait_until(lambda: not panel.running)
+    status = panel.controls.status.value
+    assert "● stopped" in status and "last error" not in status, status
+    await panel.aclose()
+
+
 def test_buttons_without_an_event_loop_explain():
     panel = make_panel()
     panel.controls.start_button.click()

@@ -34,6 +34,7 @@ from typing import Any, ClassVar
 import ipywidgets as widgets
 import pandas as pd
 
+from ..bridge import call_soon
 from ..config import POLICIES
 from ..lag import CATCH_UPS
 from ..log import SegmentLog
@@ -60,6 +61,7 @@ __all__ = [
     "ControlPanel",
     "ControlsBar",
     "EnginesSection",
+    "HomeLoop",
     "InputSection",
     "LagSection",
     "OutputSection",
@@ -554,6 +556,51 @@ class ControlsBar:
         self.stop_button.disabled = not running
 
 
+class HomeLoop:
+    """Runs the panel's coroutines as tasks on one event loop, its *home*: the loop running
+    when the panel was made (a notebook cell's), else the first one a callback runs on.
+
+    Widget callbacks may run on another loop, on another thread: JupyterLab 4 with
+    ipykernel 7 handles widget messages in a subshell, so that buttons work while a cell
+    runs. A session started from one click and stopped from another must live on one loop;
+    coroutines from elsewhere reach the home loop through :func:`s2st_kit.bridge.call_soon`.
+    on_error: called with the exception of a task that failed.
+    """
+
+    def __init__(self, *, on_error: Callable[[BaseException], object]) -> None:
+        self.on_error = on_error
+        self.tasks: set[asyncio.Task[Any]] = set()
+        try:
+            self.loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            self.loop = None
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> bool:
+        """Run ``coro`` on the home loop; False (and ``coro`` closed) without any loop."""
+        if self.loop is None or self.loop.is_closed():
+            try:
+                self.loop = asyncio.get_running_loop()
+            except RuntimeError:
+                coro.close()
+                return False
+        if call_soon(self.loop, self._create, coro):
+            return True
+        coro.close()  # the home loop is closed
+        return False
+
+    def _create(self, coro: Coroutine[Any, Any, Any]) -> None:
+        assert self.loop is not None
+        task = self.loop.create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self.tasks.discard(task)
+        exc = None if task.cancelled() else task.exception()
+        if exc is not None:
+            self.on_error(exc)
+
+
 class ControlPanel:
     """An interactive speech-to-speech translation session in a notebook.
 
@@ -594,7 +641,7 @@ class ControlPanel:
             on_status=self._update_status,
             on_end=self._show_results,
         )
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = HomeLoop(on_error=lambda exc: self.runner.fail(exc, keep_state=True))
         self.feed = TranscriptFeed()
         self.chart = LatencyChart(interval_s=chart_interval_s)
         self.results = ResultsView()
@@ -679,11 +726,7 @@ class ControlPanel:
     def _load_voices_soon(self) -> None:
         """Load the synthesizer's remote voice catalogue in the background (without a
         running event loop, e.g. in a plain script, the voices stay unlisted)."""
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        self._spawn_on(loop, self._load_voices())
+        self._tasks.spawn(self._load_voices())
 
     async def _load_voices(self) -> None:
         await self.model.load_voices()
@@ -824,22 +867,7 @@ class ControlPanel:
         self._spawn(self.preview())
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        """Run ``coro`` as a task on the kernel's running loop (from a widget callback)."""
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            coro.close()
+        """Run ``coro`` on the panel's loop (from a widget callback, on whatever loop or thread
+        the kernel runs it); without any loop, say so."""
+        if not self._tasks.spawn(coro):
             self._show_note("no running event loop: use this panel in a Jupyter kernel")
-            return
-        self._spawn_on(loop, coro)
-
-    def _spawn_on(self, loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any]) -> None:
-        task = loop.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        exc = None if task.cancelled() else task.exception()
-        if exc is not None:
-            self.runner.fail(exc, keep_state=True)
