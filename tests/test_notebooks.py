@@ -29,7 +29,7 @@ def _generator():
 def test_the_seven_notebooks_exist():
     assert NAMES == [
         "01_quickstart", "02_live_microphone", "03_latency_analysis",
-        "04_chunk_size_sweep", "05_voices", "06_aws", "07_long_speech", "08_conversation",
+        "04_chunk_size_sweep", "05_voices", "06_aws", "07_long_speech", "08_conversation", "09_corpus_eval",
     ]  # fmt: skip
 
 
@@ -136,6 +136,11 @@ EXPECT = {
         "A hears" in text and "of English" in text and "B hears" in text and "of Spanish" in text
         and text.count("<audio") >= 5 and count(nb, "image/png") >= 3
         and "one recognizer stream" in text
+    ),
+    # the Dask dashboard link, the corpus table with sacrebleu's signature, the plot
+    "09_corpus_eval": lambda nb, text: (
+        "Dask dashboard: http" in text and "BLEU signature" in text
+        and count(nb, "image/png") >= 1 and "latency: NOT MEANINGFUL" in text
     ),
 }  # fmt: skip
 

@@ -172,12 +172,9 @@ def _result(
     summary = summarize(rows, settings) if len(rows) else summarize(_empty_rows(), settings)
     plot = None
     if collector.store is not None and len(rows):
-        import matplotlib.pyplot as plt
-
         fig = plot_eval(rows)
         plot = collector.store.out / "latency_quality.png"
         fig.savefig(plot, dpi=110, bbox_inches="tight")
-        plt.close(fig)
     return EvalResult(rows, segments, summary, ran, total - ran,
                       collector.store.out if collector.store else None, plot, link)  # fmt: skip
 

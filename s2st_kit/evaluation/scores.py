@@ -244,10 +244,11 @@ def plot_eval(rows: pd.DataFrame, *, latency: str = "AL", quality: str = "bleu")
     latency: a LATENCY_COLUMNS name (s); quality: ``bleu``, ``chrf`` or ``wer``. Returns a
     matplotlib Figure; unpaced runs are titled as such (their latency is not meaningful).
     """
-    import matplotlib.pyplot as plt
+    from ..plots import _figure  # a pyplot-free Figure that shows itself in notebooks
 
     ok = rows[rows["error"].isna()] if "error" in rows.columns else rows
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    fig = _figure(10.0, 4.0)
+    ax1, ax2 = fig.subplots(1, 2)
     ax1.scatter(pd.to_numeric(ok[latency], errors="coerce"), ok[quality], alpha=0.7)
     ax1.set_xlabel(f"{latency} (s)")
     ax1.set_ylabel(quality)
@@ -259,5 +260,4 @@ def plot_eval(rows: pd.DataFrame, *, latency: str = "AL", quality: str = "bleu")
     ax2.set_title("SimulEval latency over utterances")
     if len(ok) and not ok["latency_valid"].astype(bool).all():
         fig.suptitle("unpaced run: latency NOT meaningful (quality only)")
-    fig.tight_layout()
     return fig
