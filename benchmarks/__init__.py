@@ -17,6 +17,8 @@ One module per benchmark, each with ``async def run(*, quick: bool = False) -> B
                    against the loopback fake at real time, and the send delay added
 ``fanout``         the first listener's ear-to-ear with four listeners / with one (offline
                    stack, real time), and the CPU one more listener costs
+``eval``           corpus evaluation throughput (utterances per minute, offline engines,
+                   unpaced): local vs Dask with 2 worker processes, and their ratio
 =================  ========================================================================
 
 ``python -m benchmarks`` runs them all, prints one table with PASS / MISS against the
@@ -40,4 +42,5 @@ BENCHMARKS: tuple[str, ...] = (
     "drift",
     "aws_cpu",
     "fanout",
+    "eval",
 )
