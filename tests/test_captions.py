@@ -178,8 +178,8 @@ async def test_caption_feed_places_segments_on_the_speaker_sample_count() -> Non
     assert feed.current(15999, 16000) == (None, None)
     assert feed.current(16000 + 0.45 * 16000, 16000) == (0, 0)
     assert feed.current(16000 + 0.5 * 16000, 16000) == (0, 1)
-    feed.handle(AudioFinished(1.3, 0, 1.0))
-    assert feed.current(16000 + 1.01 * 16000, 16000) == (0, None)
+    feed.handle(AudioFinished(1.3, 0, 1.0 + 1e-12))  # a sum of chunk durations: a hair above
+    assert feed.current(16000 + 16000, 16000) == (0, None)  # ended when every sample has played
     state = captions.segments
     assert state[0]["source"] == "hello world" and state[0]["target"] == "hola mundo"
     assert state[0]["words"] == [["hola", 0.0, 0.4], ["mundo", 0.5, 0.9]]

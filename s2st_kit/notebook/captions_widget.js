@@ -22,7 +22,8 @@ function current(segments, played, rate) {
   }
   if (!playing) return { seg: null, word: null };
   const pos = (played - playing.start_sample) / rate;
-  if (playing.audio_s !== null && pos >= playing.audio_s) return { seg: playing, word: null };
+  // (1 ms of slack: audio_s is a sum of chunk durations, a hair above samples / rate)
+  if (playing.audio_s !== null && pos >= playing.audio_s - 0.001) return { seg: playing, word: null };
   let word = null;
   playing.words.forEach((w, i) => { if (w[1] <= pos) word = i; });
   return { seg: playing, word };

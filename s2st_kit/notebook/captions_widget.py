@@ -47,6 +47,10 @@ from .browser_audio import BrowserSpeaker
 
 __all__ = ["CaptionFeed", "CaptionSegment", "LiveCaptions"]
 
+#: A segment has ended this close to its ``audio_s`` (s): that is a sum of chunk durations, a
+#: rounding error above the samples played / rate.
+_END_SLACK_S = 0.001
+
 #: Events that belong to one branch of a fan-out (they name their ``listener``).
 _BRANCH_EVENTS = (TranslationReady, WordsTimed, AudioStarted, AudioFinished)
 
@@ -172,7 +176,7 @@ class CaptionFeed:
         if playing is None or playing.start_sample is None:
             return None, None
         pos = (played_samples - playing.start_sample) / rate
-        if playing.audio_s is not None and pos >= playing.audio_s:
+        if playing.audio_s is not None and pos >= playing.audio_s - _END_SLACK_S:
             return playing.segment_id, None
         index = None
         for i, (_, start, _) in enumerate(playing.words):
