@@ -28,6 +28,8 @@ from s2st_kit.audio import PacedSink
 from s2st_kit.audio.echo import EchoGuard
 from s2st_kit.engines import Engines
 from s2st_kit.engines.aws.transcribe import AwsTranscribeRecognizer
+from s2st_kit.engines.aws.transcribe.renewal import PauseTracker
+from s2st_kit.engines.aws.transcribe.timeline import Frame, ResendBuffer
 from s2st_kit.engines.simulated import SimulatedSynthesizer, SimulatedTranslator
 from s2st_kit.errors import StreamClosedError
 from s2st_kit.records import AudioChunk, Transcript
@@ -137,6 +139,10 @@ async def test_session_across_renewals_loses_and_duplicates_no_words(aws_env, ce
     renewals = len(fake.streams) - 1
     assert renewals >= 3, renewals
     assert all(s.ended_by_client and not s.over_limit and s.fault is None for s in fake.streams)
+    # every renewal found a pause before the grace ran out (no word cut in two)
+    assert all(s.audio_s < 23.0 - 0.05 for s in fake.streams[:-1]), [
+        s.audio_s for s in fake.streams
+    ]
     assert stats["reconnects"] == 0 and pipe.stats.recognizer_restarts == 0
     assert (df.status == "ok").all(), df[df.status != "ok"].error.tolist()
     committed, given = words(list(df.transcript)), said(plan)
@@ -149,6 +155,26 @@ async def test_session_across_renewals_loses_and_duplicates_no_words(aws_env, ce
         f"words given {len(given)}, recognised by the fake {len(words(fake_finals(fake)))}, "
         f"committed {len(committed)}, rows {len(df)}"
     )
+
+
+async def test_renewals_find_the_pauses_in_a_noisy_room(aws_env, cert):
+    # Background noise at -34 dBFS (above the fixed -40 dBFS silence level): the pauses are
+    # found against the noise floor, so renewals still fall between words.
+    plan = speech_plan(70.0, seed=4)
+    clip = tone_clip(plan, total_s=70.0)
+    noise = np.random.default_rng(4).normal(0.0, 0.02 * 32767, clip.size)
+    noisy = np.clip(clip + noise, -32768, 32767).astype(np.int16)
+    with FakeTranscribeServer(
+        cert, vocabulary=VOCAB, max_stream_s=24.0, rms_threshold=0.08
+    ) as fake:
+        rec = recognizer(fake, max_stream_s=20.0, renew_grace_s=3.0)
+        _, df, _ = await run_pipeline(rec, noisy)
+    assert len(fake.streams) >= 3
+    assert all(s.audio_s < 23.0 - 0.05 for s in fake.streams[:-1]), [
+        s.audio_s for s in fake.streams
+    ]
+    committed, given = words(list(df.transcript)), said(plan)
+    assert committed == given, first_difference(committed, given)
 
 
 async def test_without_renewal_the_fake_ends_the_stream_at_its_limit(aws_env, cert):
@@ -199,6 +225,27 @@ async def test_long_session_with_a_dropped_connection_every_three_minutes(aws_en
         f"{len(heard) - len(given)}), committed {len(committed)}, duplicates "
         f"{len(committed) - len(given)}, error rows {(df.status != 'ok').sum()}"
     )
+
+
+async def test_a_drop_after_a_long_silence_resends_only_the_end_of_it(aws_env, cert, caplog):
+    # 90 s of silence (a break, a muted microphone) with no final result in it: the re-send
+    # buffer keeps only the last 0.5 s of it, so the drop in the silence re-sends little, no
+    # audio is given up and no warning says so.
+    plan = [(300.0, 0.5, 1.5), (560.0, 2.0, 3.0), (740.0, 95.0, 96.0), (980.0, 96.5, 97.5)]
+    clip = tone_clip(plan, total_s=99.0)
+    with FakeTranscribeServer(
+        cert, vocabulary=VOCAB, faults={0: Fault("drop", at_audio_s=80.0)}
+    ) as fake:
+        rec = recognizer(fake)
+        stream = rec.stream(MemorySource(clip, RATE, chunk_ms=100), language="en")
+        results = [t async for t in stream]
+        await rec.aclose()
+    assert fake.streams[0].fault == "drop" and len(fake.streams) == 2
+    resent_s = fake.streams[0].audio_s + fake.streams[1].audio_s - clip.size / RATE
+    assert resent_s < 1.0, resent_s
+    assert stream.stats["dropped_resend_s"] == 0
+    assert "without a final result" not in caplog.text
+    assert [t.text for t in results if t.is_final] == [TEXT_OF[f] for f, _, _ in plan]
 
 
 # silence and muting --------------------------------------------------------------------------
@@ -293,3 +340,43 @@ async def test_20_s_of_echo_guard_muting_never_trips_the_15_s_timeout(aws_env, c
     final_texts = [t.text for t in results if t.is_final]
     assert final_texts == [TEXT_OF[300.0], TEXT_OF[560.0], TEXT_OF[740.0]]
     print(f"\nmuting: {muted:.1f} s muted (x{SCALE:g}), streams {len(fake.streams)}, no timeout")
+
+
+# the pure parts --------------------------------------------------------------------------------
+def _frame(start_s: float, level: float, duration_s: float = 0.1) -> Frame:
+    n = round(duration_s * RATE)
+    pcm = (np.full(n, level * 32767) * np.sign(np.sin(np.arange(n)))).astype("<i2").tobytes()
+    return Frame(pcm, start_s, duration_s)
+
+
+def test_pause_tracker_follows_the_noise_floor():
+    pause = PauseTracker()
+    for i in range(50):  # 5 s of noise at 0.02: quiet against its own floor
+        pause.add(_frame(i * 0.1, 0.02).pcm, 0.1)
+    assert pause.paused and pause.floor == pytest.approx(0.02, rel=0.05)
+    assert not pause.add(_frame(5.0, 0.3).pcm, 0.1) and not pause.paused  # speech
+    assert pause.add(None, 0.1)  # keep-alive is quiet
+    assert not pause.renew_due(10.0, 20.0, 3.0)  # not yet due
+    pause.add(_frame(5.2, 0.02).pcm, 0.1)
+    pause.add(_frame(5.3, 0.02).pcm, 0.1)
+    assert pause.paused and pause.renew_due(20.5, 20.0, 3.0)
+    pause.add(_frame(5.4, 0.3).pcm, 0.1)
+    assert not pause.renew_due(22.9, 20.0, 3.0) and pause.renew_due(23.0, 20.0, 3.0)
+
+
+async def test_resend_buffer_forgets_leading_silence_and_makes_room_on_finals():
+    buf = ResendBuffer(2.0, lead_s=0.5)
+    for i in range(30):  # 3 s of silence: only the last 0.5 s (and the frame before) kept
+        buf.add(_frame(i * 0.1, 0.0), quiet=True)
+    assert buf.duration_s == pytest.approx(0.6) and buf.dropped_s == 0
+    for i in range(30, 50):  # 2 s of speech: full, the oldest silence given up
+        buf.add(_frame(i * 0.1, 0.3), quiet=False)
+    assert buf.full and buf.dropped_s == pytest.approx(0.6)
+    assert not await buf.wait_for_room(0.01)  # no final: the wait times out...
+    assert not await buf.wait_for_room(10.0)  # ...and the next one returns at once
+    waiter = asyncio.create_task(buf.wait_for_room(10.0))
+    buf.confirm(4.0)  # a final up to 4.0 s
+    assert await waiter is True and not buf.full
+    assert [f.start_s for f in buf] == pytest.approx(
+        [4.0, 4.1, 4.2, 4.3, 4.4, 4.5, 4.6, 4.7, 4.8, 4.9]
+    )

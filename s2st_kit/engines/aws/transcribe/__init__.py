@@ -5,6 +5,7 @@
     settings.py    TranscribeSettings: every stream option, validated (one frozen dataclass)
     recognizer.py  AwsTranscribeRecognizer (the engine, no session state), create_recognizer
     stream.py      TranscribeStream: one session — reconnects, renewals, its own stats
+    renewal.py     PauseTracker: when a stream due for renewal reaches a pause in its audio
     timeline.py    uniform frames (audio.convert), stream -> input times, the re-send buffer
     backend.py     the SDK seam: StreamingBackend / StreamingHandle, RawResult
     adapter.py     amazon-transcribe behind the seam; every private SDK access; error table
@@ -19,6 +20,12 @@ InternalFailure / no-audio timeout, or a start that does not answer within
 ``connect_timeout_s`` reconnects and re-sends the buffered audio since the last final
 (at most ``max_resend_s``), so no speech is lost. A BadRequest at start is a configuration
 problem: ConfigError, no retry.
+
+Hours. A stream is renewed before the service's 4-hour limit (``max_stream_s``) at a pause
+in the audio, so no word is cut in two; keep-alive silence (``keepalive_s``) covers a source
+that stops delivering audio (the service ends a stream after 15 s without audio); the
+echo guard's muting sends silence, not nothing. Tested time-compressed in
+tests/test_aws_transcribe_hours.py.
 """
 
 from __future__ import annotations

@@ -137,13 +137,16 @@ class TranscribeSettings:
     chunk_ms: audio event size (ms, default 100; 10-1000, <= 32 KiB; 50-200 recommended).
     keepalive_s: after this long (s, default 5) without input audio one chunk of silence is
         sent, so the service's 15 s no-audio timeout never fires; None disables it.
-    max_stream_s: renew the stream after this much streamed audio (s, default 4 h - 10 min)
-        at the next pause (0.3 s of quiet, no open utterance), or ``renew_grace_s``
-        (s, default 60) later at the latest.
+    max_stream_s: renew the stream after this much streamed audio (s, default 4 h - 10 min;
+        the service ends a stream at 4 h) at the next pause (0.3 s of audio below -40 dBFS or
+        twice the noise floor: see :mod:`.renewal`), or ``renew_grace_s`` (s, default 60)
+        later at the latest (then a word may be cut in two).
     max_reconnects: reconnects allowed within 300 s (default 3), counted afresh after a
         stream that delivered a final result; reconnect_backoff_s: base of the jittered
         exponential wait between them (s, default 0.2; see :mod:`s2st_kit.retry`).
-    max_resend_s: audio kept for re-sending after a reconnect (s, default 60).
+    max_resend_s: audio kept for re-sending after a reconnect (s, default 60; silence before
+        the next sound is not kept). A sender that gets this far ahead of the final results
+        waits for them (at most ``keepalive_s``, then drops the oldest audio).
     final_timeout_s: deadline for the last results after the audio ended (s, default 15).
     max_speed: send at most this many times real time (None: as fast as audio comes; e.g.
         1.0 for pre-recorded files sent to the real service).
