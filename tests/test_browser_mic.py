@@ -400,6 +400,8 @@ def test_the_panels_start_and_stop_drive_the_browser_microphone(tmp_path, artifa
             panel.locator(".s2st-audio-mic[data-state='stopped']").wait_for(timeout=20_000)
             page.wait_for_timeout(1000)
             panel.screenshot(path=str(artifacts / "browser_panel_mic_stopped.png"))
+            errors = panel.locator(".s2st-last-error").all_inner_texts()
+            assert errors == [], errors  # e.g. Stop on another loop than the session's
             shown = " ".join(panel.locator(".s2st-transcript").all_inner_texts()).lower()
             assert set(re.findall(r"[a-z']+", shown)) & clip_words, shown
             assert "Traceback" not in page.inner_text("body")
