@@ -3,8 +3,9 @@
 Cue times are positions in the **input stream** (s from the input recording's first sample),
 so a caption file lines up with the recording the session heard: source captions show what
 was said when it was said; target captions show the translation when the listener heard it
-(its playback, mapped through :class:`~s2st_kit.words.InputClock`). Segments that were
-skipped, dropped or failed have no target captions.
+(its playback, mapped through :class:`~s2st_kit.words.InputClock`); source words carry
+their position in the input stream as the recognizer timed it, which needs no mapping.
+Segments that were skipped, dropped or failed have no target captions.
 
 Cues are written through the libraries, never by string formatting: ``webvtt-py``
 (:class:`webvtt.WebVTT` of :class:`webvtt.Caption`, times from its ``Timestamp``) and ``srt``
@@ -125,12 +126,23 @@ def build_cues(
     rows = _select(table, side, listener, party)
     cues: list[Cue] = []
     for sid, group in rows.sort_values(["segment_id", "word_index"]).groupby("segment_id"):
-        timed = [
-            (str(w), max(clock.to_input(s), 0.0), max(clock.to_input(e), 0.0))
-            for w, s, e in zip(group["word"], group["start_s"], group["end_s"], strict=True)
-        ]
-        cues += _split(int(str(sid)), timed, _Fit(max_chars, line_chars, max_duration_s))
+        cues += _split(
+            int(str(sid)), _input_times(group, clock), _Fit(max_chars, line_chars, max_duration_s)
+        )
     return cues
+
+
+def _input_times(group: pd.DataFrame, clock: InputClock) -> list[tuple[str, float, float]]:
+    """(word, start, end) in the input stream (s): a source word's recorded position when
+    the table has it, else its session-clock time through ``clock``."""
+    if "input_start_s" in group.columns and group["input_start_s"].notna().all():
+        a, b = group["input_start_s"], group["input_end_s"]
+    else:
+        a, b = group["start_s"].map(clock.to_input), group["end_s"].map(clock.to_input)
+    return [
+        (str(w), max(float(s), 0.0), max(float(e), 0.0))
+        for w, s, e in zip(group["word"], a, b, strict=True)
+    ]
 
 
 def _select(
@@ -154,17 +166,12 @@ def _select(
 
 
 def _estimated_words(seg: pd.DataFrame, side: Side) -> pd.DataFrame:
-    """A words table spread over each segment's span (for a log without one)."""
-    clock = InputClock.from_segments(seg)
+    """A words table spread over each segment's span (for a log without one): source words
+    over ``audio_start_s``–``audio_end_s`` (input stream), target words over the playback."""
     records = []
     for row in seg.to_dict("records"):
         if side == "source":
             text, a, b = row["transcript"], row["audio_start_s"], row["audio_end_s"]
-            a, b = (
-                (None, None)
-                if a is None or b is None
-                else (clock.to_session(a), clock.to_session(b))
-            )
         else:
             ok = row["status"] == "ok" and row["t_play_start"] is not None
             text, a, b = row["translation"], row["t_play_start"], row["t_play_end"]
@@ -173,12 +180,16 @@ def _estimated_words(seg: pd.DataFrame, side: Side) -> pd.DataFrame:
             continue
         for i, m in enumerate(estimate_marks(str(text), float(b) - float(a))):
             end = m.end_s if m.end_s is not None else m.start_s
+            t0, t1 = float(a) + m.start_s, float(a) + end
             records.append(
                 {"segment_id": row["segment_id"], "listener": row.get("listener"),
                  "party": row.get("party"), "side": side, "word_index": i, "word": m.text,
-                 "start_s": float(a) + m.start_s, "end_s": float(a) + end}
+                 "start_s": t0, "end_s": t1,
+                 "input_start_s": t0 if side == "source" else None,
+                 "input_end_s": t1 if side == "source" else None}
             )  # fmt: skip
-    columns = ["segment_id", "listener", "party", "side", "word_index", "word", "start_s", "end_s"]
+    columns = ["segment_id", "listener", "party", "side", "word_index", "word", "start_s",
+               "end_s", "input_start_s", "input_end_s"]  # fmt: skip
     return pd.DataFrame(records, columns=columns)
 
 

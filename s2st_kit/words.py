@@ -9,8 +9,9 @@ word timing: the times are spread over the segment's audio in proportion to char
 
 * Source words are recorded when a segment is committed: the committed words of the
   utterance's transcript (recognizer word times, or the commit policy's even spread when the
-  engine has none), each placed on the session clock where its input-stream position was
-  spoken (:meth:`~s2st_kit.pipeline.speech.SpeechTimes.spoken_at`).
+  engine has none) with their input-stream positions (``input_start_s`` / ``input_end_s``)
+  and, on the session clock, when each was spoken: the segment's ``t_speech_end`` minus the
+  audio after the word (÷ the source's pace; :class:`~s2st_kit.pipeline.speech.SpeechTimes`).
 * Target words are recorded when the segment has played: each :class:`~s2st_kit.records.WordMark`
   of the synthesis, divided by any time-stretch the pipeline applied (not by the engine's own
   rate: its marks already time the faster speech), placed on the playback timeline
@@ -34,7 +35,7 @@ import os
 import re
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -51,11 +52,13 @@ __all__ = [
     "PlayTimeline",
     "SegmentWords",
     "Side",
+    "SpokenWord",
     "WordLog",
     "WordRow",
     "estimate_marks",
     "mark_spans",
     "segment_rows",
+    "source_rows",
     "words_path",
 ]
 
@@ -69,7 +72,9 @@ _TOKEN = re.compile(r"\S+")
 
 @dataclass(frozen=True, slots=True)
 class WordRow:
-    """One row of the words table (times: s on the session clock)."""
+    """One row of the words table: ``start_s`` / ``end_s`` on the session clock (s);
+    ``input_start_s`` / ``input_end_s``: a source word's position in the input stream (s, as
+    the recognizer timed it; None for target words, which were never in the input)."""
 
     session_id: str
     segment_id: int
@@ -81,6 +86,8 @@ class WordRow:
     start_s: float
     end_s: float
     estimated: bool = False
+    input_start_s: float | None = None
+    input_end_s: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The row as a plain dict with exactly :data:`WORD_COLUMNS` as keys."""
@@ -91,7 +98,9 @@ class WordRow:
 WORD_COLUMNS: tuple[str, ...] = tuple(WordRow.__dataclass_fields__)
 
 _INT_COLUMNS = ("segment_id", "word_index")
-_FLOAT_COLUMNS = ("start_s", "end_s")
+_FLOAT_COLUMNS = ("start_s", "end_s", "input_start_s", "input_end_s")
+#: Columns added after the first tables were written, with the value older tables mean.
+_ADDED_COLUMNS = ("input_start_s", "input_end_s")
 
 
 def words_path(log_path: str | os.PathLike[str], *, suffix: str = ".parquet") -> Path:
@@ -177,6 +186,9 @@ class WordLog:
         log = cls()
         if p.suffix == ".parquet":
             df = pd.read_parquet(p)
+            for col in _ADDED_COLUMNS:
+                if col not in df.columns:
+                    df[col] = None
             missing = [c for c in WORD_COLUMNS if c not in df.columns]
             if missing:
                 raise S2STError(f"{p}: not a words table (missing columns {missing})")
@@ -200,6 +212,27 @@ class WordLog:
 
 def _isnull(v: Any) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+@dataclass(frozen=True, slots=True)
+class SpokenWord:
+    """A source word: ``start_s`` / ``end_s`` on the session clock, ``input_start_s`` /
+    ``input_end_s`` in the input stream (s)."""
+
+    text: str
+    start_s: float
+    end_s: float
+    input_start_s: float
+    input_end_s: float
+
+
+def source_rows(seg: Segment, spoken: Sequence[SpokenWord]) -> list[WordRow]:
+    """The source rows of a committed segment (see :func:`segment_rows`)."""
+    rows = segment_rows(seg, "source", [(w.text, w.start_s, w.end_s) for w in spoken])
+    return [
+        replace(row, input_start_s=w.input_start_s, input_end_s=w.input_end_s)
+        for row, w in zip(rows, spoken, strict=True)
+    ]
 
 
 def segment_rows(
@@ -322,7 +355,9 @@ class InputClock:
     """Session clock → input stream: ``input_s = (t - offset_s) * rate``.
 
     Captions must line up with the input recording, whose time is the input-stream position
-    (s from its first sample); the log's times are session-clock times. Each segment pairs
+    (s from its first sample); the log's times are session-clock times. Source words need no
+    map (each row keeps the word's input-stream position, ``input_start_s``); target words
+    were never in the input, so their playback times are mapped. Each segment pairs
     the two: ``t_speech_end`` (session time its last word was spoken) with ``audio_end_s``
     (that word's end in the stream). Two ways were possible:
 
@@ -334,8 +369,8 @@ class InputClock:
       speed otherwise). Fitted by least squares over all segments (``rate`` = 1.0 with fewer
       than two segments or less than 2 s of input between them; ``offset`` then the median of
       the pairs' residuals). Playback order and gaps survive the map, so target cues never
-      overlap, and a source word maps back within the delivery jitter (ms) of its recognizer
-      time.
+      overlap, and a source word's session time maps back within the delivery jitter (ms)
+      of its recorded position.
 
     A session not fed in real time (``--no-realtime``) has no fixed relation between its
     clock and the recording: the fit then spreads its times over the recording, and target

@@ -231,8 +231,8 @@ def test_cli_captions_on_a_simulated_session(tmp_path, capsys) -> None:
     assert main(["captions", str(log), "--side", "source", "--out", str(src)]) == 0
     subs = list(srt.parse(src.read_text()))
     for sub, row in zip(subs, segments.itertuples(), strict=True):
-        assert abs(sub.start.total_seconds() - row.audio_start_s) < 0.1
-        assert abs(sub.end.total_seconds() - row.audio_end_s) < 0.1
+        assert abs(sub.start.total_seconds() - row.audio_start_s) <= 0.001
+        assert abs(sub.end.total_seconds() - row.audio_end_s) <= 0.001
     assert (
         main(["captions", str(log), "--listener", "de"]) == 2
     )  # refused, with the listeners named

@@ -334,3 +334,40 @@ async def test_aws_stack_words_from_transcribe_items_and_polly_speech_marks(
     assert (segments.status == "ok").all() and len(segments) == 2
     check_words(words, segments)
     assert len(words[words.side == "target"]) and not words.estimated.any()  # speech marks
+
+
+@pytest.mark.offline
+async def test_offline_stack_words_from_pocketsphinx_and_espeak_events() -> None:
+    """pocketsphinx word segments → source words; eSpeak NG word events → target words, on a
+    real LibriVox sentence played in real time to a paced sink."""
+    pytest.importorskip("pocketsphinx")
+    pytest.importorskip("espeakng_loader")
+    from s2st_kit.audio import FileSource
+    from s2st_kit.datasets import librivox_clips
+    from s2st_kit.engines.offline.apertium import ApertiumTranslator
+
+    clips = librivox_clips()
+    if not clips:
+        pytest.skip("Debian's pocketsphinx-testdata is not installed")
+    try:
+        engines = Engines.create("offline")
+        ApertiumTranslator().check_pair("en", "es")
+    except Exception as exc:  # an offline part missing: said, not failed
+        pytest.skip(f"offline stack unavailable: {exc}")
+    try:
+        pipe = Pipeline(engines, PipelineConfig(source_lang="en", target_lang="es"),
+                        source=FileSource(clips[1].path, realtime=False), sink=PacedSink(MemorySink()))  # fmt: skip
+        log = await pipe.run()
+    finally:
+        await engines.aclose()
+    segments, words = log.raw_frame(), pipe.words.to_pandas()
+    assert (segments.status == "ok").any()
+    check_words(words, segments)
+    src, tgt = words[words.side == "source"], words[words.side == "target"]
+    assert len(src) >= 4 and len(tgt) >= 4 and not words.estimated.any()
+    # real word times (the input was read faster than real time: they keep its spacing)
+    assert (src.input_end_s - src.input_start_s > 0).all()
+    first = segments.iloc[0]
+    assert src.input_start_s.min() == pytest.approx(first.audio_start_s, abs=1e-6)
+    span = src.end_s.max() - src.start_s.min()
+    assert span == pytest.approx(src.input_end_s.max() - src.input_start_s.min(), rel=1e-6)

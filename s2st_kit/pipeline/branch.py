@@ -49,7 +49,7 @@ from ..engines.protocols import (
 from ..errors import ConfigError
 from ..events import Event
 from ..records import Segment, SegmentStatus
-from ..words import segment_rows
+from ..words import SpokenWord, source_rows
 from .ingest import put_bounded
 from .playback import PlaybackScheduler
 from .prepare import _load, validate
@@ -170,12 +170,12 @@ class Branch:
         self.playback.next_id = seg.segment_id + 1
         return slot
 
-    async def commit(self, seg: Segment, spoken: Sequence[tuple[str, float, float]] = ()) -> None:
+    async def commit(self, seg: Segment, spoken: Sequence[SpokenWord] = ()) -> None:
         """Queue the branch's copy of ``seg`` for translation (overflow: see module docs);
-        ``spoken``: its source words on the session clock, for the words table."""
+        ``spoken``: its source words, for the words table."""
         slot = self._own(seg)
         if self.playback.words is not None:
-            self.playback.words.extend(segment_rows(slot.segment, "source", spoken))
+            self.playback.words.extend(source_rows(slot.segment, spoken))
         what = self.queue_name
         dropped = await put_bounded(self.queue, slot, overflow=self.overflow, what=what)
         if isinstance(dropped, Slot):
@@ -268,7 +268,7 @@ class Branches:
             if isinstance(tts, SupportsLoad):
                 await _load(tts.load)
 
-    async def commit(self, seg: Segment, spoken: Sequence[tuple[str, float, float]] = ()) -> None:
+    async def commit(self, seg: Segment, spoken: Sequence[SpokenWord] = ()) -> None:
         """Hand a committed segment (and its source words) to every branch."""
         for b in self.all:
             await b.commit(seg, spoken)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..config import PipelineConfig
 from ..policy import Commit
 from ..records import Segment
+from ..words import SpokenWord
 from .speech import SpeechTimes
 from .utterances import Utterance
 
@@ -62,15 +63,21 @@ class SegmentMaker:
         seg.t_asr_final = now
         return seg
 
-    def source_words(self, commit: Commit, utt: Utterance) -> list[tuple[str, float, float]]:
-        """The committed words as (word, start, end) on the session clock (s): where each
-        word's stream position was spoken (:meth:`SpeechTimes.spoken_at`)."""
-        at = self.speech.spoken_at
+    def source_words(self, commit: Commit, utt: Utterance, seg: Segment) -> list[SpokenWord]:
+        """The committed words with their input-stream times and, on the session clock,
+        when each was spoken: the segment's ``t_speech_end`` minus the audio after the word
+        (÷ the source's pace) — :meth:`SpeechTimes.spoken_at` for a live source, and words
+        keep their spacing when the input was not delivered in real time."""
+        end_t, end_in = seg.t_speech_end, seg.audio_end_s
+        if end_t is None or end_in is None:
+            return []
+        pace = self.speech.speed
         out = []
         for w in commit.words:
-            start, end = at(utt.base_s + w.start_s), at(utt.base_s + w.end_s)
-            if start is not None and end is not None:
-                out.append((w.text, start, end))
+            a, b = utt.base_s + w.start_s, utt.base_s + w.end_s
+            out.append(
+                SpokenWord(w.text, end_t - (end_in - a) / pace, end_t - (end_in - b) / pace, a, b)
+            )
         return out
 
     def lost(self, utt: Utterance) -> Segment:

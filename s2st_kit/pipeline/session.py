@@ -353,7 +353,7 @@ class Pipeline:
         now = self.clock.now()
         seg = self.segments.committed(commit, utt, now)
         self.bus.emit(SegmentCommitted(now, seg.segment_id, seg.transcript, commit.utterance_id))
-        await self.branches.commit(seg, self.segments.source_words(commit, utt))
+        await self.branches.commit(seg, self.segments.source_words(commit, utt, seg))
 
     def _lost_segment(self, utt: Utterance, message: str) -> None:
         """An utterance lost with a failed recognizer stream: an error row with what was heard."""
