@@ -282,6 +282,8 @@ def _write_captions(df: pd.DataFrame, log_path: Path | None, out: Path) -> list[
     from .word_lag import write_word_lag
 
     words = load_words(log_path) if log_path is not None else None
+    if words is not None:  # only this log's sessions (a JSONL may hold an older run's too)
+        words = words[words["session_id"].isin(set(df["session_id"]))]
     files = write_session_captions(df, words, out)
     return files + (write_word_lag(words, out) if words is not None else [])
 
