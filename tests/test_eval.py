@@ -121,15 +121,17 @@ def test_resume_after_a_killed_run(tmp_path, capsys):
 CONTENT = ["utterance_id", "transcript", "translation", "wer", "bleu", "chrf", "segments"]
 
 
-@pytest.mark.offline
 @pytest.mark.slow
-async def test_local_and_dask_give_identical_results(tmp_path):
-    """Offline engines (pocketsphinx + Apertium + eSpeak NG), unpaced: the same transcripts,
-    translations and scores on this process and on 2 Dask worker processes; each worker
-    built its engines once (one pool per worker for all its utterances)."""
+@pytest.mark.parametrize("engines", [pytest.param("offline", marks=pytest.mark.offline),
+                                     "simulated"])  # fmt: skip
+async def test_local_and_dask_give_identical_results(tmp_path, engines):
+    """Unpaced, offline engines (pocketsphinx + Apertium + eSpeak NG) or simulated ones: the
+    same transcripts, translations and scores on this process and on 2 Dask worker
+    processes; each worker built its engines once (one pool per worker for all its
+    utterances)."""
     pytest.importorskip("distributed")
     corpus = read_corpus(write_manifest(tmp_path / "m.jsonl", limit=6), layout="manifest")
-    settings = EvalSettings(engines="offline", pace="none")
+    settings = EvalSettings(engines=engines, pace="none", preset="instant")
     local = await evaluate(corpus, settings=settings, out=tmp_path / "local", concurrency=2,
                            progress=False)  # fmt: skip
     links: list[str] = []
@@ -157,3 +159,21 @@ async def test_experiments_evaluate_from_python_in_memory(tmp_path):
     assert set(result.segments["utterance_id"]) == {"en_home-0", "en_home-1"}
     assert result.summary.utterances == 2 and not result.summary.latency_valid
     assert result.summary.table().loc["BLEU", "value"] == pytest.approx(100)
+
+
+@pytest.mark.offline
+async def test_asr_bleu_for_an_english_target(tmp_path):
+    """es → en: the synthesised English is re-recognised by pocketsphinx for ASR-BLEU (the
+    simulated synthesizer's speech-like tones: the score is low, the plumbing is real)."""
+    es = next(c for c in load_manifest() if c.language == "es")
+    rows = [{"id": f"{es.id}-{i}", "audio": str(es.path), "offset": max(0.0, u.start_s - 0.3),
+             "duration": u.end_s - u.start_s + 0.6, "source_text": u.text,
+             "target_text": u.translations["en"]} for i, u in enumerate(es.utterances[:2])]  # fmt: skip
+    path = tmp_path / "es.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    settings = EvalSettings(source_lang="es", target_lang="en", pace="none", preset="instant")
+    result = await evaluate(read_corpus(path, layout="manifest"), settings=settings, out=None,
+                            progress=False)  # fmt: skip
+    assert result.utterances["asr_transcript"].notna().all()
+    assert "pocketsphinx on the synthesised speech, 2 utterances" in result.summary.asr_bleu_note
+    assert 0 <= result.summary.asr_bleu <= 100
