@@ -6,6 +6,7 @@ import io
 import itertools
 import re
 
+import pandas as pd
 import pytest
 import srt
 import webvtt
@@ -237,6 +238,14 @@ def test_cli_captions_on_a_simulated_session(tmp_path, capsys) -> None:
         main(["captions", str(log), "--listener", "de"]) == 2
     )  # refused, with the listeners named
     assert "listeners: es" in capsys.readouterr().err
+    # s2st report writes the captions and the per-word lag too
+    assert main(["report", str(log), "--out", str(tmp_path / "report")]) == 0
+    report = tmp_path / "report"
+    assert webvtt.read(str(report / "translated_es.vtt")).content == out.read_text()
+    assert len(webvtt.read(str(report / "source_en.vtt"))) == len(subs)
+    assert (report / "word_lag.png").stat().st_size > 0
+    lag = pd.read_csv(report / "word_lag.csv")
+    assert len(lag) == len(target) and (lag.lag_s > 0).all()
 
 
 def test_caption_feed_shows_one_listener_of_a_fanout() -> None:
