@@ -26,6 +26,15 @@ SUBMODULES = {
     "s2st_kit.lag": {"CATCH_UPS", "LIVE_MAX_LAG_S", "CatchUp", "LagController", "LagDecision", "LagState"},
     "s2st_kit.retry": {"RestartBudget", "RetryPolicy", "mark_spent", "retries_spent", "retry_call"},
     "s2st_kit.bridge": {"ThreadChannel", "call_soon", "executor"},
+    "s2st_kit.words": {
+        "InputClock", "PlayTimeline", "SegmentWords", "Side", "SpokenWord", "WORD_COLUMNS", "WordLog",
+        "WordRow", "estimate_marks", "mark_spans", "segment_rows", "source_rows", "words_path",
+    },
+    "s2st_kit.captions": {
+        "CaptionFormat", "Cue", "build_cues", "load_session", "load_words", "to_srt", "to_vtt",
+        "write_captions", "write_heard_wav", "write_session_captions",
+    },
+    "s2st_kit.word_lag": {"WordLagSummary", "plot_word_lag", "word_lag", "word_lag_summary", "write_word_lag"},
     "s2st_kit.evaluation": {
         "LATENCY_COLUMNS", "LAYOUTS", "CorpusError", "CorpusUtterance", "EnginePool", "EvalResult",
         "EvalSettings", "EvalSummary", "Executor", "Layout", "Pace", "UtteranceResult", "evaluate",
