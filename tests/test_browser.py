@@ -162,3 +162,58 @@ def use_the_panel_by_hand(page, panel, artifacts: Path) -> None:
     panel.locator("button:has-text('per stage')").click()
     page.wait_for_timeout(2000)  # the chart renders in a thread
     panel.screenshot(path=str(artifacts / "browser_panel_stages.png"))
+
+
+STOP_DURING_RUN_CELLS = [
+    """\
+from s2st_kit.datasets import librivox_clips, join_clips, sample_clip
+from s2st_kit.notebook import ControlPanel
+from pathlib import Path
+clips = librivox_clips()
+talk = join_clips(clips, Path("talk.wav")) if clips else sample_clip("en").path
+panel = ControlPanel(asr="simulated", mt="simulated", tts="simulated", input_path=str(talk))
+panel""",
+    """\
+log = await panel.run()
+print(f"run returned: {len(log)} segment(s), {panel.pipeline.stats.audio_s:.1f} s of audio")""",
+]
+
+
+def test_stop_while_a_cell_awaits_panel_run(tmp_path: Path, artifacts: Path) -> None:
+    """JupyterLab 4 + ipykernel 7 handle widget clicks while a cell runs (subshells, on
+    another loop): Stop pressed during ``await panel.run()`` ends the session, the cell
+    returns early, and no error is shown."""
+    reason = skip_reason()
+    if reason:
+        pytest.skip(reason)
+    import nbformat
+    from playwright.sync_api import sync_playwright
+
+    root = tmp_path / "nb"
+    root.mkdir()
+    cells = [nbformat.v4.new_code_cell(c) for c in STOP_DURING_RUN_CELLS]
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), root / "stop_run.ipynb")
+    with jupyter_lab(root, tmp_path, {}) as (url, token), sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                    args=CHROMIUM_ARGS)  # fmt: skip
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1600})
+            page.goto(f"{url}/lab/tree/stop_run.ipynb?token={token}")
+            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+            settle(page)
+            page.click(".lm-MenuBar-itemLabel:text-is('Run')")
+            page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
+            panel = page.locator(".s2st-panel").first
+            panel.locator(".s2st-state:has-text('running')").wait_for(timeout=60_000)
+            page.wait_for_timeout(2000)
+            assert busy_cells(page) == 1  # the cell awaiting panel.run()
+            panel.locator("button.jupyter-button:has-text('Stop')").click()
+            done = page.locator(".jp-OutputArea-output:has-text('run returned')")
+            done.wait_for(timeout=30_000)
+            panel.locator(".s2st-state:has-text('stopped')").wait_for(timeout=10_000)
+            panel.screenshot(path=str(artifacts / "browser_panel_stop_during_run.png"))
+            assert panel.locator(".s2st-last-error").count() == 0
+            audio_s = float(done.inner_text().split(", ")[1].split(" s")[0])
+            assert audio_s < 20, done.inner_text()  # stopped early, not at the end
+        finally:
+            browser.close()

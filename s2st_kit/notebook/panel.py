@@ -16,8 +16,10 @@ in :class:`~s2st_kit.notebook.session.SessionRunner`, the live views in
 :mod:`s2st_kit.notebook.views`. Sessions run as tasks on the kernel's running event loop;
 nothing here blocks it.
 
-While a cell is busy (e.g. ``await panel.run()``) the kernel handles no widget clicks:
-start sessions with the button when you want to be able to press Stop.
+JupyterLab 4 with ipykernel 7 handles widget clicks while a cell is busy (e.g. during
+``await panel.run()``), on another loop; :class:`HomeLoop` runs them on the panel's own, so
+Stop works then too. Older kernels handle clicks only between cells: there, start sessions
+with the button when you want to be able to press Stop.
 """
 
 from __future__ import annotations
