@@ -95,6 +95,7 @@ class EvalWorkerPlugin(_PluginBase):
             self._call(self.pool.aclose())
             self.pool = None
         if self.loop is not None and self.thread is not None:
+            self._call(self.loop.shutdown_default_executor())  # to_thread's threads
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(timeout=10)
             self.loop.close()
