@@ -126,6 +126,13 @@ def fake_finals(fake: FakeTranscribeServer) -> list[str]:
     return [r["Alternatives"][0]["Transcript"] for s in fake.streams for r in s.finals]
 
 
+def mid_utterance_drops(fake: FakeTranscribeServer) -> int:
+    """Dropped streams whose last result was a partial (the drop cut an utterance)."""
+    return sum(
+        s.fault == "drop" and bool(s.results) and s.results[-1]["IsPartial"] for s in fake.streams
+    )
+
+
 # renewals ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("policy", ["final", "stable"])
 async def test_session_across_renewals_loses_and_duplicates_no_words(aws_env, cert, policy):
@@ -216,15 +223,51 @@ async def test_long_session_with_a_dropped_connection_every_three_minutes(aws_en
     committed, given = words(list(df.transcript)), said(plan)
     assert committed == given, first_difference(committed, given)
     heard = words(fake_finals(fake))
-    mid = sum(
-        s.fault == "drop" and bool(s.results) and s.results[-1]["IsPartial"] for s in fake.streams
-    )
+    mid = mid_utterance_drops(fake)
     print(
-        f"\ndrops: audio {total_s:.0f} s, drops {drops} ({mid} mid-utterance), words given {len(given)}, "
+        f"\ndrops: audio {total_s:.0f} s, drops {drops} ({mid} mid-utterance), "
+        f"words given {len(given)}, "
         f"recognised by the fake {len(heard)} (re-sent audio heard again: "
         f"{len(heard) - len(given)}), committed {len(committed)}, duplicates "
         f"{len(committed) - len(given)}, error rows {(df.status != 'ok').sum()}"
     )
+
+
+@pytest.mark.parametrize("policy", ["final", "stable", "local-agreement"])
+async def test_drops_in_mid_utterance_commit_each_word_once_with_every_policy(
+    aws_env, cert, policy
+):
+    # A drop every ~20 s of audio, half of them inside an utterance: the policies that commit
+    # from partials see the utterance recognised again from its start on the new stream.
+    total_s = 150.0
+    plan = speech_plan(total_s, seed=5)
+    rng = np.random.default_rng(5)
+    faults = {i: Fault("drop", at_audio_s=float(rng.uniform(15.0, 25.0))) for i in range(6)}
+    with FakeTranscribeServer(cert, vocabulary=VOCAB, faults=faults) as fake:
+        rec = recognizer(fake)
+        pipe, df, stats = await run_pipeline(rec, tone_clip(plan, total_s=total_s), policy=policy)
+    assert sum(s.fault == "drop" for s in fake.streams) == 6 and stats["reconnects"] == 6
+    assert mid_utterance_drops(fake) >= 2 and pipe.stats.recognizer_restarts == 0
+    assert (df.status == "ok").all(), df[df.status != "ok"].error.tolist()
+    committed, given = words(list(df.transcript)), said(plan)
+    assert committed == given, first_difference(committed, given)
+
+
+async def test_drops_during_a_long_break_count_per_window_of_audio(aws_env, cert):
+    # A break (no speech, so no final result resets the count) with a drop every 11 s of audio:
+    # 5 drops, at most 3 in any 30 s of audio (max_reconnects=3 per reconnect_window_s=30, the
+    # service defaults 3 per 300 s compressed 10x). Sent at 5x real time they fall within
+    # ~12 wall-clock seconds: counted in wall-clock time they would end the session; counted
+    # in input audio, as the pipeline counts its restarts, they do not.
+    plan = [(300.0, 0.5, 1.5), (560.0, 2.0, 3.0), (740.0, 60.0, 61.0), (980.0, 61.5, 62.5)]
+    clip = tone_clip(plan, total_s=64.0)
+    faults = {i: Fault("drop", at_audio_s=11.0) for i in range(5)}
+    with FakeTranscribeServer(cert, vocabulary=VOCAB, faults=faults) as fake:
+        rec = recognizer(fake, max_reconnects=3, reconnect_window_s=30.0, max_speed=5.0)
+        pipe, df, stats = await run_pipeline(rec, clip)
+    assert stats["reconnects"] == 5 and sum(s.fault == "drop" for s in fake.streams) == 5
+    assert pipe.error is None and (df.status == "ok").all()
+    assert list(df.transcript) == [TEXT_OF[f] for f, _, _ in plan]
 
 
 async def test_a_drop_after_a_long_silence_resends_only_the_end_of_it(aws_env, cert, caplog):

@@ -150,6 +150,7 @@ SERVICE_OPTIONS: dict[str, frozenset[str]] = {
             "max_stream_s",
             "renew_grace_s",
             "max_reconnects",
+            "reconnect_window_s",
             "reconnect_backoff_s",
             "max_resend_s",
             "connect_timeout_s",

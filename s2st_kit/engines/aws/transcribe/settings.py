@@ -141,9 +141,11 @@ class TranscribeSettings:
         the service ends a stream at 4 h) at the next pause (0.3 s of audio below -40 dBFS or
         twice the noise floor: see :mod:`.renewal`), or ``renew_grace_s`` (s, default 60)
         later at the latest (then a word may be cut in two).
-    max_reconnects: reconnects allowed within 300 s (default 3), counted afresh after a
-        stream that delivered a final result; reconnect_backoff_s: base of the jittered
-        exponential wait between them (s, default 0.2; see :mod:`s2st_kit.retry`).
+    max_reconnects: reconnects allowed within ``reconnect_window_s`` of input audio (default
+        3 within 300 s), counted afresh after a stream that delivered a final result; counted
+        in audio, like the pipeline's restarts, so a replay faster than real time has the
+        budget of a live session. reconnect_backoff_s: base of the jittered exponential wait
+        between them (s, default 0.2; see :mod:`s2st_kit.retry`).
     max_resend_s: audio kept for re-sending after a reconnect (s, default 60; silence before
         the next sound is not kept). A sender that gets this far ahead of the final results
         waits for them (at most ``keepalive_s``, then drops the oldest audio).
@@ -178,6 +180,7 @@ class TranscribeSettings:
     max_stream_s: float = SERVICE_MAX_STREAM_S - 600.0
     renew_grace_s: float = 60.0
     max_reconnects: int = 3
+    reconnect_window_s: float = 300.0
     reconnect_backoff_s: float = 0.2
     max_resend_s: float = 60.0
     final_timeout_s: float = 15.0
@@ -306,8 +309,10 @@ class TranscribeSettings:
             raise ConfigError("keepalive_s must be between 0 and 15 s (the service's timeout)")
         if not 0 < self.max_stream_s <= SERVICE_MAX_STREAM_S:
             raise ConfigError("max_stream_s must be > 0 and <= 4 h (14400 s)")
-        if self.max_reconnects < 0 or self.max_resend_s <= 0:
-            raise ConfigError("max_reconnects must be >= 0 and max_resend_s > 0")
+        if self.max_reconnects < 0 or min(self.max_resend_s, self.reconnect_window_s) <= 0:
+            raise ConfigError(
+                "max_reconnects must be >= 0, max_resend_s and reconnect_window_s > 0 s"
+            )
         if min(self.renew_grace_s, self.reconnect_backoff_s) < 0 or self.final_timeout_s <= 0:
             raise ConfigError(
                 "renew_grace_s and reconnect_backoff_s must be >= 0 s, final_timeout_s > 0 s"

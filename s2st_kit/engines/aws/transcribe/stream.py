@@ -12,8 +12,9 @@ Inside, a session is a chain of requests: ``_run`` (frames producer + request lo
 Faults. A dropped connection, a mid-stream LimitExceeded / ServiceUnavailable /
 InternalFailure / no-audio timeout, or a start that does not answer in time reconnects and
 re-sends the buffered audio since the last final result, so no speech is lost; after
-``max_reconnects`` reconnects within 300 s (counted afresh after a stream that delivered a
-final result) the session fails with the error the last failure names.
+``max_reconnects`` reconnects within ``reconnect_window_s`` of input audio (counted afresh
+after a stream that delivered a final result) the session fails with the error the last
+failure names.
 """
 
 from __future__ import annotations
@@ -41,8 +42,6 @@ __all__ = ["StreamStats", "TranscribeStream"]
 
 logger = logging.getLogger(__name__)
 
-#: Window (s) of :class:`RestartBudget` for reconnects.
-RECONNECT_WINDOW_S = 300.0
 #: Locales remembered per session (the oldest utterances are forgotten first).
 _MAX_CODES = 1024
 
@@ -214,7 +213,7 @@ class TranscribeStream(AsyncIterator[Transcript]):
 
     def _new_budget(self) -> RestartBudget:
         policy = RetryPolicy(base_s=self.settings.reconnect_backoff_s)
-        return RestartBudget(self.settings.max_reconnects, RECONNECT_WINDOW_S, policy)
+        return RestartBudget(self.settings.max_reconnects, self.settings.reconnect_window_s, policy)
 
     async def _session(self, frames: asyncio.Queue[Frame | Failed | None]) -> None:
         """Requests until the input ends: renew when due, reconnect after a failure."""
@@ -229,13 +228,13 @@ class TranscribeStream(AsyncIterator[Transcript]):
                 if attempt.finals:  # that request made progress: count afresh
                     budget = self._new_budget()
                 self._stats.reconnects += 1
-                if not budget.allow(time.monotonic()):
+                if not budget.allow(self._resend.position_s):  # input audio (s), not wall
                     # Spent: the pipeline does not restart a stream whose reconnects ran out.
                     raise mark_spent(
                         exc.final
                         or StreamClosedError(
-                            f"{self.name}: the stream failed {budget.recent + 1} times within "
-                            f"{RECONNECT_WINDOW_S:.0f} s ({exc}); giving up",
+                            f"{self.name}: the stream failed {budget.recent + 1} times in "
+                            f"{self.settings.reconnect_window_s:.0f} s of audio ({exc}); giving up",
                             engine=self.name,
                         )
                     ) from exc

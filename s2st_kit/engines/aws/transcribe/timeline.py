@@ -147,6 +147,7 @@ class ResendBuffer:
         self.max_s = max_s
         self.lead_s = lead_s
         self.dropped_s = 0.0
+        self.position_s = 0.0  # input position (s) of the end of the newest frame
         self._frames: deque[tuple[Frame, bool]] = deque()  # (frame, quiet)
         self._duration_s = 0.0
         self._room = asyncio.Event()
@@ -171,6 +172,7 @@ class ResendBuffer:
         quiet; drop the oldest frames beyond ``max_s`` (warns on the first drop)."""
         self._frames.append((frame, quiet))
         self._duration_s += frame.duration_s
+        self.position_s = max(self.position_s, frame.end_s)
         self._trim_quiet()
         while self._frames and self._duration_s > self.max_s + 1e-6:
             dropped, _ = self._frames.popleft()
