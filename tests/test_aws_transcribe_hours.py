@@ -331,6 +331,24 @@ async def test_a_source_that_stalls_20_s_never_trips_the_15_s_timeout(aws_env, c
     print(f"\nstall: {stall_s * SCALE:.0f} s (x{SCALE:g}), keep-alive audio {keepalive_s:.1f} s")
 
 
+async def test_a_stalled_source_does_not_hold_the_stream_past_its_wall_clock_limit(aws_env, cert):
+    # A source that stops delivering for long stretches sends keep-alive only (0.1 s of audio
+    # per keepalive_s), so a stream's audio lags its age: renewal also counts wall-clock time,
+    # and the stream is renewed during the stall before the fake's limit (3 s) ends it.
+    plan = [(300.0, 0.2, 0.8), (560.0, 1.3, 1.9)]
+    clip = tone_clip(plan, total_s=2.2)
+    with FakeTranscribeServer(
+        cert, vocabulary=VOCAB, silence_timeout_s=TIMEOUT_S, max_stream_s=3.0
+    ) as fake:
+        rec = recognizer(fake, keepalive_s=KEEPALIVE_S, max_stream_s=2.0, renew_grace_s=0.5)
+        chunks = stalling_chunks(clip, stall_at_s=1.0, stall_s=4.0, pace=1.0)
+        results = [t async for t in rec.stream(chunks, language="en")]
+        await rec.aclose()
+    assert len(fake.streams) >= 2 and not any(s.over_limit or s.timed_out for s in fake.streams)
+    assert fake.streams[0].ended_by_client
+    assert [t.text for t in results if t.is_final] == [TEXT_OF[f] for f, _, _ in plan]
+
+
 class _Trigger:
     """A source that calls ``at(position_s)`` once its audio passes ``position_s``."""
 

@@ -22,9 +22,9 @@ Faults (:class:`Fault`, per request index): HTTP 400 BadRequestException at star
 mid-stream exception event (LimitExceeded / ServiceUnavailable / InternalFailure), a dropped
 TCP connection, a server that never answers; plus the service's own limits: a stream ends
 (BadRequestException event) when no audio arrives for ``silence_timeout_s`` (wall clock), and
-when it has received more than ``max_stream_s`` of audio (the 4-hour limit, counted in audio
-seconds so that a time-compressed test can make it short; the message is modelled, not the
-service's exact text).
+when it has received more than ``max_stream_s`` of audio or has been open that long (the
+4-hour limit, in audio seconds for unpaced time-compressed tests and in wall-clock seconds for
+a client whose audio lags; the message is modelled, not the service's exact text).
 
 Everything the server receives is recorded in :attr:`FakeTranscribeServer.streams`
 (:class:`StreamRecord`: request headers minus secrets, audio chunk sizes, sample counts).
@@ -305,6 +305,7 @@ class _Stream:
         self.buffer = EventStreamBuffer()
         self.decoder: _Decoder | None = None
         self.last_audio = time.monotonic()
+        self.started = self.last_audio  # when the request was answered (monotonic s)
         self.open = True
         self.answered = False
 
@@ -319,8 +320,9 @@ class FakeTranscribeServer:
     endpoint_silence_s: silence (s) that ends an utterance (default 0.3).
     silence_timeout_s: wall-clock seconds without an audio event after which the stream is
         ended with BadRequestException, like the service's 15 s rule (default 15).
-    max_stream_s: audio (s) one stream may carry; the audio event that passes it ends the
-        stream with BadRequestException, like the service's 4-hour limit (default 14400).
+    max_stream_s: audio (s) one stream may carry, and how long (wall-clock s) it may stay
+        open; past either the stream is ended with BadRequestException, like the service's
+        4-hour limit (default 14400).
     unstable_tail: pronunciation items left unstable in stabilised partials (default 1).
     response_delay_s: wait before answering each request (default 0).
     """
@@ -566,7 +568,7 @@ class FakeTranscribeServer:
                 response.append((key, headers[key]))
         conn.send_headers(stream.stream_id, response)
         stream.answered = True
-        stream.last_audio = time.monotonic()
+        stream.last_audio = stream.started = time.monotonic()
 
     @staticmethod
     def _validate(headers: dict[str, str]) -> str | None:
@@ -671,7 +673,8 @@ class FakeTranscribeServer:
     async def _watchdog(
         self, conn, writer: asyncio.StreamWriter, streams: dict[int, _Stream]
     ) -> None:
-        """End streams that received no audio for ``silence_timeout_s`` (the 15 s rule)."""
+        """End streams that received no audio for ``silence_timeout_s`` (the 15 s rule) and
+        streams open for longer than ``max_stream_s`` (wall clock; the 4-hour rule)."""
         while True:
             await asyncio.sleep(min(0.05, self.silence_timeout_s / 4))
             now = time.monotonic()
@@ -689,6 +692,16 @@ class FakeTranscribeServer:
                         "BadRequestException",
                         "Your request timed out because no new audio was received for "
                         f"{self.silence_timeout_s:g} seconds.",
+                    )
+                    fired = True
+                elif stream.open and stream.answered and now - stream.started > self.max_stream_s:
+                    stream.record.over_limit = True
+                    self._send_exception(
+                        conn,
+                        stream,
+                        "BadRequestException",
+                        "Your stream exceeded the maximum duration of "
+                        f"{self.max_stream_s:g} seconds.",
                     )
                     fired = True
             if fired:

@@ -137,8 +137,8 @@ class TranscribeSettings:
     chunk_ms: audio event size (ms, default 100; 10-1000, <= 32 KiB; 50-200 recommended).
     keepalive_s: after this long (s, default 5) without input audio one chunk of silence is
         sent, so the service's 15 s no-audio timeout never fires; None disables it.
-    max_stream_s: renew the stream after this much streamed audio (s, default 4 h - 10 min;
-        the service ends a stream at 4 h) at the next pause (0.3 s of audio below -40 dBFS or
+    max_stream_s: renew the stream after this much streamed audio or wall-clock time (s,
+        default 4 h - 10 min; the service ends a stream at 4 h) at the next pause (0.3 s of audio below -40 dBFS or
         twice the noise floor: see :mod:`.renewal`), or ``renew_grace_s`` (s, default 60)
         later at the latest (then a word may be cut in two).
     max_reconnects: reconnects allowed within ``reconnect_window_s`` of input audio (default
@@ -307,8 +307,11 @@ class TranscribeSettings:
             )
         if self.keepalive_s is not None and not 0 < self.keepalive_s < SERVICE_SILENCE_TIMEOUT_S:
             raise ConfigError("keepalive_s must be between 0 and 15 s (the service's timeout)")
-        if not 0 < self.max_stream_s <= SERVICE_MAX_STREAM_S:
-            raise ConfigError("max_stream_s must be > 0 and <= 4 h (14400 s)")
+        if not 0 < self.max_stream_s <= SERVICE_MAX_STREAM_S - max(self.renew_grace_s, 0):
+            raise ConfigError(
+                "max_stream_s must be > 0 and max_stream_s + renew_grace_s <= 4 h (14400 s), "
+                "the service's longest stream"
+            )
         if self.max_reconnects < 0 or min(self.max_resend_s, self.reconnect_window_s) <= 0:
             raise ConfigError(
                 "max_reconnects must be >= 0, max_resend_s and reconnect_window_s > 0 s"

@@ -284,9 +284,10 @@ class TranscribeStream(AsyncIterator[Transcript]):
             await handle.aclose()
 
     def _renew_due(self, attempt: _Attempt) -> bool:
-        """Past ``max_stream_s``: renew at a pause, or ``renew_grace_s`` later at the latest."""
-        pos, settings = attempt.timeline.stream_pos, self.settings
-        return attempt.pause.renew_due(pos, settings.max_stream_s, settings.renew_grace_s)
+        """Past ``max_stream_s`` of audio or of wall-clock time (a source that stalls adds
+        keep-alive audio only): renew at a pause, or ``renew_grace_s`` later at the latest."""
+        pos = max(attempt.timeline.stream_pos, time.monotonic() - attempt.started)
+        return attempt.pause.renew_due(pos, self.settings.max_stream_s, self.settings.renew_grace_s)
 
     async def _send(
         self,
@@ -325,8 +326,7 @@ class TranscribeStream(AsyncIterator[Transcript]):
     async def _send_frame(
         self, handle: StreamingHandle, attempt: _Attempt, frame: Frame | None, keep: bool = False
     ) -> None:
-        """Send ``frame`` (None: one frame of keep-alive silence), paced by ``max_speed``;
-        ``keep``: a new frame, kept for re-sending."""
+        """Send ``frame`` at most ``max_speed`` x real time (None: keep-alive; ``keep``: keep it)."""
         settings = self.settings
         pcm = frame.pcm if frame is not None else bytes(2 * settings.frame_samples)
         duration_s = settings.frame_samples / settings.media_sample_rate_hz
