@@ -27,11 +27,11 @@ from s2st_kit import MemorySink, MemorySource, Pipeline, PipelineConfig
 from s2st_kit.audio import PacedSink
 from s2st_kit.audio.echo import EchoGuard
 from s2st_kit.engines import Engines
-from s2st_kit.engines.aws.transcribe import AwsTranscribeRecognizer
+from s2st_kit.engines.aws.transcribe import AwsTranscribeRecognizer, TranscribeSettings
 from s2st_kit.engines.aws.transcribe.renewal import PauseTracker
 from s2st_kit.engines.aws.transcribe.timeline import Frame, ResendBuffer
 from s2st_kit.engines.simulated import SimulatedSynthesizer, SimulatedTranslator
-from s2st_kit.errors import StreamClosedError
+from s2st_kit.errors import ConfigError, StreamClosedError
 from s2st_kit.records import AudioChunk, Transcript
 from tests.fakes import fake_aws_env
 from tests.fakes.certs import make_self_signed_cert
@@ -134,7 +134,7 @@ def mid_utterance_drops(fake: FakeTranscribeServer) -> int:
 
 
 # renewals ------------------------------------------------------------------------------------
-@pytest.mark.parametrize("policy", ["final", "stable"])
+@pytest.mark.parametrize("policy", ["final", "stable", "local-agreement"])
 async def test_session_across_renewals_loses_and_duplicates_no_words(aws_env, cert, policy):
     # 4 h streams renewed after 3 h 50 min, compressed: the fake ends a stream at 24 s of audio,
     # the recognizer renews after 20 s (at a pause, or 3 s later at the latest).
@@ -401,6 +401,21 @@ async def test_20_s_of_echo_guard_muting_never_trips_the_15_s_timeout(aws_env, c
     final_texts = [t.text for t in results if t.is_final]
     assert final_texts == [TEXT_OF[300.0], TEXT_OF[560.0], TEXT_OF[740.0]]
     print(f"\nmuting: {muted:.1f} s muted (x{SCALE:g}), streams {len(fake.streams)}, no timeout")
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"max_stream_s": 14400.0},  # + the default 60 s of grace passes 4 h
+        {"max_stream_s": 14000.0, "renew_grace_s": 401.0},
+        {"max_stream_s": 0.0},
+        {"reconnect_window_s": 0.0},
+    ],
+)
+def test_renewal_and_reconnect_settings_that_cannot_work_are_refused(options):
+    with pytest.raises(ConfigError):
+        TranscribeSettings(**options)
+    TranscribeSettings(max_stream_s=14340.0, reconnect_window_s=30.0)  # the edge is allowed
 
 
 # the pure parts --------------------------------------------------------------------------------
