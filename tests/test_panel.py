@@ -93,6 +93,13 @@ class RefusingTranslator(FakeTranslator):
         raise UnsupportedLanguageError("install apertium-eng-spa for en → es")
 
 
+class LoadFailingTranslator(FakeTranslator):
+    """Passes validation, then fails to load its model (the pipeline's warm-up)."""
+
+    def load(self, pairs: Any) -> None:
+        raise EngineError("the fake translation model is corrupt", engine=self.name)
+
+
 class FakeSynthesizer:
     """Voices for Spanish and English only (so French is not offered as a target)."""
 
@@ -150,7 +157,9 @@ class CatalogueSynthesizer(FakeSynthesizer):
         return self.voices(language)[0].id
 
 
-def factory(*, fail_mt: bool = False, refuse_pair: bool = False, cloud: bool = False):
+def factory(
+    *, fail_mt: bool = False, refuse_pair: bool = False, cloud: bool = False, fail_load: bool = False
+):
     """Engines by name: "offline" is the fake bundle above; "aws" is not installed, or with
     ``cloud`` the fake bundle with a CatalogueSynthesizer; others are the registry's."""
 
@@ -162,7 +171,11 @@ def factory(*, fail_mt: bool = False, refuse_pair: bool = False, cloud: bool = F
         if name in ("offline", "aws"):
             return {
                 "asr": FakeRecognizer,
-                "mt": lambda: RefusingTranslator() if refuse_pair else FakeTranslator(fail_mt),
+                "mt": lambda: (
+                    RefusingTranslator() if refuse_pair
+                    else LoadFailingTranslator() if fail_load
+                    else FakeTranslator(fail_mt)
+                ),  # fmt: skip
                 "tts": FakeSynthesizer,
             }[stage]()
         return create_stage(stage, name, **options)
@@ -648,12 +661,32 @@ def count_file_closes(monkeypatch) -> list[FileSource]:
 
 
 @pytest.mark.parametrize("input_kind", ["file", "microphone", "browser"])
-async def test_a_start_that_fails_validation_closes_the_input_it_opened(monkeypatch, input_kind):
-    """Regression: the source was opened, the pipeline refused the language pair, and the
-    file / microphone / browser source stayed open (and the browser microphone on)."""
+async def test_a_start_refused_by_validation_opens_nothing(monkeypatch, input_kind):
+    """Every target's pair and voice is checked before the input opens: a refused Start
+    leaves no source open and never switches the browser microphone on (it used to be
+    switched on, then off again, by a session that could not run)."""
     inputs, seen = live_audio(monkeypatch)
     file_closes = count_file_closes(monkeypatch)
     panel = ControlPanel(engines=catalog(refuse_pair=True), inputs=inputs, input_path=CLIP,
+                         pace=0.0)  # fmt: skip
+    assert panel.set(input_kind=input_kind).input_kind == input_kind
+    assert await panel.start() is None
+    assert panel.pipeline is None and not seen.sources and not file_closes
+    assert (seen.mic_starts, seen.mic_stops) == (0, 0)
+    status = panel.controls.status.value
+    assert "failed" in status and "apertium-eng-spa" in status
+    assert not panel.running and not panel.controls.start_button.disabled
+    await panel.aclose()
+
+
+@pytest.mark.parametrize("input_kind", ["file", "microphone", "browser"])
+async def test_a_start_that_fails_warm_up_closes_the_input_it_opened(monkeypatch, input_kind):
+    """Regression: the source was opened, the pipeline refused to start (here: its
+    translator's model fails to load), and the file / microphone / browser source stayed
+    open (and the browser microphone on)."""
+    inputs, seen = live_audio(monkeypatch)
+    file_closes = count_file_closes(monkeypatch)
+    panel = ControlPanel(engines=catalog(fail_load=True), inputs=inputs, input_path=CLIP,
                          pace=0.0)  # fmt: skip
     assert panel.set(input_kind=input_kind).input_kind == input_kind
     await panel.start()
@@ -665,7 +698,7 @@ async def test_a_start_that_fails_validation_closes_the_input_it_opened(monkeypa
         assert len(seen.sources) == 1 and seen.sources[0].closes >= 1
     assert (seen.mic_starts, seen.mic_stops) == ((1, 1) if input_kind == "browser" else (0, 0))
     status = panel.controls.status.value
-    assert "failed" in status and "apertium-eng-spa" in status
+    assert "failed" in status and "the fake translation model is corrupt" in status
     assert not panel.running and not panel.controls.start_button.disabled
     await panel.aclose()
 

@@ -73,10 +73,14 @@ def setting_hints(sel: Selection, clip: Clip | None, *, language_name: dict[str,
         )
     if sel.mt == "simulated":
         refs = set(clip.translations) if clip is not None else set()
-        if sel.target_lang not in refs:
-            what = f"of this clip into {name(sel.target_lang)}" if clip else "of this input"
+        for target in sel.targets:
+            if target in refs:
+                continue
+            what = f"of this clip into {name(target)}" if clip else "of this input"
             hints.append(
                 f"the simulated translator has no reference translation {what}: it shows the "
-                f"source text marked [{sel.target_lang}]"
+                f"source text marked [{target}]"
             )
+            if clip is None:
+                break  # one hint says it for every target
     return hints

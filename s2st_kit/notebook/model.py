@@ -47,6 +47,7 @@ from ..errors import ConfigError, S2STError
 from ..lag import LIVE_MAX_LAG_S, CatchUp, check_lag_settings
 from ..records import Voice
 from .hints import STABILITY_BUNDLES, input_file, input_file_problem, setting_hints
+from .targets import ExtraTargets, normalize_target_changes, resolve_extra_targets
 
 if TYPE_CHECKING:
     pass
@@ -483,6 +484,10 @@ class Selection:
     playback (× natural speed, default 1.5) and ``"speed+skip"`` or ``"speed"``. The target
     applies only when the input is live or a file played in real time
     (:meth:`PanelModel.lag_target`).
+    extra_targets: more target languages (ISO 639-1 codes) besides ``target_lang``, the
+    primary one (a fan-out session, :mod:`.targets`: the primary plays on the chosen output,
+    the others into memory); extra_voices: ``((target, voice id), …)`` for them (default:
+    the synthesizer's default voice per language).
     """
 
     asr: str = "offline"
@@ -503,6 +508,13 @@ class Selection:
     max_lag_s: float | None = LIVE_MAX_LAG_S
     max_speedup: float = PipelineConfig().max_speedup
     catch_up: CatchUp = PipelineConfig().catch_up
+    extra_targets: tuple[str, ...] = ()
+    extra_voices: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """Every target language, the primary one first."""
+        return (self.target_lang, *self.extra_targets)
 
 
 @dataclass(frozen=True, slots=True)
@@ -520,6 +532,8 @@ class PanelOptions:
         not exist); hints: choices that run but give nonsense (:mod:`.hints`).
     stability_ignored: why the Stability setting does nothing with the chosen recognizer
         (``None``: it is used).
+    extra_targets: the targets "Also into" offers (every valid target but the primary);
+    extra_voices: per chosen extra target, its voices.
     """
 
     engines: dict[str, list[Availability]] = field(default_factory=dict)
@@ -537,6 +551,8 @@ class PanelOptions:
     stability_ignored: str | None = None
     voices_loading: bool = False
     lag_off_reason: str | None = None
+    extra_targets: list[tuple[str, str]] = field(default_factory=list)
+    extra_voices: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -547,6 +563,7 @@ class _Languages:
     targets: list[str]
     voices: list[Voice]
     loading: bool
+    extras: ExtraTargets = field(default_factory=lambda: ExtraTargets({}, []))
 
 
 class PanelModel:
@@ -644,7 +661,7 @@ class PanelModel:
             raise ConfigError(f"unknown panel setting(s): {', '.join(sorted(unknown))}")
         if changes.get("max_lag_s", None) == 0:
             changes["max_lag_s"] = None
-        sel = replace(self.selection, **changes)
+        sel = replace(self.selection, **normalize_target_changes(changes))
         _check_closed_sets(sel)
         problems: list[str] = []
         sel = self._usable_engines(sel, problems)
@@ -709,7 +726,10 @@ class PanelModel:
             )
             sel = replace(sel, voice=default)
         loading = not catalog.catalogue_ready(sel.tts, tts_options=tts_options)
-        return sel, _Languages(sources, targets, voices, loading)
+        sel, extras = resolve_extra_targets(
+            catalog, sel, targets, tts_options=tts_options, label=language_label
+        )
+        return sel, _Languages(sources, targets, voices, loading, extras)
 
     def _usable_input_output(self, sel: Selection) -> Selection:
         """Unusable inputs fall back to the file, outputs to memory; a default microphone."""
@@ -737,10 +757,15 @@ class PanelModel:
             clip_value=clips[1],
             microphones=[(f"{d.index}: {d.name}", int(d.index)) for d in self._mics],
             problems=problems,
-            hints=setting_hints(sel, self.chosen_clip(sel), language_name=LANGUAGE_NAMES),
+            hints=langs.extras.left_out
+            + setting_hints(sel, self.chosen_clip(sel), language_name=LANGUAGE_NAMES),
             stability_ignored=_stability_ignored(sel),
             voices_loading=langs.loading,
             lag_off_reason=_unpaced_reason(sel) if sel.max_lag_s is not None else None,
+            extra_targets=[(language_label(c), c) for c in langs.targets if c != sel.target_lang],
+            extra_voices={
+                c: [(_voice_label(v), v.id) for v in vs] for c, vs in langs.extras.voices.items()
+            },
         )
 
     def _clip_options(self, sel: Selection) -> tuple[list[tuple[str, str]], str | None]:

@@ -53,6 +53,7 @@ from .model import (
     PanelModel,
     PanelOptions,
     Selection,
+    language_label,
     pcm_to_wav,
 )
 from .session import SessionRunner
@@ -68,6 +69,7 @@ __all__ = [
     "LagSection",
     "OutputSection",
     "StreamingSection",
+    "TargetsRow",
     "VoiceSection",
 ]
 
@@ -284,14 +286,16 @@ class EnginesSection(_Section):
 
 
 class VoiceSection(_Section):
-    """Source and target language, the voice (with a preview player) and the chosen
-    engine's own settings (:data:`~s2st_kit.notebook.model.ENGINE_SETTINGS`)."""
+    """Source and target language, the voice (with a preview player), the chosen
+    engine's own settings (:data:`~s2st_kit.notebook.model.ENGINE_SETTINGS`) and more
+    target languages ("Also into", :class:`TargetsRow`)."""
 
     def __init__(self, change: Change, *, on_preview: Callable[[], None]) -> None:
         super().__init__(change)
         w = widgets
         self.source_lang = w.Dropdown(description="From", layout=w.Layout(width="260px"))
         self.target_lang = w.Dropdown(description="To", layout=w.Layout(width="260px"))
+        self.targets = TargetsRow(change)
         self.voice = w.Dropdown(description="Voice", layout=w.Layout(width="420px"))
         self.engine_settings = {
             s.selection_field: w.Dropdown(description=s.label, layout=w.Layout(width="200px"))
@@ -312,7 +316,8 @@ class VoiceSection(_Section):
             self._bind(dropdown, name)
         self.preview_button.on_click(lambda _: on_preview())
         row = [self.voice, *self.engine_settings.values(), self.preview_button, self.preview_box]
-        self.widget = w.VBox([w.HBox([self.source_lang, self.target_lang]), w.HBox(row)])
+        languages = w.HBox([self.source_lang, self.target_lang, self.targets.tags])
+        self.widget = w.VBox([languages, w.HBox(row), self.targets.widget])
 
     def _show(self, sel: Selection, opt: PanelOptions) -> None:
         _set_options(self.source_lang, opt.source_langs, sel.source_lang)
@@ -327,11 +332,95 @@ class VoiceSection(_Section):
             dropdown.layout.display = _shown(bool(choices))
             if choices:
                 _set_options(dropdown, [(c, c) for c in choices], getattr(sel, name))
+        self.targets.show(sel, opt)
 
     def show_preview(self, wav: bytes) -> None:
         """Play ``wav`` in the preview player."""
         self.preview_audio.value = wav
         self.preview_box.layout.display = None
+
+
+#: Under "Also into": what happens to the extra target languages.
+ALSO_INTO_HELP = (
+    "<div class='s2st-targets-help' style='color:#555;font-size:12px;line-height:1.4'>"
+    "One recognizer, a translation per language: <b>{primary}</b> (“To”) plays on the chosen "
+    "output; {others} play into memory and get a player each when the session ends. "
+    "Each speaks with the synthesizer's default voice for its language unless you pick "
+    "another below.</div>"
+)
+
+
+class TargetsRow:
+    """More target languages ("Also into"): tags whose labels are the languages the chosen
+    engines can serve besides the "To" one (``Selection.extra_targets``, in the order
+    added), and under them one voice list per extra language (``Selection.extra_voices``;
+    the default voice until the user picks) with a line saying where each plays.
+
+    change: called with ``extra_targets=`` / ``extra_voices=`` when the user edits them.
+    """
+
+    def __init__(self, change: Change) -> None:
+        w = widgets
+        self._change = change
+        self._syncing = False
+        self._codes: dict[str, str] = {}  # tag label -> language code
+        self._voices: dict[str, str] = {}  # the selection's extra voices
+        self.tags = w.TagsInput(
+            description="Also into", allow_duplicates=False,
+            placeholder="add a language", layout=w.Layout(width="auto", min_width="260px"),
+        )  # fmt: skip
+        self.tags.observe(self._on_tags, names="value")
+        self.voices: dict[str, widgets.Dropdown] = {}
+        self.voice_box = w.HBox(layout=w.Layout(flex_flow="row wrap"))
+        self.help = w.HTML()
+        self.widget = w.VBox([self.voice_box, self.help], layout=w.Layout(margin=_INDENT))
+
+    def show(self, sel: Selection, opt: PanelOptions) -> None:
+        """Show ``sel``'s extra targets and voices with ``opt``'s choices (no change reported)."""
+        self._syncing = True
+        try:
+            self._codes = {label: code for label, code in opt.extra_targets}
+            labels = {code: label for label, code in opt.extra_targets}
+            chosen = [labels[c] for c in sel.extra_targets if c in labels]
+            if list(self.tags.allowed_tags) != list(self._codes):
+                self.tags.value = []  # the old value may hold tags the new options lack
+                self.tags.allowed_tags = list(self._codes)
+            self.tags.value = chosen
+            self.tags.disabled = not self._codes  # no allowed tags would allow any text
+            self._voices = dict(sel.extra_voices)
+            self._show_voices(sel, opt)
+        finally:
+            self._syncing = False
+
+    def _show_voices(self, sel: Selection, opt: PanelOptions) -> None:
+        if list(self.voices) != list(sel.extra_targets):
+            self.voices = {code: self._voice_list(code) for code in sel.extra_targets}
+            self.voice_box.children = list(self.voices.values())
+        for code, dropdown in self.voices.items():
+            _set_options(dropdown, opt.extra_voices.get(code, []), self._voices.get(code))
+        others = ", ".join(f"<b>{_escape(language_label(c))}</b>" for c in sel.extra_targets)
+        self.help.value = (
+            ALSO_INTO_HELP.format(primary=_escape(language_label(sel.target_lang)), others=others)
+            if sel.extra_targets
+            else ""
+        )
+
+    def _voice_list(self, code: str) -> widgets.Dropdown:
+        dropdown = widgets.Dropdown(
+            description=f"{code} voice", layout=widgets.Layout(width="320px"),
+            tooltip=f"the voice for {language_label(code)}",
+        )  # fmt: skip
+
+        def picked(change: dict[str, Any]) -> None:
+            if not self._syncing and change["new"] is not None:
+                self._change(extra_voices={**self._voices, code: change["new"]})
+
+        dropdown.observe(picked, names="value")
+        return dropdown
+
+    def _on_tags(self, change: dict[str, Any]) -> None:
+        if not self._syncing:
+            self._change(extra_targets=[self._codes[t] for t in change["new"] if t in self._codes])
 
 
 class StreamingSection(_Section):
@@ -785,9 +874,14 @@ class ControlPanel:
         frame: pd.DataFrame = log.to_pandas()
         return frame
 
-    def translated_audio(self) -> bytes | None:
-        """The last session's translated speech as WAV bytes (``None`` if none was played)."""
-        sink = self.runner.sink
+    def translated_audio(self, listener: str | None = None) -> bytes | None:
+        """The last session's translated speech as WAV bytes (``None`` if none was played
+        into memory). listener: an extra target's code (``"fr"``) for what it heard;
+        ``None`` (default): the first target's, played on the "no device" output."""
+        runner = self.runner
+        sink = runner.sink if listener is None else runner.extra_sinks.get(listener)
+        if sink is None and listener == self.model.selection.target_lang:
+            sink = runner.sink
         if sink is None or not sink.chunks or not sink.sample_rate:
             return None
         return pcm_to_wav(b"".join(c.pcm for c in sink.chunks), sink.sample_rate)
@@ -809,6 +903,7 @@ class ControlPanel:
         self.results.reset()
         config = self.model.config()  # what the session gets: the lag chart draws its target
         self.chart.max_lag_s, self.chart.max_speedup = config.max_lag_s, config.max_speedup
+        self.chart.set_listeners(self.model.selection.targets)
 
     async def stop(self, *, drain: bool = True) -> SegmentLog | None:
         """Stop the running session (``drain``: finish what was already heard) and wait
@@ -856,7 +951,13 @@ class ControlPanel:
         self.controls.show_running(False)
         df = pipe.log.to_pandas()
         await self.chart.draw()
-        self.results.show(df, wav=self.translated_audio(), max_lag_s=pipe.config.max_lag_s)
+        names = [b.name for b in pipe.branches]
+        extra = self.runner.extra_sinks
+        listeners = [(n, self.translated_audio(n) if n in extra else None) for n in names]
+        self.results.show(
+            df, wav=self.translated_audio(), max_lag_s=pipe.config.max_lag_s,
+            listeners=listeners if len(names) > 1 else (),
+        )  # fmt: skip
 
     def _show_note(self, note: str | None) -> None:
         self.runner.note = note

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +36,8 @@ if TYPE_CHECKING:
     from ..audio.echo import EchoGuard
 
 from .hints import input_file, input_file_problem
-from .model import SESSION_STATES, PanelModel, Selection, SessionState
+from .model import SESSION_STATES, PanelModel, Selection, SessionState, language_label
+from .targets import check_targets, session_listeners
 
 __all__ = ["LiveCounts", "LiveLag", "SessionRunner", "StatusLine"]
 
@@ -58,7 +59,9 @@ class StatusLine:
     lag_s / speed: how far behind the speaker (s) and how fast (× natural) the segment
         playing now started, while the session runs (``None`` otherwise); max_lag_s: lag
         control's target (s) of the session, ``None`` when off; skipped: segments lag
-        control left out.
+        control left out (of the primary listener, the one on the chosen output).
+    listeners: with several targets, ``(listener, translated, played)`` per listener, the
+        primary first (``translated`` / ``played`` are then the sums); ``()`` with one.
     """
 
     state: SessionState
@@ -72,47 +75,73 @@ class StatusLine:
     speed: float | None = None
     max_lag_s: float | None = None
     skipped: int = 0
+    listeners: tuple[tuple[str, int, int], ...] = ()
 
 
 @dataclass(slots=True)
 class LiveLag:
     """A session's live lag figures, from its events: the lag (s) and speed (× natural) of
     the last segment that started playing (:class:`~s2st_kit.events.AudioStarted`) and the
-    segments lag control skipped (:class:`~s2st_kit.events.SegmentLogged` rows)."""
+    segments lag control skipped (:class:`~s2st_kit.events.SegmentLogged` rows).
+
+    listener: only this listener's events count (the primary one, heard on the chosen
+    output; ``None``: every event)."""
 
     lag_s: float | None = None
     speed: float | None = None
     skipped: int = 0
+    listener: str | None = None
 
     def handle(self, event: Event) -> bool:
         """Apply ``event``; True if a figure changed."""
-        if isinstance(event, AudioStarted):
+        if isinstance(event, AudioStarted) and self._mine(event.listener):
             self.lag_s, self.speed = event.lag_s, event.speed
             return True
-        if isinstance(event, SegmentLogged) and event.row.get("status") == "skipped":
+        if (
+            isinstance(event, SegmentLogged)
+            and event.row.get("status") == "skipped"
+            and self._mine(event.row.get("listener"))
+        ):
             self.skipped += 1
             return True
         return False
 
+    def _mine(self, listener: str | None) -> bool:
+        return self.listener is None or listener in (None, self.listener)
+
 
 @dataclass(slots=True)
 class LiveCounts:
-    """A session's segment counts, from its events: ``translated`` (one per
-    :class:`~s2st_kit.events.TranslationReady`, as the translation appears) and ``played``
-    (rows logged with status ``ok``: played to the end)."""
+    """A session's segment counts, from its events, per listener and in all:
+    ``translated`` (one per :class:`~s2st_kit.events.TranslationReady`, as the translation
+    appears) and ``played`` (rows logged with status ``ok``: played to the end).
+    ``by_listener``: ``{listener: [translated, played]}`` in the order first seen."""
 
     translated: int = 0
     played: int = 0
+    by_listener: dict[str, list[int]] = field(default_factory=dict)
 
     def handle(self, event: Event) -> bool:
         """Apply ``event``; True if a count changed."""
         if isinstance(event, TranslationReady):
             self.translated += 1
+            self._of(event.listener)[0] += 1
             return True
         if isinstance(event, SegmentLogged) and event.row.get("status") == "ok":
             self.played += 1
+            self._of(event.row.get("listener"))[1] += 1
             return True
         return False
+
+    def _of(self, listener: str | None) -> list[int]:
+        return self.by_listener.setdefault(str(listener or ""), [0, 0])
+
+    def per_listener(self, names: Sequence[str]) -> tuple[tuple[str, int, int], ...]:
+        """``(listener, translated, played)`` for each of ``names`` (``()`` for one)."""
+        if len(names) < 2:
+            return ()
+        counts = {n: self.by_listener.get(n, [0, 0]) for n in names}
+        return tuple((n, c[0], c[1]) for n, c in counts.items())
 
 
 class SessionRunner:
@@ -157,6 +186,7 @@ class SessionRunner:
         self.browser_speaker: Any = None
         self.pipeline: Pipeline | None = None
         self.sink: MemorySink | None = None
+        self.extra_sinks: dict[str, MemorySink] = {}  # per extra target: what it played
         self.guard: EchoGuard | None = None
         self.state: SessionState = "idle"
         self.note: str | None = None
@@ -208,9 +238,10 @@ class SessionRunner:
             return None
         if on_open is not None:
             on_open()
+        primary = self.model.selection.target_lang  # its listener is on the chosen output
         self._ended_at, self.live, self.counts, self._refused_from = (
             None,
-            LiveLag(),
+            LiveLag(listener=primary),
             LiveCounts(),
             None,
         )
@@ -222,49 +253,31 @@ class SessionRunner:
         return pipe
 
     async def _open(self, opened: contextlib.AsyncExitStack) -> Pipeline:
-        """Engines, input, output and the pipeline; whatever is opened goes onto ``opened``."""
+        """Engines, every target checked, input, output, the pipeline; whatever is opened
+        goes onto ``opened``. With several targets, one fan-out pipeline (:mod:`.targets`)."""
         sel = self.model.selection
         if sel.input_kind == "file" and (problem := input_file_problem(sel.input_path)):
             raise FileNotFoundError(problem)  # before anything reads the file
         engines = await self.model.build_engines()
-        source = await self._open_source(opened)
+        config = self.model.config(session_id=uuid.uuid4().hex[:12])
+        # Every pair and voice before anything opens (no microphone switched on in vain).
+        await asyncio.to_thread(check_targets, engines, config, sel, label=language_label)
+        source, self._mic_started = await _open_source(self.model, self.browser_microphone)
+        opened.push_async_callback(source.aclose)
+        if self._mic_started:
+            opened.callback(self.browser_microphone.stop)
         sink, self.sink = await _open_sink(self.model, self.browser_speaker)
         opened.push_async_callback(sink.aclose)
-        config = self.model.config(session_id=uuid.uuid4().hex[:12])
         self._log_path = await _prepare_log(self.log_dir, config)
         self.guard = _echo_guard(sel, source, sink) if self.echo_guard else None
         if self.guard is not None:
             source, sink = self.guard.source, self.guard.sink
+        listeners, self.extra_sinks = session_listeners(sel, sink)
         clock = self.guard.clock if self.guard is not None else None
         return Pipeline(
-            engines, config, source=source, sink=sink, log_path=self._log_path, clock=clock
-        )
-
-    async def _open_source(self, opened: contextlib.AsyncExitStack) -> AudioSource:
-        sel = self.model.selection
-        source: AudioSource
-        if sel.input_kind == "file":
-            path = input_file(sel.input_path)
-            if path is None:  # checked by _open
-                raise FileNotFoundError(input_file_problem(sel.input_path))
-            source = FileSource(
-                path, chunk_ms=sel.chunk_ms, realtime=sel.pace > 0, speed=sel.pace or 1.0
-            )
-        elif sel.input_kind == "microphone":
-            source = await asyncio.to_thread(
-                self.model.inputs.open_microphone, sel.mic_device, chunk_ms=sel.chunk_ms
-            )
-        else:
-            mic = self.browser_microphone
-            if mic is None:
-                raise RuntimeError("the browser microphone is not available")
-            if mic.state != "running":
-                mic.start()  # the session's Start switches the microphone on ...
-                opened.callback(mic.stop)
-                self._mic_started = True  # ... and its end switches it off
-            source = mic.source()
-        opened.push_async_callback(source.aclose)
-        return source
+            engines, config, source=source, sink=None if listeners else sink,
+            listeners=listeners, log_path=self._log_path, clock=clock,
+        )  # fmt: skip
 
     async def _close_opened(self, opened: contextlib.AsyncExitStack) -> None:
         """Close what a failed start opened; a failure to close is logged and shown too."""
@@ -412,7 +425,39 @@ class SessionRunner:
             speed=self.live.speed if live else None,
             max_lag_s=pipe.config.max_lag_s,
             skipped=self.live.skipped,
+            listeners=self.counts.per_listener([b.name for b in pipe.branches]),
         )
+
+
+async def _open_source(model: PanelModel, browser_microphone: Any) -> tuple[AudioSource, bool]:
+    """The session's input, and whether opening it switched the browser microphone on
+    (the session's Start switches it on, its end switches it off)."""
+    sel = model.selection
+    if sel.input_kind == "file":
+        path = input_file(sel.input_path)
+        if path is None:  # checked by SessionRunner._open
+            raise FileNotFoundError(input_file_problem(sel.input_path))
+        source = FileSource(
+            path, chunk_ms=sel.chunk_ms, realtime=sel.pace > 0, speed=sel.pace or 1.0
+        )
+        return source, False
+    if sel.input_kind == "microphone":
+        mic_source: AudioSource = await asyncio.to_thread(
+            model.inputs.open_microphone, sel.mic_device, chunk_ms=sel.chunk_ms
+        )
+        return mic_source, False
+    if browser_microphone is None:
+        raise RuntimeError("the browser microphone is not available")
+    switched_on = browser_microphone.state != "running"
+    if switched_on:
+        browser_microphone.start()
+    try:
+        browser_source: AudioSource = browser_microphone.source()
+    except BaseException:
+        if switched_on:
+            browser_microphone.stop()
+        raise
+    return browser_source, switched_on
 
 
 async def _open_sink(

@@ -40,9 +40,10 @@ from ..events import (
     StateChanged,
     TranslationReady,
 )
-from .model import SessionState
+from .model import SessionState, language_label
 
 __all__ = [
+    "FeedKey",
     "FeedLine",
     "FeedModel",
     "LatencyChart",
@@ -115,12 +116,18 @@ class Throttle:
 # --------------------------------------------------------------------------- transcript feed
 
 
+#: A translation's place in the feed: (segment id, listener); the listener is ``None`` for
+#: an error event that does not name one.
+FeedKey = tuple[int, str | None]
+
+
 @dataclass(slots=True)
 class FeedLine:
     """One utterance: its latest text and the translations of segments committed from it.
 
-    translations: ``{segment_id: text}``; errors: ``{segment_id: message}``; skipped:
-    ``{segment_id: why}`` for segments lag control left out (translated, never played).
+    translations: ``{(segment_id, listener): text}``; errors: ``{(segment_id, listener):
+    message}``; skipped: ``{(segment_id, listener): why}`` for segments lag control left
+    out (translated, never played). With one target every key has the same listener.
     t: session time (s) of the latest transcript.
     """
 
@@ -129,15 +136,18 @@ class FeedLine:
     final: bool = False
     t: float = 0.0
     segments: list[int] = field(default_factory=list)
-    translations: dict[int, str] = field(default_factory=dict)
-    errors: dict[int, str] = field(default_factory=dict)
-    skipped: dict[int, str] = field(default_factory=dict)
+    translations: dict[FeedKey, str] = field(default_factory=dict)
+    errors: dict[FeedKey, str] = field(default_factory=dict)
+    skipped: dict[FeedKey, str] = field(default_factory=dict)
 
 
 class FeedModel:
     """What the transcript feed shows, updated from pipeline events.
 
     max_lines: utterances kept on screen (older ones scroll away; the log keeps everything).
+    With several listeners (a fan-out: one translation per target language) each
+    translation is shown under its transcript with its listener's name (``listeners``:
+    the names seen, in order).
     """
 
     def __init__(self, max_lines: int = 8) -> None:
@@ -145,6 +155,7 @@ class FeedModel:
         self.lines: dict[int, FeedLine] = {}
         self._current: int | None = None  # utterance the last transcript belonged to
         self._segment_line: dict[int, int] = {}
+        self.listeners: list[str] = []
         self.finals = 0
         self.translations = 0
 
@@ -152,24 +163,14 @@ class FeedModel:
         """Forget everything (a new session)."""
         self.lines.clear()
         self._segment_line.clear()
+        self.listeners.clear()
         self._current = None
         self.finals = self.translations = 0
 
     def handle(self, event: Event) -> bool:
         """Apply ``event``; True if what is shown changed."""
         if isinstance(event, PartialTranscript | FinalTranscript):
-            line = self.lines.get(event.utterance_id)
-            if line is None:
-                line = self.lines[event.utterance_id] = FeedLine(event.utterance_id)
-                while len(self.lines) > self.max_lines:
-                    old = min(self.lines)
-                    for sid in self.lines.pop(old).segments:
-                        self._segment_line.pop(sid, None)
-            line.text = event.transcript.text
-            line.final = isinstance(event, FinalTranscript)
-            line.t = event.t
-            self.finals += line.final
-            self._current = event.utterance_id
+            self._transcript(event)
             return True
         if isinstance(event, SegmentCommitted):
             # Commits happen right after the transcript that caused them: same utterance.
@@ -179,38 +180,70 @@ class FeedModel:
             return False
         if isinstance(event, TranslationReady):
             line = self._line_of(event.segment_id)
-            if line is not None:
-                line.translations[event.segment_id] = event.translation.text
-                self.translations += 1
-                return True
-            return False
+            if line is None:
+                return False
+            self._saw(event.listener)
+            line.translations[(event.segment_id, event.listener)] = event.translation.text
+            self.translations += 1
+            return True
         if isinstance(event, ErrorEvent) and event.segment_id is not None:
             line = self._line_of(event.segment_id)
             if line is not None:
-                line.errors[event.segment_id] = event.message
+                line.errors[(event.segment_id, None)] = event.message
                 return True
         if isinstance(event, SegmentLogged) and event.row.get("status") not in (None, "ok"):
             return self._not_played(event.segment_id, event.row)
         return False
 
+    def _transcript(self, event: PartialTranscript | FinalTranscript) -> None:
+        line = self.lines.get(event.utterance_id)
+        if line is None:
+            line = self.lines[event.utterance_id] = FeedLine(event.utterance_id)
+            while len(self.lines) > self.max_lines:
+                old = min(self.lines)
+                for sid in self.lines.pop(old).segments:
+                    self._segment_line.pop(sid, None)
+        line.text = event.transcript.text
+        line.final = isinstance(event, FinalTranscript)
+        line.t = event.t
+        self.finals += line.final
+        self._current = event.utterance_id
+
+    def _saw(self, listener: str | None) -> None:
+        if listener is not None and listener not in self.listeners:
+            self.listeners.append(listener)
+
     def _not_played(self, segment_id: int, row: dict[str, Any]) -> bool:
-        """A logged row that did not play: skipped by lag control, or an error / drop."""
+        """A logged row that did not play: skipped by lag control, or an error / drop. The
+        row names its listener: an error event's message moves under it."""
         line = self._line_of(segment_id)
+        listener = row.get("listener")
+        key = (segment_id, listener)
         status, error = row.get("status"), row.get("error") or ""
-        if line is None or segment_id in line.errors:
+        if line is None or key in line.errors:
             return False
+        self._saw(listener)
         if status == "skipped":
-            line.skipped[segment_id] = error or "skipped to catch up with the speaker"
+            line.skipped[key] = error or "skipped to catch up with the speaker"
         else:
-            line.errors[segment_id] = f"{status}: {error}"
+            said = line.errors.pop((segment_id, None), None)
+            line.errors[key] = said or f"{status}: {error}"
         return True
 
     def _line_of(self, segment_id: int) -> FeedLine | None:
         uid = self._segment_line.get(segment_id)
         return self.lines.get(uid) if uid is not None else None
 
+    def _keys(self, line: FeedLine, segment_id: int) -> list[FeedKey]:
+        """The keys of ``segment_id``'s entries, listener by listener in the order seen."""
+        keys = {k for d in (line.translations, line.skipped, line.errors) for k in d}
+        order = {name: i for i, name in enumerate(self.listeners)}
+        mine = [k for k in keys if k[0] == segment_id]
+        return sorted(mine, key=lambda k: -1 if k[1] is None else order.get(k[1], len(order)))
+
     def to_html(self) -> str:
-        """The feed as HTML: oldest utterance first; partials grey and italic."""
+        """The feed as HTML: oldest utterance first; partials grey and italic; with several
+        listeners each translation says whose it is."""
         if not self.lines:
             return (
                 "<div class='s2st-feed' style='color:#888;font-style:italic;padding:6px'>"
@@ -228,23 +261,31 @@ class FeedModel:
                 f"<span class='s2st-transcript' style='{style}'>{html.escape(line.text)}</span>"
             )
             for sid in line.segments:
-                if sid in line.translations:
-                    rows.append(
-                        "<div class='s2st-translation' style='color:#1565c0;margin-left:52px'>"
-                        f"→ {html.escape(line.translations[sid])}</div>"
-                    )
-                if sid in line.skipped:
-                    rows.append(
-                        "<div class='s2st-seg-skipped' style='color:#888;margin-left:52px'>"
-                        f"⏭ {html.escape(line.skipped[sid])}</div>"
-                    )
-                if sid in line.errors:
-                    rows.append(
-                        "<div class='s2st-seg-error' style='color:#c62828;margin-left:52px'>"
-                        f"✕ {html.escape(line.errors[sid])}</div>"
-                    )
+                for key in self._keys(line, sid):
+                    rows += self._entries(line, key)
             rows.append("</div>")
         return "<div class='s2st-feed' style='line-height:1.35'>" + "".join(rows) + "</div>"
+
+    def _entries(self, line: FeedLine, key: FeedKey) -> list[str]:
+        """A segment's translation, skip and error for one listener, as HTML rows."""
+        who = ""
+        if len(self.listeners) > 1 and key[1] is not None:
+            who = (
+                "<span class='s2st-listener' style='color:#555;font-size:11px;"
+                f"font-family:monospace;margin-right:4px'>{html.escape(key[1])}</span>"
+            )
+        rows = []
+        for entries, css, color, mark in (
+            (line.translations, "s2st-translation", "#1565c0", "→"),
+            (line.skipped, "s2st-seg-skipped", "#888", "⏭"),
+            (line.errors, "s2st-seg-error", "#c62828", "✕"),
+        ):
+            if key in entries:
+                rows.append(
+                    f"<div class='{css}' style='color:{color};margin-left:52px'>"
+                    f"{who}{mark} {html.escape(entries[key])}</div>"
+                )
+        return rows
 
 
 class TranscriptFeed:
@@ -286,7 +327,10 @@ class TranscriptFeed:
 
 # --------------------------------------------------------------------------- latency chart
 
-CHART_KINDS: tuple[str, ...] = ("timeline", "stages", "lag")
+CHART_KINDS: tuple[str, ...] = ("timeline", "stages", "lag", "listeners")
+#: The chart toggle's options; "by listener" is added for a session with several listeners.
+_KIND_OPTIONS = [("timeline", "timeline"), ("per stage", "stages"), ("lag", "lag")]
+_BY_LISTENER = ("by listener", "listeners")
 
 
 def render_chart_png(
@@ -299,29 +343,42 @@ def render_chart_png(
     dpi: int = 96,
     max_lag_s: float | None = None,
     max_speedup: float | None = None,
+    primary: str | None = None,
 ) -> bytes:
     """PNG bytes of the live chart for the rows logged so far (safe to call in a thread).
 
     kind: ``"timeline"`` (:func:`~s2st_kit.plots.plot_timeline` of the last ``last``
-    segments), ``"stages"`` (:func:`~s2st_kit.plots.plot_stage_latency`) or ``"lag"``
+    segments), ``"stages"`` (:func:`~s2st_kit.plots.plot_stage_latency`), ``"lag"``
     (:func:`~s2st_kit.plots.plot_lag` of the whole session, with lag control's target
-    ``max_lag_s`` (s) and speed cap ``max_speedup`` (×) when given).
+    ``max_lag_s`` (s) and speed cap ``max_speedup`` (×) when given) or ``"listeners"``
+    (:func:`~s2st_kit.plots.plot_latency_by` listener). When the rows are several
+    listeners' (a fan-out), the timeline is :func:`~s2st_kit.plots.plot_branch_timeline`
+    (a lane per listener) and the lag chart shows listener ``primary`` (default: the first).
     width / height: inches; dpi: dots per inch.
     """
     from .. import plots
     from ..metrics import add_derived
 
     df = add_derived(pd.DataFrame(list(rows))) if rows else pd.DataFrame()
+    names = list(dict.fromkeys(df["listener"].dropna())) if "listener" in df.columns else []
     if kind == "timeline":
-        if len(df) > last and "segment_id" in df.columns:
-            df = df.sort_values("segment_id").tail(last)
-        fig = plots.plot_timeline(df, width=width, height=height)
+        if "segment_id" in df.columns and df["segment_id"].nunique() > last:
+            df = df.sort_values("segment_id", kind="stable")
+            df = df[df["segment_id"].isin(sorted(set(df["segment_id"]))[-last:])]
+        if len(names) > 1:
+            fig = plots.plot_branch_timeline(df, width=width, height=height)
+        else:
+            fig = plots.plot_timeline(df, width=width, height=height)
     elif kind == "stages":
         fig = plots.plot_stage_latency(df, width=width, height=height)
     elif kind == "lag":
+        if len(names) > 1:
+            df = df[df["listener"] == (primary if primary in names else names[0])]
         fig = plots.plot_lag(
             df, max_lag_s=max_lag_s, max_speedup=max_speedup, width=width, height=height
         )
+    elif kind == "listeners":
+        fig = plots.plot_latency_by(df, by="listener", width=width, height=height)
     else:
         raise ValueError(f"chart kind must be one of {', '.join(CHART_KINDS)}, got {kind!r}")
     buffer = io.BytesIO()
@@ -337,7 +394,9 @@ class LatencyChart:
     Redraws happen when a row is logged; the PNG is rendered with
     :func:`render_chart_png` in a worker thread, one at a time. ``max_lag_s`` /
     ``max_speedup``: the session's lag control settings the lag chart draws (set per
-    session by the panel; ``None``: not drawn).
+    session by the panel; ``None``: not drawn). :meth:`set_listeners` names the session's
+    listeners: with several, the toggle offers "by listener" and the lag chart follows the
+    first (primary) one.
     """
 
     def __init__(self, *, kind: str = "timeline", interval_s: float = 0.5) -> None:
@@ -346,9 +405,10 @@ class LatencyChart:
         self.rows: list[dict[str, Any]] = []
         self.max_lag_s: float | None = None
         self.max_speedup: float | None = None
+        self.primary: str | None = None
         self.image = widgets.Image(format="png", layout=widgets.Layout(width="100%"))
         self.kind = widgets.ToggleButtons(
-            options=[("timeline", "timeline"), ("per stage", "stages"), ("lag", "lag")],
+            options=[*_KIND_OPTIONS, *([_BY_LISTENER] if kind == "listeners" else [])],
             value=kind,
             style={"button_width": "90px"},
         )
@@ -370,6 +430,16 @@ class LatencyChart:
         self.rows = []
         self.image.layout.display = "none"
         self.placeholder.layout.display = None
+
+    def set_listeners(self, names: Sequence[str]) -> None:
+        """The session's listeners, the primary one first: "by listener" is offered (and
+        the lag chart shows the primary one) only when there are several."""
+        self.primary = names[0] if names else None
+        options = [*_KIND_OPTIONS, *([_BY_LISTENER] if len(names) > 1 else [])]
+        if list(self.kind.options) != options:
+            if self.kind.value not in [v for _, v in options]:
+                self.kind.value = "timeline"
+            self.kind.options = options
 
     def handle(self, event: Event) -> None:
         """Pipeline subscriber: a logged row triggers a (throttled) redraw."""
@@ -410,8 +480,9 @@ class LatencyChart:
 
     def _png(self, rows: list[dict[str, Any]]) -> bytes:
         return render_chart_png(
-            rows, self.kind.value, max_lag_s=self.max_lag_s, max_speedup=self.max_speedup
-        )
+            rows, self.kind.value, max_lag_s=self.max_lag_s, max_speedup=self.max_speedup,
+            primary=self.primary,
+        )  # fmt: skip
 
     def _show(self, png: bytes) -> None:
         self.image.value = png
@@ -435,15 +506,24 @@ def results_html(
     *,
     max_rows: int = 50,
     max_lag_s: float | None = None,
+    primary: str | None = None,
 ) -> str:
     """HTML of the segment table (compact columns, up to ``max_rows``), the stage summary
     and, when lag control was on (``max_lag_s``: its target, s) or shows in the log, the
-    lag behind the speaker, the playback speed and the segments skipped."""
+    lag behind the speaker, the playback speed and the segments skipped.
+
+    With several listeners (a fan-out) the table has a ``listener`` column, a latency
+    summary per listener (:func:`~s2st_kit.metrics.summary_by`) follows it, and the lag
+    summary is listener ``primary``'s (default: the first), the one heard on the output."""
     from ..metrics import lag_summary
 
     if df.empty:
         return "<p style='color:#888'><i>no segment was logged in this session</i></p>"
+    names = list(dict.fromkeys(df["listener"].dropna())) if "listener" in df.columns else []
+    fanout = len(names) > 1
     cols = [c for c in TABLE_COLUMNS if c in df.columns]
+    if fanout:
+        cols.insert(1, "listener")
     shown = df[cols].head(max_rows)
     table = shown.to_html(
         index=False, float_format=lambda x: f"{x:.2f}", na_rep="", classes="s2st-segments",
@@ -460,10 +540,14 @@ def results_html(
         table,
         more,
     ]
-    lag = lag_summary(df)
+    if fanout:
+        parts += _by_listener_html(df)
+    heard = primary if primary in names else (names[0] if names else None)
+    lag = lag_summary(df[df["listener"] == heard] if fanout else df)
     if max_lag_s is not None or lag.controlled or lag.skipped:
         lines = "<br>".join(html.escape(t) for t in lag.describe(max_lag_s).splitlines())
-        parts += ["<h4 style='margin:10px 0 6px'>Lag control</h4>",
+        whose = f" ({html.escape(str(heard))}, on the output)" if fanout else ""
+        parts += [f"<h4 style='margin:10px 0 6px'>Lag control{whose}</h4>",
                   f"<p class='s2st-lag-summary' style='margin:0'>{lines}</p>"]  # fmt: skip
     if summary is not None:
         parts += [
@@ -475,6 +559,17 @@ def results_html(
     return "".join(parts)
 
 
+def _by_listener_html(df: pd.DataFrame) -> list[str]:
+    """The per-listener latency summary of a fan-out session, as HTML parts."""
+    from ..metrics import summary_by
+
+    table = summary_by(df, "listener").to_html(
+        float_format=lambda x: f"{x:.3f}", na_rep="–", classes="s2st-summary s2st-by-listener",
+        border=0,
+    )  # fmt: skip
+    return ["<h4 style='margin:10px 0 6px'>Latency by listener (s)</h4>", table]
+
+
 _TABLE_CSS = """<style>
 .s2st-segments, .s2st-summary {border-collapse:collapse;font-size:12px}
 .s2st-segments th, .s2st-summary th {background:#f3f3f3;padding:3px 6px;text-align:left}
@@ -483,34 +578,65 @@ _TABLE_CSS = """<style>
 
 
 class ResultsView:
-    """Session results: segment table and stage summary (HTML) and the translated speech."""
+    """Session results: segment table and summaries (HTML) and the translated speech — one
+    player per listener when the session had several targets (``players``: the extra
+    listeners' players by name; ``audio``: the primary listener's)."""
 
     def __init__(self) -> None:
         self.table = widgets.HTML(layout=widgets.Layout(width="100%", overflow="auto"))
         self.audio = widgets.Audio(format="wav", autoplay=False, loop=False)
+        self.audio_title = widgets.HTML("<b>Translated speech</b>")
         self.audio_box = widgets.VBox(
-            [widgets.HTML("<b>Translated speech</b>"), self.audio],
-            layout=widgets.Layout(display="none"),
+            [self.audio_title, self.audio], layout=widgets.Layout(display="none")
         )
-        self.widget = widgets.VBox([self.table, self.audio_box])
+        self.players: dict[str, widgets.Audio] = {}
+        self.more_audio = widgets.VBox()
+        self.widget = widgets.VBox([self.table, self.audio_box, self.more_audio])
 
     def reset(self) -> None:
         """Clear for a new session."""
         self.table.value = ""
         self.audio_box.layout.display = "none"
+        self.audio_title.value = "<b>Translated speech</b>"
+        self.players = {}
+        self.more_audio.children = []
 
     def show(
-        self, df: pd.DataFrame, *, wav: bytes | None = None, max_lag_s: float | None = None
+        self,
+        df: pd.DataFrame,
+        *,
+        wav: bytes | None = None,
+        max_lag_s: float | None = None,
+        listeners: Sequence[tuple[str, bytes | None]] = (),
     ) -> None:
         """Show the session's segment frame (with derived columns) and its audio;
-        ``max_lag_s``: the session's lag control target (s), ``None`` when off."""
+        ``max_lag_s``: the session's lag control target (s), ``None`` when off.
+        listeners: with several targets, ``(listener, wav)`` for each, the primary first
+        (its ``wav`` is the one given as ``wav``); each gets a titled player."""
         from ..metrics import stage_summary
 
         summary = stage_summary(df) if not df.empty else None
-        self.table.value = results_html(df, summary, max_lag_s=max_lag_s)
+        primary = listeners[0][0] if listeners else None
+        self.table.value = results_html(df, summary, max_lag_s=max_lag_s, primary=primary)
+        if primary is not None:
+            self.audio_title.value = _player_title(primary, "on the chosen output")
         if wav:
             self.audio.value = wav
             self.audio_box.layout.display = None
+        boxes = []
+        for name, extra in listeners[1:]:
+            if not extra:
+                continue
+            player = self.players[name] = widgets.Audio(value=extra, format="wav", autoplay=False)
+            title = widgets.HTML(_player_title(name, "played into memory"))
+            boxes.append(widgets.VBox([title, player]))
+        self.more_audio.children = boxes
+
+
+def _player_title(listener: str, where: str) -> str:
+    """``Translated speech — French (fr)`` and where it played."""
+    label = html.escape(language_label(listener))
+    return f"<b>Translated speech — {label}</b> <span style='color:#888'>({where})</span>"
 
 
 def _lag_bits(
@@ -543,20 +669,25 @@ def status_html(
     speed: float | None = None,
     max_lag_s: float | None = None,
     skipped: int = 0,
+    listeners: Sequence[tuple[str, int, int]] = (),
 ) -> str:
     """The status line: state (``finished`` reads "finished · end of input"), and once a
-    session has run (``elapsed_s`` given) its session time (s), segments translated (counted as each translation appears) and played
-    (to the end), the lag behind the speaker (s, with lag control's target) and playback
-    speed (×) of the segment playing, segments skipped, last error (wrapped under it)."""
+    session has run (``elapsed_s`` given) its session time (s), segments translated
+    (counted as each translation appears) and played (to the end) — per listener when
+    ``listeners`` gives ``(listener, translated, played)`` for several — the lag behind the
+    speaker (s, with lag control's target) and playback speed (×) of the segment playing,
+    segments skipped, last error (wrapped under it)."""
     color = _STATE_COLORS.get(state, "#555")
     label = "finished · end of input" if state == "finished" else state
     bits = [f"<b class='s2st-state' style='color:{color}'>● {html.escape(label)}</b>"]
     if elapsed_s is not None:  # a session ran (or runs): its time and counts
         bits.append(f"{elapsed_s:.1f} s")
-        bits.append(
+        counts = [(name + ": ", t, p) for name, t, p in listeners] or [("", translated, played)]
+        bits += [
             f"<span class='s2st-segments-count' title='segments translated so far · played "
-            f"to the end'>{translated} translated · {played} played</span>"
-        )
+            f"to the end'>{html.escape(name)}{t} translated · {p} played</span>"
+            for name, t, p in counts
+        ]
     bits += _lag_bits(lag_s, speed, max_lag_s, skipped)
     if errors:
         bits.append(f"<span style='color:#c62828'>{errors} error{'s' * (errors != 1)}</span>")
