@@ -35,6 +35,7 @@ from s2st_kit.errors import (
 )
 from s2st_kit.events import (
     AudioStarted,
+    ErrorEvent,
     FinalTranscript,
     PartialTranscript,
     SegmentCommitted,
@@ -100,6 +101,14 @@ class LoadFailingTranslator(FakeTranslator):
         raise EngineError("the fake translation model is corrupt", engine=self.name)
 
 
+class PickyTranslator(FakeTranslator):
+    """Lists en→fr but refuses it at validation (its package is missing); en→es works."""
+
+    def check_pair(self, source: str, target: str) -> None:
+        if target == "fr":
+            raise UnsupportedLanguageError("install apertium-eng-fra for en → fr")
+
+
 class FakeSynthesizer:
     """Voices for Spanish and English only (so French is not offered as a target)."""
 
@@ -157,8 +166,21 @@ class CatalogueSynthesizer(FakeSynthesizer):
         return self.voices(language)[0].id
 
 
+def _translator(fail_mt: bool, refuse_pair: bool, fail_load: bool, picky: bool) -> FakeTranslator:
+    if picky:
+        return PickyTranslator()
+    if refuse_pair:
+        return RefusingTranslator()
+    return LoadFailingTranslator() if fail_load else FakeTranslator(fail_mt)
+
+
 def factory(
-    *, fail_mt: bool = False, refuse_pair: bool = False, cloud: bool = False, fail_load: bool = False
+    *,
+    fail_mt: bool = False,
+    refuse_pair: bool = False,
+    cloud: bool = False,
+    fail_load: bool = False,
+    picky: bool = False,
 ):
     """Engines by name: "offline" is the fake bundle above; "aws" is not installed, or with
     ``cloud`` the fake bundle with a CatalogueSynthesizer; others are the registry's."""
@@ -171,11 +193,7 @@ def factory(
         if name in ("offline", "aws"):
             return {
                 "asr": FakeRecognizer,
-                "mt": lambda: (
-                    RefusingTranslator() if refuse_pair
-                    else LoadFailingTranslator() if fail_load
-                    else FakeTranslator(fail_mt)
-                ),  # fmt: skip
+                "mt": lambda: _translator(fail_mt, refuse_pair, fail_load, picky),
                 "tts": FakeSynthesizer,
             }[stage]()
         return create_stage(stage, name, **options)
@@ -1051,3 +1069,144 @@ def _synthlog_plain():
     from test_plots import _synthlog
 
     return _synthlog().make_log(4, errors=())
+
+
+# --------------------------------------------------------------------------- several targets
+
+
+def test_extra_targets_follow_the_engines_and_get_default_voices():
+    model = PanelModel(catalog(), no_live_audio())
+    model.update(asr="simulated", mt="simulated", tts="simulated")
+    offered = [c for _, c in model.options.extra_targets]
+    assert {"fr", "de"} <= set(offered) and "es" not in offered  # "To" is not offered again
+    sel = model.update(extra_targets=["fr", "de", "fr", "es"])  # duplicates and "To" ignored
+    assert sel.targets == ("es", "fr", "de")
+    assert sel.extra_voices == (("fr", "sim-fr-1"), ("de", "sim-de-1"))  # the defaults
+    assert [v for _, v in model.options.extra_voices["fr"]] == ["sim-fr-1", "sim-fr-2"]
+    assert model.update(extra_voices={"fr": "sim-fr-2"}).extra_voices == (
+        ("fr", "sim-fr-2"), ("de", "sim-de-1"),
+    )  # fmt: skip
+    assert model.update(extra_voices={"fr": "no-such-voice"}).extra_voices[0] == ("fr", "sim-fr-1")
+    cfg = model.config()
+    assert (cfg.target_lang, cfg.voice) == ("es", sel.voice)  # the primary listener's
+    model.update(input_path=CLIP, extra_targets=["fr", "ja"])  # the clip has no Japanese
+    assert any("no reference translation of this clip into Japanese" in h
+               for h in model.options.hints)  # fmt: skip
+    model.update(extra_targets=["fr", "de"])
+    # "To" becomes French: French is no longer an extra target
+    assert model.update(target_lang="fr").targets == ("fr", "de")
+    # the fake bundle speaks Spanish only: German is left out, with a hint saying why
+    sel = model.update(target_lang="es", mt="offline", tts="offline")
+    assert sel.targets == ("es",) and sel.extra_voices == ()
+    assert any("“Also into” German (de) is left out" in h for h in model.options.hints)
+    assert model.options.extra_targets == []
+
+
+def test_the_also_into_tags_and_voice_lists():
+    panel = make_panel(asr="simulated", mt="simulated", tts="simulated")
+    tags = panel.voice_section.targets.tags
+    assert "French (fr)" in tags.allowed_tags and "Spanish (es)" not in tags.allowed_tags
+    assert not tags.disabled and panel.voice_section.targets.help.value == ""
+    tags.value = ["French (fr)", "German (de)"]  # the user adds two languages
+    assert panel.model.selection.extra_targets == ("fr", "de")
+    lists = panel.voice_section.targets.voices
+    assert list(lists) == ["fr", "de"] and lists["fr"].value == "sim-fr-1"
+    assert [v for _, v in lists["fr"].options] == ["sim-fr-1", "sim-fr-2"]
+    help_text = panel.voice_section.targets.help.value
+    assert "<b>Spanish (es)</b> (“To”) plays on the chosen output" in help_text
+    assert "<b>French (fr)</b>, <b>German (de)</b> play into memory" in help_text
+    assert "default voice for its language unless you pick" in help_text
+    lists["fr"].value = "sim-fr-2"  # the user picks a voice
+    assert dict(panel.model.selection.extra_voices) == {"fr": "sim-fr-2", "de": "sim-de-1"}
+    tags.value = ["German (de)"]  # removes French
+    assert panel.model.selection.extra_targets == ("de",)
+    assert list(panel.voice_section.targets.voices) == ["de"]
+    panel.set(mt="offline", tts="offline")  # only Spanish: nothing more to offer
+    assert tags.value == [] and tags.disabled and panel.voice_section.targets.help.value == ""
+
+
+async def test_several_targets_run_one_fanout_session_with_a_player_each():
+    panel = make_panel(asr="simulated", mt="simulated", tts="simulated", pace=4.0,
+                       extra_targets=("fr", "de"), extra_voices={"fr": "sim-fr-2"})  # fmt: skip
+    log = await panel.run()
+    pipe = panel.pipeline
+    assert [b.name for b in pipe.branches] == ["es", "fr", "de"]  # one recognizer stream
+    assert pipe.voices == {"es": panel.model.selection.voice, "fr": "sim-fr-2", "de": "sim-de-1"}
+    df = panel.dataframe()
+    assert len(log) == 9 and set(df.status) == {"ok"}
+    played = df.t_play_end - df.t_play_start  # every listener paced like the input (4×)
+    assert (played > 0).all() and played.groupby(df.listener).sum().min() > 0.5
+    fr = df[df.listener == "fr"].sort_values("segment_id")
+    assert list(fr.translation) == [
+        "La maison est très grande.", "Ma sœur habite en ville.",
+        "Nous buvons du café tous les matins.",
+    ]  # fmt: skip
+    status = panel.controls.status.value
+    for name in ("es", "fr", "de"):
+        assert f"{name}: 3 translated · 3 played" in status
+    feed = panel.feed.widget.value
+    assert "s2st-listener" in feed and "Ma sœur habite en ville." in feed
+    table = panel.results.table.value
+    assert "Latency by listener" in table and "<th>listener</th>" in table
+    assert set(panel.results.players) == {"fr", "de"}
+    es, fr_wav = panel.translated_audio(), panel.translated_audio("fr")
+    assert es[:4] == fr_wav[:4] == b"RIFF" and es != fr_wav
+    assert panel.results.players["fr"].value == fr_wav
+    title = panel.results.more_audio.children[0].children[0].value
+    assert "Translated speech — French (fr)" in title
+    assert ("by listener", "listeners") in panel.chart.kind.options
+    panel.chart.kind.value = "listeners"
+    await panel.chart.draw()
+    assert panel.chart.image.value[:4] == b"\x89PNG"
+    # back to one target: the session, the chart and the results are as before
+    panel.set(extra_targets=[])
+    assert len(await panel.run()) == 3
+    assert [b.name for b in panel.pipeline.branches] == ["es"]
+    assert panel.chart.kind.value == "timeline" and len(panel.chart.kind.options) == 3
+    assert "Latency by listener" not in panel.results.table.value and not panel.results.players
+    assert "3 translated · 3 played" in panel.controls.status.value
+    assert "es: " not in panel.controls.status.value
+    await panel.aclose()
+
+
+async def test_a_refusal_names_the_extra_target_and_opens_nothing(monkeypatch):
+    inputs, seen = live_audio(monkeypatch)
+    engines = EngineCatalog(factory=factory(picky=True), credential_checks={},
+                            options={"simulated": {"preset": "instant"}})  # fmt: skip
+    panel = ControlPanel(engines=engines, inputs=inputs, input_path=CLIP, asr="simulated",
+                         mt="offline", tts="simulated", input_kind="browser")  # fmt: skip
+    assert panel.set(extra_targets=["fr"]).targets == ("es", "fr")
+    assert await panel.start() is None
+    status = panel.controls.status.value
+    assert "failed" in status and "French (fr): install apertium-eng-fra" in status
+    assert (seen.mic_starts, seen.sources) == (0, [])  # the microphone was never switched on
+    panel.set(extra_targets=[])  # Spanish alone passes
+    assert await panel.start() is not None
+    await panel.stop(drain=False)
+    await panel.aclose()
+
+
+def test_the_feed_and_live_figures_name_the_listener():
+    feed = FeedModel()
+    feed.handle(FinalTranscript(0.3, tr("Hello world.", True), 0))
+    feed.handle(SegmentCommitted(0.3, 0, "Hello world."))
+    feed.handle(TranslationReady(0.4, 0, Translation("Hola mundo.", "Hello world.", "en", "es"),
+                                 listener="es"))  # fmt: skip
+    assert "s2st-listener" not in feed.to_html()  # one listener: as before
+    feed.handle(TranslationReady(0.5, 0, Translation("Bonjour.", "Hello world.", "en", "fr"),
+                                 listener="fr"))  # fmt: skip
+    feed.handle(ErrorEvent(0.6, "tts", "the German voice is broken", segment_id=0))
+    feed.handle(SegmentLogged(0.7, 0, {"status": "error", "error": "x", "listener": "de"}))
+    html = feed.to_html()
+    assert feed.listeners == ["es", "fr", "de"]
+    es, fr, de = (html.index(f">{n}</span>") for n in ("es", "fr", "de"))
+    assert es < html.index("→ Hola mundo.") < fr < html.index("→ Bonjour.") < de
+    assert de < html.index("✕ the German voice is broken")  # the error moved under its listener
+    live = LiveLag(listener="es")
+    assert not live.handle(AudioStarted(1.0, 0, lag_s=9.0, speed=1.5, listener="fr"))
+    assert live.handle(AudioStarted(1.0, 0, lag_s=1.0, speed=1.0, listener="es"))
+    assert not live.handle(SegmentLogged(2.0, 1, {"status": "skipped", "listener": "fr"}))
+    assert (live.lag_s, live.skipped) == (1.0, 0)
+    s = status_html("running", elapsed_s=2.0, translated=3, played=1,
+                    listeners=(("es", 2, 1), ("fr", 1, 0)))  # fmt: skip
+    assert "es: 2 translated · 1 played" in s and "fr: 1 translated · 0 played" in s
