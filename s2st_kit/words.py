@@ -126,6 +126,12 @@ class WordLog:
             self._writer = _Writer(fh, fsync=fsync, name=self.path.stem)
             weakref.finalize(self, self._writer.put, None)
 
+    @classmethod
+    def beside(cls, log_path: str | os.PathLike[str] | None, *, fsync: bool = False) -> WordLog:
+        """The words table of the segment log written to ``log_path`` (JSONL beside it:
+        :func:`words_path`); in memory only when ``log_path`` is None."""
+        return cls(words_path(log_path, suffix=".jsonl") if log_path else None, fsync=fsync)
+
     def extend(self, rows: Iterable[WordRow]) -> None:
         """Append rows; never waits on the disk (safe on the event loop)."""
         lines = []

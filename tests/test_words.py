@@ -371,3 +371,22 @@ async def test_offline_stack_words_from_pocketsphinx_and_espeak_events() -> None
     assert src.input_start_s.min() == pytest.approx(first.audio_start_s, abs=1e-6)
     span = src.end_s.max() - src.start_s.min()
     assert span == pytest.approx(src.input_end_s.max() - src.input_start_s.min(), rel=1e-6)
+
+
+async def test_sessions_can_share_one_words_table(tmp_path) -> None:
+    """A conversation's two directions write one table (like their shared segment log)."""
+    from s2st_kit import SegmentLog
+
+    log, words = SegmentLog(tmp_path / "c.jsonl"), WordLog.beside(tmp_path / "c.jsonl")
+    for party in ("a", "b"):
+        pipe = Pipeline(make_engines(), PipelineConfig(), source=_source(realtime=False),
+                        sink=MemorySink(), log=log, words=words, party=party)  # fmt: skip
+        await pipe.run()
+        assert pipe.words is words
+    words.extend(segment_rows(_seg(), "source", [("after", 0.0, 0.1)]))  # the file is still open
+    words.close()
+    log.close()
+    table = WordLog.load(tmp_path / "c.words.jsonl").to_pandas()
+    assert "after" in set(table.word)
+    table = table[table.word != "after"]
+    assert set(table.party) == {"a", "b"} and table.session_id.nunique() == 2

@@ -34,7 +34,7 @@ from ..events import ErrorEvent, Event, SegmentCommitted, StateChanged
 from ..log import SegmentLog
 from ..policy import Commit
 from ..records import AudioChunk, SegmentStatus
-from ..words import WordLog, words_path
+from ..words import WordLog
 from .branch import Branches, Listener
 from .bus import EventBus, Subscriber
 from .ingest import put_bounded, read_source
@@ -89,6 +89,7 @@ class Pipeline:
         the words table (``pipe.words``, :mod:`s2st_kit.words`) goes beside it.
     log: an existing :class:`~s2st_kit.log.SegmentLog` to append to instead (shared by the
         sessions of a conversation); the pipeline does not close it. Not with ``log_path``.
+        ``words``: likewise a :class:`~s2st_kit.words.WordLog` to share (default: its own).
     party: the ``party`` column of every row (a two-party conversation's speaker side).
     record_input: WAV file to save the input audio to (at the recognizer's rate), so the
         session can be replayed with another configuration.
@@ -114,6 +115,7 @@ class Pipeline:
         listeners: Sequence[Listener] | None = None,
         log_path: str | os.PathLike[str] | None = None,
         log: SegmentLog | None = None,
+        words: WordLog | None = None,
         party: str | None = None,
         record_input: str | os.PathLike[str] | None = None,
         clock: SessionClock | None = None,
@@ -129,7 +131,8 @@ class Pipeline:
             raise ConfigError("give log_path or log (a SegmentLog to share), not both")
         self._owns_log = log is None
         self.log = log if log is not None else SegmentLog(log_path)
-        self.words = WordLog(words_path(log_path, suffix=".jsonl") if log_path else None)
+        self._owns_words = words is None
+        self.words = words if words is not None else WordLog.beside(log_path)
         self.party = party
         self._start_clock = start_clock
         self.record_input = Path(record_input) if record_input is not None else None
@@ -315,7 +318,8 @@ class Pipeline:
                 logger.warning("closing the %s failed: %s", what, exc)
         if self._owns_log:
             await asyncio.to_thread(self.log.close)
-        await asyncio.to_thread(self.words.close)
+        if self._owns_words:
+            await asyncio.to_thread(self.words.close)
 
     # -- stage 1: audio in -------------------------------------------------------------------
     async def _put_audio(self, q: asyncio.Queue[Any], chunk: AudioChunk) -> None:
