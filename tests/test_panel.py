@@ -1102,27 +1102,29 @@ def test_extra_targets_follow_the_engines_and_get_default_voices():
     assert model.options.extra_targets == []
 
 
-def test_the_also_into_tags_and_voice_lists():
+def test_the_also_into_buttons_and_voice_lists():
     panel = make_panel(asr="simulated", mt="simulated", tts="simulated")
-    tags = panel.voice_section.targets.tags
-    assert "French (fr)" in tags.allowed_tags and "Spanish (es)" not in tags.allowed_tags
-    assert not tags.disabled and panel.voice_section.targets.help.value == ""
-    tags.value = ["French (fr)", "German (de)"]  # the user adds two languages
+    row = panel.voice_section.targets
+    assert {"fr", "de"} <= set(row.buttons) and "es" not in row.buttons  # not "To" again
+    assert row.buttons["fr"].description == "French" and row.help.value == ""
+    row.buttons["fr"].value = True  # the user presses French, then German
+    row.buttons["de"].value = True
     assert panel.model.selection.extra_targets == ("fr", "de")
-    lists = panel.voice_section.targets.voices
+    lists = row.voices
     assert list(lists) == ["fr", "de"] and lists["fr"].value == "sim-fr-1"
     assert [v for _, v in lists["fr"].options] == ["sim-fr-1", "sim-fr-2"]
-    help_text = panel.voice_section.targets.help.value
-    assert "<b>Spanish (es)</b> (“To”) plays on the chosen output" in help_text
-    assert "<b>French (fr)</b>, <b>German (de)</b> play into memory" in help_text
-    assert "default voice for its language unless you pick" in help_text
+    assert "<b>Spanish (es)</b> (“To”) plays on the chosen output" in row.help.value
+    assert "<b>French (fr)</b>, <b>German (de)</b> play into memory" in row.help.value
+    assert "default voice for its language unless you pick" in row.help.value
     lists["fr"].value = "sim-fr-2"  # the user picks a voice
     assert dict(panel.model.selection.extra_voices) == {"fr": "sim-fr-2", "de": "sim-de-1"}
-    tags.value = ["German (de)"]  # removes French
-    assert panel.model.selection.extra_targets == ("de",)
-    assert list(panel.voice_section.targets.voices) == ["de"]
+    row.buttons["fr"].value = False  # and un-presses French
+    assert panel.model.selection.extra_targets == ("de",) and list(row.voices) == ["de"]
+    panel.voice_section.target_lang.value = "de"  # German becomes "To": no longer extra
+    assert panel.model.selection.extra_targets == () and not row.buttons["es"].value
     panel.set(mt="offline", tts="offline")  # only Spanish: nothing more to offer
-    assert tags.value == [] and tags.disabled and panel.voice_section.targets.help.value == ""
+    assert row.buttons == {} and "no other language" in row.row.children[0].value
+    assert row.help.value == ""
 
 
 async def test_several_targets_run_one_fanout_session_with_a_player_each():
@@ -1146,6 +1148,8 @@ async def test_several_targets_run_one_fanout_session_with_a_player_each():
         assert f"{name}: 3 translated · 3 played" in status
     feed = panel.feed.widget.value
     assert "s2st-listener" in feed and "Ma sœur habite en ville." in feed
+    spots = [feed.index(f">{n}</span>→ ") for n in ("es", "fr", "de")]
+    assert spots == sorted(spots)  # the "To" language first, then as chosen
     table = panel.results.table.value
     assert "Latency by listener" in table and "<th>listener</th>" in table
     assert set(panel.results.players) == {"fr", "de"}

@@ -44,6 +44,7 @@ from ..pipeline import Pipeline
 from .model import (
     ENGINE_SETTINGS,
     INPUT_LABELS,
+    LANGUAGE_NAMES,
     OUTPUT_LABELS,
     PACES,
     STABILITIES,
@@ -316,7 +317,7 @@ class VoiceSection(_Section):
             self._bind(dropdown, name)
         self.preview_button.on_click(lambda _: on_preview())
         row = [self.voice, *self.engine_settings.values(), self.preview_button, self.preview_box]
-        languages = w.HBox([self.source_lang, self.target_lang, self.targets.tags])
+        languages = w.HBox([self.source_lang, self.target_lang])
         self.widget = w.VBox([languages, w.HBox(row), self.targets.widget])
 
     def _show(self, sel: Selection, opt: PanelOptions) -> None:
@@ -351,10 +352,14 @@ ALSO_INTO_HELP = (
 
 
 class TargetsRow:
-    """More target languages ("Also into"): tags whose labels are the languages the chosen
-    engines can serve besides the "To" one (``Selection.extra_targets``, in the order
-    added), and under them one voice list per extra language (``Selection.extra_voices``;
-    the default voice until the user picks) with a line saying where each plays.
+    """More target languages ("Also into"): a toggle button per language the chosen engines
+    can serve besides the "To" one (``Selection.extra_targets``, in the order pressed), and
+    under them one voice list per extra language (``Selection.extra_voices``; the default
+    voice until the user picks) with a line saying where each plays.
+
+    Buttons rather than a tags box: a click adds or removes a language, nothing to type
+    (ipywidgets' TagsInput adds a tag only on a ``change`` event, which Enter does not always
+    fire in Chromium).
 
     change: called with ``extra_targets=`` / ``extra_voices=`` when the user edits them.
     """
@@ -363,34 +368,49 @@ class TargetsRow:
         w = widgets
         self._change = change
         self._syncing = False
-        self._codes: dict[str, str] = {}  # tag label -> language code
+        self._chosen: tuple[str, ...] = ()  # the selection's extra targets
         self._voices: dict[str, str] = {}  # the selection's extra voices
-        self.tags = w.TagsInput(
-            description="Also into", allow_duplicates=False,
-            placeholder="add a language", layout=w.Layout(width="auto", min_width="260px"),
-        )  # fmt: skip
-        self.tags.observe(self._on_tags, names="value")
+        self.buttons: dict[str, widgets.ToggleButton] = {}
+        self.row = w.HBox(layout=w.Layout(flex_flow="row wrap"))
         self.voices: dict[str, widgets.Dropdown] = {}
-        self.voice_box = w.HBox(layout=w.Layout(flex_flow="row wrap"))
-        self.help = w.HTML()
-        self.widget = w.VBox([self.voice_box, self.help], layout=w.Layout(margin=_INDENT))
+        self.voice_box = w.HBox(layout=w.Layout(flex_flow="row wrap", margin=_INDENT))
+        self.help = w.HTML(layout=w.Layout(margin=_INDENT))
+        title = _label("Also into")
+        self.widget = w.VBox([w.HBox([title, self.row]), self.voice_box, self.help])
 
     def show(self, sel: Selection, opt: PanelOptions) -> None:
         """Show ``sel``'s extra targets and voices with ``opt``'s choices (no change reported)."""
         self._syncing = True
         try:
-            self._codes = {label: code for label, code in opt.extra_targets}
-            labels = {code: label for label, code in opt.extra_targets}
-            chosen = [labels[c] for c in sel.extra_targets if c in labels]
-            if list(self.tags.allowed_tags) != list(self._codes):
-                self.tags.value = []  # the old value may hold tags the new options lack
-                self.tags.allowed_tags = list(self._codes)
-            self.tags.value = chosen
-            self.tags.disabled = not self._codes  # no allowed tags would allow any text
-            self._voices = dict(sel.extra_voices)
+            self._chosen, self._voices = sel.extra_targets, dict(sel.extra_voices)
+            if list(self.buttons) != [code for _, code in opt.extra_targets]:
+                self.buttons = {code: self._button(code) for _, code in opt.extra_targets}
+                self.row.children = list(self.buttons.values()) or [
+                    widgets.HTML(
+                        "<span style='color:#888'>no other language for these engines</span>"
+                    )
+                ]
+            for code, button in self.buttons.items():
+                button.value = code in sel.extra_targets
             self._show_voices(sel, opt)
         finally:
             self._syncing = False
+
+    def _button(self, code: str) -> widgets.ToggleButton:
+        name = LANGUAGE_NAMES.get(code, code)
+        button = widgets.ToggleButton(
+            description=name, tooltip=f"also translate into {language_label(code)}",
+            layout=widgets.Layout(width="auto", min_width="60px"),
+        )  # fmt: skip
+
+        def toggled(change: dict[str, Any]) -> None:
+            if self._syncing:
+                return
+            others = [c for c in self._chosen if c != code]
+            self._change(extra_targets=[*others, code] if change["new"] else others)
+
+        button.observe(toggled, names="value")
+        return button
 
     def _show_voices(self, sel: Selection, opt: PanelOptions) -> None:
         if list(self.voices) != list(sel.extra_targets):
@@ -417,10 +437,6 @@ class TargetsRow:
 
         dropdown.observe(picked, names="value")
         return dropdown
-
-    def _on_tags(self, change: dict[str, Any]) -> None:
-        if not self._syncing:
-            self._change(extra_targets=[self._codes[t] for t in change["new"] if t in self._codes])
 
 
 class StreamingSection(_Section):
@@ -904,6 +920,7 @@ class ControlPanel:
         config = self.model.config()  # what the session gets: the lag chart draws its target
         self.chart.max_lag_s, self.chart.max_speedup = config.max_lag_s, config.max_speedup
         self.chart.set_listeners(self.model.selection.targets)
+        self.feed.set_listeners(self.model.selection.targets)
 
     async def stop(self, *, drain: bool = True) -> SegmentLog | None:
         """Stop the running session (``drain``: finish what was already heard) and wait

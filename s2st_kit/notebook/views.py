@@ -195,6 +195,10 @@ class FeedModel:
             return self._not_played(event.segment_id, event.row)
         return False
 
+    def set_listeners(self, names: Sequence[str]) -> None:
+        """The session's listeners in the order to show them (the primary one first)."""
+        self.listeners = list(dict.fromkeys(names))
+
     def _transcript(self, event: PartialTranscript | FinalTranscript) -> None:
         line = self.lines.get(event.utterance_id)
         if line is None:
@@ -308,6 +312,10 @@ class TranscriptFeed:
         self._render.cancel()
         self.model.reset()
         self._draw()
+
+    def set_listeners(self, names: Sequence[str]) -> None:
+        """The session's listeners, the primary one first (see :meth:`FeedModel.set_listeners`)."""
+        self.model.set_listeners(names)
 
     def handle(self, event: Event) -> None:
         """Pipeline subscriber."""
