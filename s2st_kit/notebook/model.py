@@ -11,7 +11,8 @@
 * :class:`PanelModel` holds the user's choices and recomputes the valid options whenever
   an engine or language changes: source languages the recognizer hears *and* the
   translator translates from, targets the translator reaches *and* the synthesizer speaks,
-  voices of the synthesizer for the target, and the engine-specific settings of
+  voices of the synthesizer for the target (and for each extra target of a fan-out
+  session, :mod:`.targets`), and the engine-specific settings of
   :data:`ENGINE_SETTINGS` (Polly's engine, for the AWS synthesizer). Lag control's target
   applies only when the input is live or a file played in real time
   (:meth:`PanelModel.lag_target`; ``options.lag_off_reason`` says why not), as in

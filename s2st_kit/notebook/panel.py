@@ -7,6 +7,8 @@ then Start / Stop a session and watch it live.
     panel = ControlPanel()          # display it as a cell's last expression
     panel                            # ... press ▶ Start, or in a cell: await panel.run()
     panel.dataframe()                # the last session's segment log (pandas)
+    panel.set(extra_targets=["fr"])  # several targets ("Also into"): one fan-out session
+    panel.translated_audio("fr")     # after it: what the French listener heard (WAV bytes)
 
 The widgets are a thin view, one small class per section of the panel
 (:class:`EnginesSection`, :class:`VoiceSection`, :class:`StreamingSection`,
@@ -724,7 +726,9 @@ class ControlPanel:
     ``log`` (its :class:`SegmentLog`), ``dataframe()``, ``model`` (choices and options),
     ``runner`` (the :class:`~s2st_kit.notebook.session.SessionRunner`), and the sections
     ``engines_section``, ``voice_section``, ``streaming_section``, ``lag_section``,
-    ``input_section``, ``output_section``, ``controls``. Lag control is on by default
+    ``input_section``, ``output_section``, ``controls``; ``translated_audio(listener)``.
+    Several targets (``extra_targets``, "Also into"): the first plays on the chosen output,
+    the others into memory with a player each (:mod:`.targets`). Lag control is on by default
     (3 s) for live input and files played in real time, as in ``s2st run``.
     ``echo_guard`` (default True): with a live input and a loudspeaker output, mute the
     input while the translation plays (:class:`~s2st_kit.audio.echo.EchoGuard`; the last
