@@ -145,6 +145,24 @@ async def test_no_words_lost_at_utterance_boundaries(
     assert finals[1].words[0].start_s >= len(a) / 16000 + 0.9 - 0.05
 
 
+async def test_a_long_first_utterance_is_decoded_from_its_tenth_second(
+    recognizer: PocketSphinxRecognizer,
+) -> None:
+    """A stream's first utterance is held back while its cepstral mean is unknown, at most
+    10 s: then it is decoded (partials from there on) and goes on live to one final."""
+    clips = {c.id[-4:]: _read(c.path) for c in _librivox()}
+    # two sentences joined without their pauses: one utterance of 12.4 s
+    pcm = np.concatenate([clips["0870"][: int(6.7 * 16000)], clips["0920"][int(0.3 * 16000) :]])
+    results = await _run(recognizer, pcm)
+    finals = [t for t in results if t.is_final]
+    assert len(finals) == 1 and finals[0].end_s > 12.0
+    partials = [t for t in results if not t.is_final]
+    assert partials and all(p.utterance_id == 0 for p in partials)
+    assert 10.0 <= partials[0].end_s < finals[0].end_s
+    text = _norm(finals[0].text)  # words of both sentences
+    assert "leisure to consider" in text and "more respectable" in text, text
+
+
 async def test_chunk_size_does_not_change_the_transcript(
     recognizer: PocketSphinxRecognizer,
 ) -> None:
@@ -158,15 +176,20 @@ async def test_chunk_size_does_not_change_the_transcript(
 
 
 async def test_partials_before_final_and_words(recognizer: PocketSphinxRecognizer) -> None:
-    clip = next(c for c in librivox_clips() or load_manifest() if c.language == "en")
-    results = await _run(recognizer, _read(clip.path), chunk_samples=480)
+    clips = librivox_clips() or [c for c in load_manifest() if c.language == "en"]
+    first, second = (_read(c.path) for c in clips[:2])
+    pause = np.zeros(int(0.9 * 16000), np.int16)
+    results = await _run(recognizer, np.concatenate([first, pause, second]), chunk_samples=480)
     finals = [t for t in results if t.is_final]
-    assert finals, "no final transcript"
-    first_final = results.index(finals[0])
-    partials = [t for t in results[:first_final] if not t.is_final]
-    assert partials, "no partial before the first final"
-    assert all(p.utterance_id == finals[0].utterance_id for p in partials)
-    final = finals[0]
+    assert len(finals) == 2, [t.text for t in finals]
+    # the stream's first utterance is held back until its cepstral mean is known (< 10 s)
+    assert results[0] is finals[0]
+    # later utterances are decoded as they arrive, with partials
+    start = results.index(finals[0]) + 1
+    partials = [t for t in results[start : results.index(finals[1])] if not t.is_final]
+    assert partials, "no partial before the second final"
+    assert all(p.utterance_id == finals[1].utterance_id == 1 for p in partials)
+    final = finals[1]
     assert final.stable_text == final.text
     assert final.words and all(w.start_s < w.end_s for w in final.words)
     assert all(not w.text.startswith(("<", "[")) and "(" not in w.text for w in final.words)
