@@ -98,8 +98,8 @@ QUICKSTART = [
     """),
     md("""
         Press **Start** above — or run the next cell, which does the same from code and waits
-        for the session to end. (While a cell is running the kernel does not handle clicks, so
-        when you want to use **Stop**, start with the button.)
+        for the session to end. **Stop** works either way: while the cell awaits the session,
+        the kernel still handles the panel's buttons.
     """),
     code("""
         log = await panel.run()
@@ -114,7 +114,8 @@ QUICKSTART = [
     """),
     code("""
         df = panel.dataframe()
-        df[["segment_id", "transcript", "translation", "asr_lag_s", "mt_s", "tts_ttfb_s", "queue_s", "ear_to_ear_s", "status"]]
+        df[["segment_id", "transcript", "translation", "asr_lag_s", "mt_s", "tts_ttfb_s", "queue_s",
+            "ear_to_ear_s", "status"]]
     """),
     code("""
         from s2st_kit.metrics import stage_summary
@@ -455,8 +456,8 @@ LATENCY = [
             config = PipelineConfig(source_lang="en", target_lang="es", chunk_ms=chunk_ms)
             path = OUT / f"latency_{clip.id}_{chunk_ms}ms.jsonl"
             path.unlink(missing_ok=True)
-            pipe = Pipeline(engines, config, source=FileSource(clip.path, chunk_ms=chunk_ms, realtime=True),
-                            sink=PacedSink(), log_path=path)
+            source = FileSource(clip.path, chunk_ms=chunk_ms, realtime=True)
+            pipe = Pipeline(engines, config, source=source, sink=PacedSink(), log_path=path)
             await pipe.run()
             await engines.aclose()
             return path
@@ -475,8 +476,8 @@ LATENCY = [
         else:
             print("no out/demo/segments.parquet: run `make demo` to add the offline stack's log")
 
-        df = pd.concat([d.assign(session=name) for name, d in logs.items() if name != "demo_offline"],
-                       ignore_index=True)
+        simulated = {name: d for name, d in logs.items() if name != "demo_offline"}
+        df = pd.concat([d.assign(session=name) for name, d in simulated.items()], ignore_index=True)
         pd.Series({name: len(d) for name, d in logs.items()}, name="segments")
     """),
     md("""
@@ -487,7 +488,15 @@ LATENCY = [
     """),
     code("stage_summary(df).round(3)"),
     code("plots.plot_stage_latency(df)"),
-    code("plots.plot_decomposition(df)"),
+    md("""
+        One session's segments (its sentences, in speech order), each bar split into the six
+        stages: the session where translations waited longest behind earlier playback.
+    """),
+    code("""
+        busiest = max(simulated, key=lambda name: simulated[name]["queue_s"].sum())
+        print(f"session {busiest}: {len(simulated[busiest])} segments")
+        plots.plot_decomposition(simulated[busiest])
+    """),
     md("## The timeline of one session"),
     code("""
         first = next(iter(logs))
@@ -516,8 +525,27 @@ LATENCY = [
         paced in real time; `_CA` scores use the actual playback.
     """),
     code("""
-        scores = pd.DataFrame({name: session_metrics(d, source_duration_s=None) for name, d in logs.items()}).T
-        scores[["StartOffset", "EndOffset", "RTF", "ATD", "AL", "LAAL", "DAL", "AP", "StartOffset_CA", "n_output_segments"]].round(3)
+        scores = pd.DataFrame(
+            {name: session_metrics(d, source_duration_s=None) for name, d in logs.items()}
+        ).T
+        columns = ["StartOffset", "EndOffset", "RTF", "ATD", "AL", "LAAL", "DAL", "AP", "StartOffset_CA"]
+        table = scores[columns].astype(float).round(3)
+        table["n_output_segments"] = scores["n_output_segments"].astype(int)
+        table
+    """),
+    md("""
+        ## What this showed, and where to go next
+
+        - Every segment's ear-to-ear latency splits into six stages that add up exactly; on the
+          cloud-like stack most of it is the recognizer finalising (`asr_lag_s`) and synthesis
+          to first audio (`tts_ttfb_s`), and `queue_s` appears when one translation has to wait
+          for the previous one to finish playing.
+        - 300 ms chunks add about 0.2 s to the ear-to-ear latency compared with 100 ms chunks:
+          the wait for a chunk to fill, counted in `asr_lag_s`.
+        - Next: `04_chunk_size_sweep.ipynb` sweeps chunk sizes and commit policies on
+          multi-clause speech; `05_voices.ipynb` compares the synthesis voices; `s2st report
+          <log>` writes these plots for any saved log, e.g. your own session from
+          `02_live_microphone.ipynb`.
     """),
 ]
 
@@ -527,42 +555,114 @@ SWEEP = [
     md("""
         # Chunk-size sweep
 
-        How does the size of the audio chunks sent to the recognizer change the latency? A
-        small grid — four chunk sizes × two commit policies × two clips — run with the
-        **simulated cloud-like stack**, each clip paced in real time, eight sessions at once
-        (about 20 s). Results are saved to Parquet after every finished cell: run the sweep
-        again and finished cells are skipped (delete the file to start over).
+        How do the size of the audio chunks sent to the recognizer and the commit policy change
+        the latency? A small grid — four chunk sizes × two commit policies — run with the
+        **simulated cloud-like stack** on a talk of four long sentences with several clauses
+        each (where the policies differ), paced in real time, eight sessions at once (about
+        30 s). Results are saved to Parquet after every finished cell: run the sweep again and
+        finished cells are skipped (delete the file to start over).
     """),
     code(SETUP),
     code("""
-        from s2st_kit import plots
-        from s2st_kit.datasets import load_manifest
-        from s2st_kit.experiments import sweep
+        import numpy as np
+        import pandas as pd
+        import soundfile as sf
 
-        clips = [c for c in load_manifest() if c.language == "en"][:2]
+        from s2st_kit import plots
+        from s2st_kit.experiments import ClipInput, sweep
+        from s2st_kit.workloads import talk_audio
+
+        # Four sentences of three or four clauses, read at 2.6 words/s with 0.8 s pauses. The
+        # simulated recognizer follows this script; the audio is a speech-like tone where the
+        # sentences are (the recognizer only needs its timing).
+        SENTENCES = [
+            "When the meeting started, the room was still half empty, so we waited a few minutes.",
+            "The first speaker talked about trains, the second about buses, and the third about bicycles.",
+            "After the break, we split into groups, wrote our ideas on cards, and shared them with everyone.",
+            "If the weather is good tomorrow, we will walk to the station and take the early train.",
+        ]
+        script, t = [], 0.5
+        for text in SENTENCES:
+            duration = len(text.split()) / 2.6
+            script.append((text, t, t + duration))
+            t += duration + 0.8
+        wav = OUT / "clause_talk.wav"
+        sf.write(wav, talk_audio(t + 0.5, [(a, b) for _, a, b in script]), 16000, subtype="PCM_16")
+        talk = ClipInput(id="clause_talk", path=wav, script=tuple(script))
+
         grid = {"chunk_ms": [50, 100, 200, 400], "policy": ["final", "stable"]}
-        df = await sweep(clips, grid, preset="cloud-like", realtime=True, concurrency=8,
+        df = await sweep([talk], grid, preset="cloud-like", realtime=True, concurrency=8,
                          out=OUT / "chunk_sweep.parquet")
-        df.groupby(["policy", "chunk_ms"]).size().unstack()
+        df.groupby(["policy", "chunk_ms"]).size().unstack()  # segments per session
     """),
     md("""
-        ## Curves
+        `final` translates each sentence once the recognizer has finalised all of it (four
+        segments); `stable` commits a clause as soon as the recognizer marks its words stable
+        and it ends at a comma (twelve segments).
 
-        `ear_to_ear_s` starts when the source *delivered* the chunk holding the end of a
-        phrase, so it does not see the wait for a chunk to fill. With real-time pacing the
-        session clock is the stream position, so `t_play_start − audio_end_s` measures from
-        the moment the speaker actually stopped: bigger chunks add up to one chunk of delay.
-    """),
-    code("""
-        df["speech_end_to_play_s"] = df["t_play_start"] - df["audio_end_s"]
-        plots.plot_sweep(df, x="chunk_ms", y="speech_end_to_play_s", hue="policy")
+        ## Ear-to-ear latency and where the chunk size goes
+
+        `ear_to_ear_s` runs from when the speaker finished a segment's last word
+        (`t_speech_end`) to when its translation starts playing. For a paced source
+        `t_speech_end` is the delivery time of the chunk holding that word minus the audio
+        after it in the chunk, so the **wait for a chunk to fill is already included**: it is
+        part of `asr_lag_s` (see `s2st_kit.metrics`), which grows with the chunk size — on
+        average by half a chunk, at most by one.
     """),
     code('plots.plot_sweep(df, x="chunk_ms", y="ear_to_ear_s", hue="policy")'),
     code('plots.plot_sweep(df, x="chunk_ms", y="asr_lag_s", hue="policy")'),
-    md("## Table (medians, s)"),
+    md("""
+        With `final`, ear-to-ear latency rises with the chunk size (about 0.2 s from 50 to
+        400 ms chunks), and `asr_lag_s` shows that the rise is the fill wait. `stable` segments
+        (clauses) are heard about half a second sooner after their last word, because the
+        recognizer marks words stable before it finalises the sentence; with twelve clauses
+        per point and a wide spread, the chunk size does not show in its medians.
+
+        The bigger difference is when a listener starts hearing a *sentence*: below, from the
+        moment the speaker began each sentence to the moment the translation of its first
+        segment starts playing (`t_play_start − t_speech_start` of the sentence's first
+        segment). With `final` that is the whole sentence plus the latency (about 8 s here);
+        with `stable`, its first clause plus the latency (about 3 s).
+    """),
     code("""
-        df.pivot_table(index="chunk_ms", columns="policy",
-                       values=["speech_end_to_play_s", "ear_to_ear_s", "asr_lag_s"], aggfunc="median").round(3)
+        starts = np.array([a for _, a, _ in script])
+        df["sentence"] = np.searchsorted(starts, df["audio_start_s"] + 0.05) - 1
+        first = (df[df.status == "ok"].sort_values("audio_start_s")
+                 .groupby(["policy", "chunk_ms", "sentence"], as_index=False).first())
+        first["sentence_start_to_play_s"] = first["t_play_start"] - first["t_speech_start"]
+        plots.plot_sweep(first, x="chunk_ms", y="sentence_start_to_play_s", hue="policy")
+    """),
+    md("""
+        ## Table (medians, s)
+
+        `speech_end_to_play_s` = `t_play_start − audio_end_s` recomputes `ear_to_ear_s` from
+        stream positions: with real-time pacing the session clock is the stream position plus
+        a constant offset (the session time at which stream position 0 was delivered), so the
+        two columns differ by that offset only (printed below) — the chunk-fill wait is in
+        both.
+    """),
+    code("""
+        df["speech_end_to_play_s"] = df["t_play_start"] - df["audio_end_s"]
+        per_segment = df.pivot_table(index="chunk_ms", columns="policy", aggfunc="median",
+                                     values=["ear_to_ear_s", "speech_end_to_play_s", "asr_lag_s"])
+        per_sentence = first.pivot_table(index="chunk_ms", columns="policy", aggfunc="median",
+                                         values=["sentence_start_to_play_s"])
+        offset = df["speech_end_to_play_s"] - df["ear_to_ear_s"]
+        print(f"speech_end_to_play_s − ear_to_ear_s: {offset.min():.3f} to {offset.max():.3f} s")
+        pd.concat([per_segment, per_sentence], axis=1).round(3)
+    """),
+    md("""
+        ## What this showed, and where to go next
+
+        - Bigger chunks add their fill time to `asr_lag_s` and so to `ear_to_ear_s`; 50–100 ms
+          chunks cost the least latency.
+        - On multi-clause speech the `stable` policy starts the translation of a sentence
+          several seconds sooner than `final`, and each clause is heard sooner after it was
+          spoken; on single short sentences the two policies are the same.
+        - The stages behind these numbers, plot by plot: `03_latency_analysis.ipynb`. The same
+          on real recognizers: run the sweep with `engines="offline"` (pocketsphinx has no
+          stability marks, so use `policy="local-agreement"` there) or `06_aws.ipynb`. Long
+          talks where the translation falls behind: `07_long_speech.ipynb`.
     """),
 ]
 
@@ -573,7 +673,8 @@ VOICES = [
         # Comparing eSpeak NG voices
 
         For a few voices: time to first audio (what the listener waits for), total synthesis
-        time, the duration of the speech and its speaking rate — then listen to each.
+        time, the duration of the speech and its speaking rate — then listen to each. Timings
+        are the median of five runs per voice (the machine's load varies from run to run).
     """),
     code(SETUP),
     code("""
@@ -609,13 +710,21 @@ VOICES = [
 
         VOICES = [("es", "es"), ("es-419", "es"), ("es+f3", "es"), ("en-US", "en"), ("en", "en"),
                   ("fr", "fr"), ("de", "de")]
-        rows, audio = [], {}
+        RUNS = 5
+        runs, audio = [], {}
         for voice, language in VOICES:
             await measure(voice, language, "warm up")  # the first call loads the voice
-            row, audio[voice] = await measure(voice, language, SAMPLE_SENTENCES[language])
-            rows.append(row)
-        table = pd.DataFrame(rows).set_index("voice")
-        table.round(3)
+            for run in range(RUNS):
+                row, audio[voice] = await measure(voice, language, SAMPLE_SENTENCES[language])
+                runs.append({**row, "run": run})
+        runs = pd.DataFrame(runs)
+        table = runs.groupby("voice", sort=False).median(numeric_only=True).drop(columns="run")
+        table["first_audio_ms_min"] = runs.groupby("voice", sort=False).first_audio_ms.min()
+        table["first_audio_ms_max"] = runs.groupby("voice", sort=False).first_audio_ms.max()
+        # eSpeak NG is about a thousand times faster than real time: six decimals for its
+        # real-time factor (synthesis time / speech duration) keep three significant digits
+        table.round({"first_audio_ms": 2, "first_audio_ms_min": 2, "first_audio_ms_max": 2,
+                     "synthesis_ms": 1, "duration_s": 2, "chars_per_s": 1, "real_time_factor": 6})
     """),
     code("""
         from matplotlib.figure import Figure
@@ -624,9 +733,11 @@ VOICES = [
 
         fig = Figure(figsize=(10, 3.2), layout="constrained")
         left, right = fig.subplots(1, 2)
-        left.bar(table.index, table.first_audio_ms, color="#ff7f0e")
+        spread = [table.first_audio_ms - table.first_audio_ms_min,
+                  table.first_audio_ms_max - table.first_audio_ms]
+        left.bar(table.index, table.first_audio_ms, yerr=spread, capsize=4, color="#ff7f0e")
         left.set_ylabel("time to first audio (ms)")
-        left.set_title("Time to first audio")
+        left.set_title(f"Time to first audio (median of {RUNS}; bars: min–max)")
         right.bar(table.index, table.chars_per_s, color="#1f77b4")
         right.set_ylabel("speaking rate (chars/s)")
         right.set_title("Speaking rate")
@@ -651,7 +762,9 @@ VOICES = [
             row, _ = await measure("es", "es", text, synthesizer=s)
             rate_rows.append({"rate_wpm": wpm, **row})
             await s.aclose()
-        pd.DataFrame(rate_rows).set_index("rate_wpm")[["duration_s", "chars_per_s", "first_audio_ms"]].round(3)
+        rates = pd.DataFrame(rate_rows).set_index("rate_wpm")
+        rates[["duration_s", "chars_per_s", "first_audio_ms"]].round({"duration_s": 2, "chars_per_s": 1,
+                                                                     "first_audio_ms": 2})
     """),
     md("## Listen"),
     code("""
@@ -660,6 +773,18 @@ VOICES = [
             display(Audio(samples / 32768, rate=synth.sample_rate, normalize=False))
     """),
     code("await synth.aclose()"),
+    md("""
+        ## What this showed, and where to go next
+
+        - eSpeak NG starts speaking within a millisecond or so and synthesises hundreds of times
+          faster than real time, for every voice: in the offline stack synthesis is never what
+          the listener waits for (recognition and the end of the sentence are).
+        - Voices differ mostly in speaking rate, and the rate decides how long a translation
+          plays — with long talks, whether the listener falls behind the speaker.
+        - Next: pick a voice in the control panel of `01_quickstart.ipynb` (▶ *Preview* speaks
+          a sample); `07_long_speech.ipynb` shows what speaking rate and lag control do over a
+          long talk; `06_aws.ipynb` compares Amazon Polly's voices when you have an account.
+    """),
 ]
 
 # --------------------------------------------------------------------------- 06 AWS
