@@ -180,6 +180,8 @@ class Conversation:
         for pipe in self.pipelines.values():
             if pipe._task is not None:
                 await pipe.stop(drain=drain)
+            else:  # still being validated: its source ends at once when it starts
+                await pipe.source.aclose()
         await asyncio.shield(self._task)
         return self.log
 

@@ -28,6 +28,7 @@ from s2st_kit.engines.simulated import (
     SimulatedTranslator,
 )
 from s2st_kit.errors import AudioFormatError
+from s2st_kit.events import SegmentLogged
 from s2st_kit.records import AudioChunk
 
 RATE = 16000
@@ -269,3 +270,24 @@ async def test_aws_one_transcribe_stream_per_party_in_its_own_language(aws_env, 
     assert (b.transcript, b.translation, b.target_lang) == ("hola gato.", "hello cat.", "en")
     assert a_hears.duration_s == pytest.approx(b.tts_audio_s, rel=1e-3)
     assert b_hears.duration_s == pytest.approx(a.tts_audio_s, rel=1e-3)
+
+
+async def test_stop_ends_both_directions_and_keeps_the_log(no_leaks):
+    engines = Engines(simulated(A_SCRIPT), SimulatedTranslator(), SimulatedSynthesizer())
+    talk = Conversation(
+        engines,
+        a=Party("en", source=party_source(A_SCRIPT, realtime=True, speed=4), sink=MemorySink()),
+        b=Party(
+            "es", source=party_source(B_SCRIPT, realtime=True, speed=4), sink=MemorySink(),
+            recognizer=simulated(B_SCRIPT),
+        ),
+    )  # fmt: skip
+    first = asyncio.Event()
+    talk.pipelines["a"].subscribe(lambda ev: first.set() if isinstance(ev, SegmentLogged) else None)
+    task = talk.start()
+    async with asyncio.timeout(30):
+        await first.wait()
+    log = await talk.stop(drain=False)
+    assert task.done() and len(log) >= 1
+    assert all(p.state.value == "stopped" for p in talk.pipelines.values())
+    assert talk.pipelines["a"].stats.audio_s < 10.0  # stopped before A's recording ended
