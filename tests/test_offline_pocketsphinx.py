@@ -176,8 +176,7 @@ async def test_chunk_size_does_not_change_the_transcript(
 
 
 async def test_partials_before_final_and_words(recognizer: PocketSphinxRecognizer) -> None:
-    clips = librivox_clips() or [c for c in load_manifest() if c.language == "en"]
-    first, second = (_read(c.path) for c in clips[:2])
+    first, second = (_read(c.path) for c in _librivox()[:2])
     pause = np.zeros(int(0.9 * 16000), np.int16)
     results = await _run(recognizer, np.concatenate([first, pause, second]), chunk_samples=480)
     finals = [t for t in results if t.is_final]
