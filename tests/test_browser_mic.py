@@ -331,6 +331,14 @@ def test_browser_microphone_and_speaker_in_jupyterlab(tmp_path, artifacts):
     assert [t for t in shown_translations if t.strip("→ ").strip()], shown_translations
     assert rows.translation.str.strip().astype(bool).all()
     stamps = rows[[c for c in df.columns if c.startswith("t_")]]
+    # pocketsphinx decodes a stream's first utterance once, at its end (with its own
+    # cepstral mean): that one segment has no partial; every other has every timestamp.
+    later = rows.segment_id > rows.segment_id.min()
+    if res["engine"] == "offline":
+        assert stamps.t_first_partial[later].notna().all(), stamps
+    else:
+        assert stamps.t_first_partial.notna().all(), stamps
+    stamps = stamps.drop(columns="t_first_partial")
     assert stamps.notna().all().all(), stamps[stamps.isna().any(axis=1)]
 
     # The translated speech arrived in the browser (counted by the page) and was played.

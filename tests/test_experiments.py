@@ -32,6 +32,7 @@ def test_public_api():
     assert set(experiments.__all__) == {
         "ClipInput",
         "compare",
+        "evaluate",
         "input_audio_path",
         "replay",
         "simulated_engines",
