@@ -268,3 +268,20 @@ def test_words_of_another_session_in_the_table_are_ignored() -> None:
     old = Segment("older-run", 0, "en", "es", listener="es")
     words.extend(segment_rows(old, "target", [("viejo", 0.1, 0.2)]))
     assert "viejo" not in " ".join(c.text for c in build_cues(log, words, side="target"))
+
+
+async def test_control_panel_shows_live_captions_beside_the_feed_with_the_browser_speaker() -> None:
+    pytest.importorskip("ipywidgets")
+    pytest.importorskip("anywidget")
+    from s2st_kit.notebook import ControlPanel, EngineCatalog
+    from s2st_kit.notebook.captions_widget import LiveCaptions
+
+    engines = EngineCatalog(credential_checks={}, options={"simulated": {"preset": "instant"}})
+    panel = ControlPanel(engines=engines, input_path="data/en_home.wav", asr="simulated",
+                         mt="simulated", tts="simulated", output_kind="browser")  # fmt: skip
+    assert isinstance(panel.captions, LiveCaptions)
+    assert panel.captions.speaker_uid == panel.runner.browser_speaker.uid
+    assert panel.captions_box.children == (panel.captions,)
+    panel._clear_views()  # a session opens: the captions follow the first target
+    assert panel.captions.feed.listener == panel.model.selection.target_lang
+    await panel.aclose()

@@ -45,7 +45,7 @@ from ..events import (
 )
 from .browser_audio import BrowserSpeaker
 
-__all__ = ["CaptionFeed", "CaptionSegment", "LiveCaptions"]
+__all__ = ["CaptionFeed", "CaptionSegment", "LiveCaptions", "live_captions"]
 
 #: A segment has ended this close to its ``audio_s`` (s): that is a sum of chunk durations, a
 #: rounding error above the samples played / rate.
@@ -233,3 +233,11 @@ class LiveCaptions(anywidget.AnyWidget):
     def _retry_push(self) -> None:
         self._retry = None
         self._push(delay_s=0.05)
+
+
+def live_captions(speaker: object, *, listener: str | None = None) -> LiveCaptions | None:
+    """Captions for ``speaker`` when it is a :class:`BrowserSpeaker` (the only speaker with a
+    playback clock in the browser); None for any other (the control panel asks)."""
+    if not isinstance(speaker, BrowserSpeaker):
+        return None
+    return LiveCaptions(speaker=speaker, listener=listener)

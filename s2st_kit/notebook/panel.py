@@ -754,6 +754,8 @@ class ControlPanel:
         )
         self._tasks = HomeLoop(on_error=lambda exc: self.runner.fail(exc, keep_state=True))
         self.feed = TranscriptFeed()
+        self.captions: Any = None  # LiveCaptions beside the feed, once the browser speaker exists
+        self.captions_box = widgets.VBox()
         self.chart = LatencyChart(interval_s=chart_interval_s)
         self.results = ResultsView()
         self.engines_section = EnginesSection(self.model, self._change)
@@ -786,7 +788,7 @@ class ControlPanel:
         )  # fmt: skip
         live = w.HBox(
             [
-                w.VBox([_heading("Transcripts → translations"), self.feed.widget], layout=w.Layout(width="45%")),
+                w.VBox([_heading("Transcripts → translations"), self.feed.widget, self.captions_box], layout=w.Layout(width="45%")),
                 w.VBox([_heading("Latency"), self.chart.widget], layout=w.Layout(width="55%", margin="0 0 0 10px")),
             ]
         )  # fmt: skip
@@ -833,6 +835,11 @@ class ControlPanel:
         mic, speaker = runner.browser_microphone, runner.browser_speaker
         self.input_section.browser_box.children = [self.input_section.mic_help, mic] if mic else []
         self.output_section.speaker_box.children = [speaker] if speaker is not None else []
+        if speaker is not None and self.captions is None:  # live captions on its playback clock
+            from .captions_widget import live_captions
+
+            self.captions = live_captions(speaker)
+            self.captions_box.children = [self.captions] if self.captions is not None else []
 
     def _load_voices_soon(self) -> None:
         """Load the synthesizer's remote voice catalogue in the background (without a
@@ -911,7 +918,9 @@ class ControlPanel:
         the reason in the status line if it could not start)."""
         if not self.running:
             self.controls.show_running(True)
-        subscribers = (self.feed.handle, self.chart.handle)
+        subscribers = [self.feed.handle, self.chart.handle]
+        if self.captions is not None and self.model.selection.output_kind == "browser":
+            subscribers.append(self.captions.feed.handle)
         pipe = await self.runner.start(subscribers, on_open=self._clear_views)
         self.controls.show_running(self.running)
         return pipe
@@ -925,6 +934,9 @@ class ControlPanel:
         self.chart.max_lag_s, self.chart.max_speedup = config.max_lag_s, config.max_speedup
         self.chart.set_listeners(self.model.selection.targets)
         self.feed.set_listeners(self.model.selection.targets)
+        if self.captions is not None:  # the first target is the one the browser speaker plays
+            self.captions.feed.listener = self.model.selection.target_lang
+            self.captions.feed.reset()
 
     async def stop(self, *, drain: bool = True) -> SegmentLog | None:
         """Stop the running session (``drain``: finish what was already heard) and wait
