@@ -177,7 +177,10 @@ async def test_caption_feed_places_segments_on_the_speaker_sample_count() -> Non
     feed.handle(AudioStarted(0.3, 0))
     assert feed.segments[0].start_sample == 16000 and captions.rate == 16000
     assert feed.current(15999, 16000) == (None, None)
+    assert feed.current(16000, 16000) == (None, None)  # its first sample has not played yet
+    assert feed.current(16000 + 0.95 * 16000, 16000) == (0, None)  # after the last word's end
     assert feed.current(16000 + 0.45 * 16000, 16000) == (0, 0)
+    assert feed.current(16000 + 1, 16000) == (0, 0)
     assert feed.current(16000 + 0.5 * 16000, 16000) == (0, 1)
     feed.handle(AudioFinished(1.3, 0, 1.0 + 1e-12))  # a sum of chunk durations: a hair above
     assert feed.current(16000 + 16000, 16000) == (0, None)  # ended when every sample has played

@@ -18,12 +18,15 @@ function playedSamples(model) {
 function current(segments, played, rate) {
   let playing = null;
   for (const s of segments) {
-    if (s.start_sample !== null && played !== null && s.start_sample <= played) playing = s;
+    // strictly: a segment whose first sample has not arrived yet has not started
+    if (s.start_sample !== null && played !== null && s.start_sample < played) playing = s;
   }
   if (!playing) return { seg: null, word: null };
   const pos = (played - playing.start_sample) / rate;
   // (1 ms of slack: audio_s is a sum of chunk durations, a hair above samples / rate)
-  if (playing.audio_s !== null && pos >= playing.audio_s - 0.001) return { seg: playing, word: null };
+  const last = playing.words.length ? playing.words[playing.words.length - 1][2] : null;
+  const end = playing.audio_s !== null ? playing.audio_s : last;
+  if (end !== null && pos >= end - 0.001) return { seg: playing, word: null };
   let word = null;
   playing.words.forEach((w, i) => { if (w[1] <= pos) word = i; });
   return { seg: playing, word };
@@ -38,12 +41,17 @@ function render({ model, el }) {
   el.append(source, target);
   const trace = (el.__s2stCaptionTrace = []);
   let shown = "";
+  let maxPlayed = null;
   let frame = 0;
 
   const draw = () => {
     frame = requestAnimationFrame(draw);
     const segments = model.get("segments") || [];
-    const played = playedSamples(model);
+    // The speaker's position only moves on: a new segment's first buffer, scheduled a lead
+    // ahead of now, must not pull the estimate back into the segment that just ended.
+    const now = playedSamples(model);
+    if (now !== null && (maxPlayed === null || now > maxPlayed)) maxPlayed = now;
+    const played = now === null ? null : maxPlayed;
     const { seg, word } = current(segments, played, model.get("rate"));
     const last = segments.length ? segments[segments.length - 1] : null;
     const show = seg || last;

@@ -166,17 +166,21 @@ class CaptionFeed:
     def current(self, played_samples: float, rate: int) -> tuple[int | None, int | None]:
         """(segment id, word index) playing when the speaker has played ``played_samples``
         (at ``rate`` Hz) — the rule ``captions_widget.js`` applies every frame: the latest
-        segment that has started; in it the last word whose start has been played (None
-        before its first word and after its audio ended)."""
+        segment that has started (its first sample played); in it the last word whose start
+        has been played (None before its first word and once its audio — or its last word —
+        ended)."""
         playing = None
         for sid in sorted(self.segments):
             seg = self.segments[sid]
-            if seg.start_sample is not None and seg.start_sample <= played_samples:
+            if seg.start_sample is not None and seg.start_sample < played_samples:
                 playing = seg
         if playing is None or playing.start_sample is None:
             return None, None
         pos = (played_samples - playing.start_sample) / rate
-        if playing.audio_s is not None and pos >= playing.audio_s - _END_SLACK_S:
+        end = playing.audio_s if playing.audio_s is not None else None
+        if end is None and playing.words:
+            end = playing.words[-1][2]  # the last word ends with the audio (before it is logged)
+        if end is not None and pos >= end - _END_SLACK_S:
             return playing.segment_id, None
         index = None
         for i, (_, start, _) in enumerate(playing.words):
