@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from .config import POLICIES, PipelineConfig
 from .errors import ConfigError
+from .words import words_path
 
 if TYPE_CHECKING:
     from .engines import Engines
@@ -98,7 +99,7 @@ async def _fanout_session(args: argparse.Namespace, out: TextIO) -> int:
     )  # fmt: skip
     log_path = out_dir / "segments.parquet"
     jsonl = log_path.with_suffix(".jsonl")
-    jsonl.unlink(missing_ok=True)
+    _clear_stale(log_path)
     engines = await asyncio.to_thread(_make_engines, args, Path(args.input))
     try:
         for target in targets:  # every target refused before any file is written
@@ -146,7 +147,14 @@ async def _run_logged(session: Any, log_path: Path, out: TextIO) -> float:
         await session.run()
     finally:
         await asyncio.to_thread(session.log.save, log_path)
+        await asyncio.to_thread(session.words.save, words_path(log_path))
     return time.monotonic() - t0
+
+
+def _clear_stale(log_path: Path) -> None:
+    """An earlier run's JSONL twins (segments and words) are appended to: start them afresh."""
+    for stale in (log_path.with_suffix(".jsonl"), words_path(log_path, suffix=".jsonl")):
+        stale.unlink(missing_ok=True)
 
 
 def _row_line(row: dict[str, Any]) -> str:
@@ -277,7 +285,7 @@ async def _converse(args: argparse.Namespace, out: TextIO) -> int:
     engines = await asyncio.to_thread(_shared_engines, args, rec_a)
     out_dir = Path(args.out_dir)
     log_path = out_dir / "segments.parquet"
-    log_path.with_suffix(".jsonl").unlink(missing_ok=True)
+    _clear_stale(log_path)
     wavs = {side: WavSink(out_dir / f"{side}_hears.wav") for side in ("a", "b")}
     sinks = {s: PacedSink(w, speed=args.speed) if args.realtime else w for s, w in wavs.items()}
     config = PipelineConfig(chunk_ms=args.chunk_ms, policy=args.policy)

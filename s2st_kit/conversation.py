@@ -48,6 +48,7 @@ from .engines.protocols import AudioSink, AudioSource, PacedSource, Recognizer
 from .errors import ConfigError, PipelineStateError
 from .log import SegmentLog
 from .pipeline import Listener, Pipeline
+from .words import WordLog
 
 __all__ = ["Conversation", "Party"]
 
@@ -120,6 +121,7 @@ class Conversation:
         self.session_id = config.session_id or uuid.uuid4().hex[:12]
         self.clock = clock or SessionClock()
         self.log = SegmentLog(log_path)
+        self.words = WordLog.beside(log_path)  # both directions' words, beside the log
         self.parties: dict[PartyName, Party] = {"a": a, "b": b}
         self.guards: dict[PartyName, EchoGuard] = {}
         mics: dict[PartyName, AudioSource] = {"a": a.source, "b": b.source}
@@ -157,8 +159,8 @@ class Conversation:
         )  # fmt: skip
         listener = Listener(heard.language, sink=loudspeaker, voice=said.voice, name=hearer)
         return Pipeline(
-            own, cfg, source=mic, listeners=[listener], log=self.log, party=speaker,
-            clock=self.clock, start_clock=False,
+            own, cfg, source=mic, listeners=[listener], log=self.log, words=self.words,
+            party=speaker, clock=self.clock, start_clock=False,
         )  # fmt: skip
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -191,7 +193,7 @@ class Conversation:
             await asyncio.to_thread(self._validate)
         except BaseException:
             await self._close_inputs()
-            await asyncio.to_thread(self.log.close)
+            await asyncio.to_thread(self._close_logs)
             raise
         self.clock.start()
         try:
@@ -201,8 +203,12 @@ class Conversation:
         except BaseExceptionGroup as eg:
             raise eg.exceptions[0] from None
         finally:
-            await asyncio.to_thread(self.log.close)
+            await asyncio.to_thread(self._close_logs)
         return self.log
+
+    def _close_logs(self) -> None:
+        self.log.close()
+        self.words.close()
 
     def _validate(self) -> None:
         for pipe in self.pipelines.values():

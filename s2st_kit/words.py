@@ -434,8 +434,9 @@ class SegmentWords:
     """One segment's synthesized words on their way from the synthesizer to the words table.
 
     The translation stage passes the synthesizer's marked stream through :meth:`collect`
-    (``marks`` stays ``None`` for a synthesizer without word timing: then :meth:`spans`
-    estimates); ``stretch`` is the time-stretch the pipeline applies afterwards (marks are
+    (``marks`` stays ``None`` for a synthesizer without word timing, and a marked stream that
+    brought no mark at all — Polly's generative engine, a failed speech-marks request — counts
+    the same: then :meth:`spans` estimates and the rows say ``estimated``); ``stretch`` is the time-stretch the pipeline applies afterwards (marks are
     divided by it; the engine's own rate needs no division). The scheduler records each
     played chunk in ``timeline``; :meth:`played_rows` places the words on it.
     """
@@ -463,12 +464,12 @@ class SegmentWords:
     @property
     def estimated(self) -> bool:
         """True when the synthesizer gave no word timing (times are the estimate)."""
-        return self.marks is None
+        return not self.marks
 
     def spans(self, text: str, audio_s: float) -> list[tuple[str, float, float]]:
         """(word, start, end) in s of the played audio (``audio_s`` long): the marks divided
         by ``stretch``, or the estimate over ``audio_s`` in proportion to characters."""
-        if self.marks is None:
+        if not self.marks:
             return mark_spans(estimate_marks(text, audio_s), audio_s)
         k = 1.0 / self.stretch
         scaled = [

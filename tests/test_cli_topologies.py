@@ -41,6 +41,13 @@ def test_run_fans_out_to_one_wav_per_target_and_one_log(tmp_path, capsys):
     assert fr.translation.iloc[0] == "La maison est très grande."
     text = capsys.readouterr().out
     assert "── fr ──" in text and "fr.wav" in text
+    # the words table beside the log: every listener's translated words, once per run
+    words = pd.read_parquet(out / "segments.words.parquet")
+    assert set(words[words.side == "target"].listener) == {"es", "fr", "de"}
+    assert main(["run", str(DATA / "en_home.wav"), "--engines", "simulated", "--to", "es,fr,de",
+                 "--out-dir", str(out), "--no-realtime"]) == 0  # fmt: skip
+    again = (out / "segments.words.jsonl").read_text().strip().splitlines()
+    assert len(again) == len(words)  # the second run started the JSONL afresh
 
 
 def test_run_offline_fans_out_to_apertium_pairs(tmp_path):
@@ -88,6 +95,12 @@ def test_converse_two_files(tmp_path, capsys):
     assert wav_s(out / "b_hears.wav") == pytest.approx(a.tts_audio_s.sum(), abs=0.05)
     text = capsys.readouterr().out
     assert "A hears:" in text and "latency by direction" in text
+    # one words table for both directions: who spoke (party) and what each side heard
+    words = pd.read_parquet(out / "segments.words.parquet")
+    assert set(words.party) == {"a", "b"}
+    for party, rows in ((a, "a"), (b, "b")):
+        mine = words[(words.party == rows) & (words.side == "target")]
+        assert len(mine) == sum(len(t.split()) for t in party.translation)
 
 
 def test_converse_refuses_offline_spanish_recognition_with_the_way_out(tmp_path, capsys):

@@ -390,3 +390,37 @@ async def test_sessions_can_share_one_words_table(tmp_path) -> None:
     assert "after" in set(table.word)
     table = table[table.word != "after"]
     assert set(table.party) == {"a", "b"} and table.session_id.nunique() == 2
+
+
+async def test_a_marked_stream_without_marks_gets_the_flagged_estimate() -> None:
+    """Polly's generative engine (no speech marks) or a failed marks request: the synthesizer
+    has word timing but this call brought no mark — the words are estimated, not lost."""
+
+    class MarklessSynth:
+        def __init__(self, inner):
+            self.inner, self.name, self.sample_rate = inner, "markless", inner.sample_rate
+
+        def voices(self, language=None):
+            return self.inner.voices(language)
+
+        def default_voice(self, language):
+            return self.inner.default_voice(language)
+
+        def synthesize(self, text, *, voice, language):
+            return self.inner.synthesize(text, voice=voice, language=language)
+
+        def synthesize_marked(self, text, *, voice, language, speed=1.0):
+            return self.inner.synthesize(text, voice=voice, language=language)
+
+        async def aclose(self):
+            await self.inner.aclose()
+
+    base = make_engines()
+    engines = Engines(base.recognizer, base.translator, MarklessSynth(base.synthesizer))
+    pipe = Pipeline(engines, PipelineConfig(), source=_source(realtime=False), sink=MemorySink())
+    log = await pipe.run()
+    words = pipe.words.to_pandas()
+    check_words(words, log.raw_frame())
+    target = words[words.side == "target"]
+    assert len(target) == sum(len(t.split()) for t in log.raw_frame().translation)
+    assert target.estimated.all()
