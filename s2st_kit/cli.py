@@ -10,7 +10,10 @@
     s2st engines            engines with their languages and voices
     s2st doctor             check AWS credentials and reachability; print the IAM policy
     s2st report LOG --out DIR
+    s2st captions LOG --side source|target [--listener es] --format vtt|srt [--out FILE]
     s2st sweep CLIPS... --chunk-ms 50 100 200 --policy final stable
+    s2st eval CORPUS --layout covost2|fleurs|cvss|manifest --to es --out DIR
+              [--executor local|dask] [--workers N] [--address tcp://…] [--pace realtime|none]
 
 Exit status: 0 on success, 2 for a usage or configuration error (printed as one line
 that says what to do), 1 when a session fails while running.
