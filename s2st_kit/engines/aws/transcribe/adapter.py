@@ -13,9 +13,9 @@ reschedules its outgoing-frames task at once and reads again: the CRT event-loop
 spins, one core at 100 % for as long as a stream is open (upstream issues #25, #84, #109,
 #121 of awslabs/amazon-transcribe-streaming-sdk). The fix here is :class:`WaitingBodyStream`,
 put in place of the SDK's body by :func:`use_body_stream`: a read with no audio waits for
-at most ``wait_s`` (default :data:`BODY_WAIT_S`, 10 ms) before saying "no data yet", and a
+at most ``wait_s`` (default :data:`BODY_WAIT_S`, 25 ms) before saying "no data yet", and a
 write to any body that CRT thread reads wakes it at once. The CRT thread then reads at most
-~100 times a second instead of spinning, and audio is read as soon as it is written.
+~40 times a second instead of spinning, and audio is read as soon as it is written.
 Measured by ``python -m benchmarks --only aws_cpu`` (loopback fake, real time, CPU of the
 client process): see the figures in the README's AWS section.
 
@@ -159,7 +159,11 @@ def use_body_stream(client: Any, make_body: Callable[[], io.BufferedIOBase]) -> 
 #: Longest wait (s) of one body read with no audio: the bound on the CRT thread's idle
 #: polling (at most 1 / BODY_WAIT_S reads a second per CRT thread, however many streams it
 #: serves) and on the delay it adds to that thread's other work (incoming frames).
-BODY_WAIT_S = 0.010
+#: 25 ms: measured (``python -m benchmarks --only aws_cpu``) one idle-polling CRT thread
+#: costs ~0.6 s of CPU per 20 s at 10 ms and ~0.25 s at 25 ms (a stream 4.3 % → 2.3 % of a
+#: core in all); audio never waits for it (a write wakes the reader at once: send delay p95
+#: ≈ 1 ms), and a result frame waits at most 25 ms, against Transcribe's ~1 s to a final.
+BODY_WAIT_S = 0.025
 
 
 def _held_lock() -> threading.Lock:
@@ -515,7 +519,7 @@ class AmazonTranscribeBackend:
     connect_timeout_s / send_timeout_s: deadlines (s) for starting a stream (default 10) /
         one send (default 5).
     body_wait_s: longest wait (s) of one request-body read with no audio (default
-        :data:`BODY_WAIT_S`, 10 ms): see :class:`WaitingBodyStream`.
+        :data:`BODY_WAIT_S`, 25 ms): see :class:`WaitingBodyStream`.
     send_delay_probe: called on the CRT thread with each audio event's send delay (s, from
         handing it to the request body to awscrt reading it); for benchmarks.
     """
