@@ -124,19 +124,43 @@ def build_cues(
     if sessions and "session_id" in table.columns:
         table = table[table["session_id"].isin(sessions)]
     rows = _select(table, side, listener, party)
+    anchors = _anchors(seg, rows)
     cues: list[Cue] = []
     for sid, group in rows.sort_values(["segment_id", "word_index"]).groupby("segment_id"):
-        cues += _split(
-            int(str(sid)), _input_times(group, clock), _Fit(max_chars, line_chars, max_duration_s)
-        )
+        times = _input_times(group, clock, anchors.get(int(str(sid))))
+        cues += _split(int(str(sid)), times, _Fit(max_chars, line_chars, max_duration_s))
     return cues
 
 
-def _input_times(group: pd.DataFrame, clock: InputClock) -> list[tuple[str, float, float]]:
+def _anchors(seg: pd.DataFrame, rows: pd.DataFrame) -> dict[int, tuple[float, float]]:
+    """segment_id → (t_play_start, audio_end_s) of the branch ``rows`` belong to."""
+    for col in ("party", "listener"):
+        values = set(rows[col].dropna()) if col in rows.columns else set()
+        if len(values) == 1 and col in seg.columns:
+            seg = seg[seg[col] == values.pop()]
+    seg = seg.dropna(subset=["t_play_start", "audio_end_s"])
+    return {
+        int(sid): (float(t), float(a))
+        for sid, t, a in zip(seg["segment_id"], seg["t_play_start"], seg["audio_end_s"],
+                             strict=True)
+    }  # fmt: skip
+
+
+def _input_times(
+    group: pd.DataFrame, clock: InputClock, anchor: tuple[float, float] | None
+) -> list[tuple[str, float, float]]:
     """(word, start, end) in the input stream (s): a source word's recorded position when
-    the table has it, else its session-clock time through ``clock``."""
+    the table has it, else its session-clock time through ``clock`` (for a session not fed
+    in real time, from its segment's ``anchor``: see :class:`~s2st_kit.words.InputClock`)."""
     if "input_start_s" in group.columns and group["input_start_s"].notna().all():
         a, b = group["input_start_s"], group["input_end_s"]
+    elif not clock.paced and anchor is not None:
+        t_play, end = anchor
+
+        def at(t: float) -> float:
+            return clock.segment_to_input(t, t_play_start=t_play, audio_end_s=end)
+
+        a, b = group["start_s"].map(at), group["end_s"].map(at)
     else:
         a, b = group["start_s"].map(clock.to_input), group["end_s"].map(clock.to_input)
     return [
@@ -150,6 +174,12 @@ def _select(
 ) -> pd.DataFrame:
     if party is not None:
         rows = rows[rows["party"] == party]
+    elif "party" in rows.columns and rows["party"].dropna().nunique() > 1 and side == "source":
+        # the parties' segment ids overlap, and each spoke into their own input
+        raise ConfigError(
+            "this log is a two-party conversation: name whose speech to caption "
+            "(party='a' or 'b'; s2st captions --party a)"
+        )
     listeners = sorted({str(v) for v in rows["listener"].dropna().unique()})
     if listener is not None and listeners:  # (a table without listeners has one branch)
         if listener not in listeners:
@@ -403,10 +433,14 @@ def write_heard_wav(
         rows = rows[rows["listener"] == listener]
     right = np.zeros_like(left)
     pos = 0
-    for t_play, audio_s in zip(rows["t_play_start"], rows["tts_audio_s"], strict=True):
+    for t_play, audio_s, end in zip(
+        rows["t_play_start"], rows["tts_audio_s"], rows["audio_end_s"], strict=True
+    ):
         piece = speech[pos : pos + round(float(audio_s) * rate)]
         pos += len(piece)
-        at = max(0, round(clock.to_input(float(t_play)) * rate))
+        t = float(t_play)
+        end_s = t if pd.isna(end) else float(end)
+        at = max(0, round(clock.segment_to_input(t, t_play_start=t, audio_end_s=end_s) * rate))
         if at + len(piece) > len(right):
             right = np.concatenate([right, np.zeros(at + len(piece) - len(right), np.float32)])
         right[at : at + len(piece)] += piece

@@ -360,6 +360,11 @@ class PlayTimeline:
 
 
 # -- session clock → input stream ----------------------------------------------------------
+#: The fastest pacing (input s per session s) taken for a session fed in real time; the
+#: benchmarks pace at up to 25×; an unpaced file arrives hundreds of times faster.
+MAX_PACE = 50.0
+
+
 @dataclass(frozen=True, slots=True)
 class InputClock:
     """Session clock → input stream: ``input_s = (t - offset_s) * rate``.
@@ -383,12 +388,17 @@ class InputClock:
       of its recorded position.
 
     A session not fed in real time (``--no-realtime``) has no fixed relation between its
-    clock and the recording: the fit then spreads its times over the recording, and target
-    cues show the order of playback, not when a listener would have heard it live.
+    clock and the recording: its whole input arrives within moments, so the fitted rate is
+    absurd (hundreds of input seconds per session second: cues hours into a 6 s clip). A
+    rate above :data:`MAX_PACE` marks the clock ``paced=False``: then
+    :meth:`segment_to_input` places each segment's translation where its speech ended in
+    the recording (``audio_end_s``), as if it had played at once — the order and length of
+    each translation, not when a live listener would have heard it.
     """
 
     offset_s: float = 0.0
     rate: float = 1.0
+    paced: bool = True
 
     @classmethod
     def from_segments(cls, segments: pd.DataFrame) -> InputClock:
@@ -403,8 +413,10 @@ class InputClock:
         t = pairs["t_speech_end"].to_numpy()
         a = pairs["audio_end_s"].to_numpy()
         rate = 1.0
-        if len(a) >= 2 and np.ptp(a) >= 2.0 and np.ptp(t) > 0:
-            slope = float(np.polyfit(t, a, 1)[0])
+        if len(a) >= 2 and np.ptp(a) >= 2.0:
+            slope = float(np.polyfit(t, a, 1)[0]) if np.ptp(t) > 0 else math.inf
+            if slope > MAX_PACE:  # the input came faster than any pacing: not fed live
+                return cls(0.0, 1.0, paced=False)
             rate = slope if slope > 0 else 1.0
         offset = float(np.median(t - a / rate))
         return cls(offset, rate)
@@ -412,6 +424,15 @@ class InputClock:
     def to_input(self, t: float) -> float:
         """Input-stream position (s) of session time ``t`` (s); may be < 0 before the input."""
         return (t - self.offset_s) * self.rate
+
+    def segment_to_input(self, t: float, *, t_play_start: float, audio_end_s: float) -> float:
+        """Input-stream position (s) of session time ``t`` in the playback of a segment that
+        started playing at ``t_play_start`` and whose speech ended at ``audio_end_s`` in the
+        input: :meth:`to_input` for a paced session; otherwise ``audio_end_s`` plus the time
+        since the segment started playing (see the class docs)."""
+        if self.paced:
+            return self.to_input(t)
+        return audio_end_s + (t - t_play_start)
 
     def to_session(self, input_s: float) -> float:
         """Session time (s) of input-stream position ``input_s`` (s)."""

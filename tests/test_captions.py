@@ -288,3 +288,44 @@ async def test_control_panel_shows_live_captions_beside_the_feed_with_the_browse
     panel._clear_views()  # a session opens: the captions follow the first target
     assert panel.captions.feed.listener == panel.model.selection.target_lang
     await panel.aclose()
+
+
+def test_unpaced_session_captions_stay_on_the_recording(tmp_path) -> None:
+    """--no-realtime: the whole input arrives within moments, so no line maps the session
+    clock onto the recording (the fit gave cues hours into a 6 s clip). Each translation
+    is placed where its speech ended, its words keeping their spacing."""
+    from s2st_kit.cli import main
+
+    out = tmp_path / "fan"
+    assert main(["run", "data/en_home.wav", "--engines", "simulated", "--to", "es,ca",
+                 "--out-dir", str(out), "--no-realtime"]) == 0  # fmt: skip
+    segments, table = load_session(out / "segments.parquet")
+    assert table is not None
+    assert not InputClock.from_segments(segments).paced
+    cues = build_cues(segments, table, side="target", listener="ca")
+    ca = segments[(segments.listener == "ca") & (segments.status == "ok")]
+    assert {c.segment_id for c in cues} == set(ca.segment_id)
+    for row in ca.itertuples():
+        mine = [c for c in cues if c.segment_id == row.segment_id]
+        assert abs(mine[0].start_s - row.audio_end_s) <= 0.001
+        assert mine[-1].end_s - mine[0].start_s <= row.tts_audio_s + 0.001
+
+
+def test_source_captions_of_a_conversation_name_the_party(tmp_path, capsys) -> None:
+    from s2st_kit.cli import main
+
+    out = tmp_path / "call"
+    assert main(["converse", "data/en_help.wav", "data/es_casa.wav", "--a", "en", "--b", "es",
+                 "--engines", "simulated", "--out-dir", str(out), "--no-realtime"]) == 0  # fmt: skip
+    segments, table = load_session(out / "segments.parquet")
+    with pytest.raises(ConfigError, match="two-party"):
+        build_cues(segments, table, side="source")
+    for party in ("a", "b"):
+        cues = build_cues(segments, table, side="source", party=party)
+        said = segments[segments.party == party].sort_values("segment_id")
+        assert (
+            " ".join(c.text.replace("\n", " ") for c in cues).split()
+            == " ".join(said.transcript).split()
+        )
+    assert main(["captions", str(out / "segments.parquet"), "--side", "source"]) == 2
+    assert "--party" in capsys.readouterr().err
