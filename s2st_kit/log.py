@@ -106,11 +106,13 @@ class _Writer:
                 os.fsync(self._fh.fileno())
         except OSError as exc:
             self.error = exc
-            logger.error("writing the segment log failed (rows stay in memory): %s", exc)
+            logger.error("writing %s failed (rows stay in memory): %s", self._fh.name, exc)
 
 
-class SegmentLog:
-    """Append-only segment log.
+class JsonlTable:
+    """An append-only table of rows kept in memory and written through to a JSONL file by a
+    writer thread (a killed process loses nothing already appended). The segment log and
+    the words table (:class:`s2st_kit.words.WordLog`) are the two kinds.
 
     path: JSONL file written while running (``None`` keeps rows in memory only).
     fsync: also ``os.fsync`` after each batch of rows (survives an OS crash, not just a
@@ -126,20 +128,14 @@ class SegmentLog:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fh = open(self.path, "a", encoding="utf-8")
             self._writer = _Writer(fh, fsync=fsync, name=self.path.stem)
-            # A log dropped without close() still ends its thread (and closes the file).
+            # A table dropped without close() still ends its thread (and closes the file).
             weakref.finalize(self, self._writer.put, None)
 
-    # -- writing -------------------------------------------------------------------------
-    def append(self, segment: Segment | dict[str, Any]) -> None:
-        """Add one finished row; the writer thread writes it through to the JSONL file.
-
-        Never waits on the disk, so it is safe to call on the event loop.
-        """
-        row = segment.to_dict() if isinstance(segment, Segment) else dict(segment)
-        row = {k: _clean(row.get(k)) for k in SEGMENT_COLUMNS}
-        self._rows.append(row)
-        if self._writer is not None:
-            self._writer.put(json.dumps(row, ensure_ascii=False) + "\n")
+    def _add(self, rows: list[dict[str, Any]]) -> None:
+        """Keep ``rows`` and hand their lines to the writer; never waits on the disk."""
+        self._rows.extend(rows)
+        if self._writer is not None and rows:
+            self._writer.put("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 
     def flush(self) -> None:
         """Wait until every appended row is in the file (blocking; from a thread in async code)."""
@@ -160,13 +156,26 @@ class SegmentLog:
             self._writer.close()
             self._writer = None
 
-    # -- reading -------------------------------------------------------------------------
     def __len__(self) -> int:
         return len(self._rows)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         return iter(self._rows)
 
+
+class SegmentLog(JsonlTable):
+    """Append-only segment log (see :class:`JsonlTable` for ``path`` and ``fsync``)."""
+
+    # -- writing -------------------------------------------------------------------------
+    def append(self, segment: Segment | dict[str, Any]) -> None:
+        """Add one finished row; the writer thread writes it through to the JSONL file.
+
+        Never waits on the disk, so it is safe to call on the event loop.
+        """
+        row = segment.to_dict() if isinstance(segment, Segment) else dict(segment)
+        self._add([{k: _clean(row.get(k)) for k in SEGMENT_COLUMNS}])
+
+    # -- reading -------------------------------------------------------------------------
     @property
     def rows(self) -> list[dict[str, Any]]:
         """The raw rows (dicts with exactly the log's columns), in the order logged."""

@@ -33,8 +33,7 @@ import logging
 import math
 import os
 import re
-import weakref
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -43,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import S2STError
-from .log import _Writer  # the segment log's writer thread, reused (one copy of that logic)
+from .log import JsonlTable
 from .records import AudioChunk, Segment, WordMark
 
 __all__ = [
@@ -113,22 +112,11 @@ def words_path(log_path: str | os.PathLike[str], *, suffix: str = ".parquet") ->
     return Path(log_path).with_suffix(".words" + suffix)
 
 
-class WordLog:
+class WordLog(JsonlTable):
     """Append-only words table: JSONL written by a writer thread while running, like
-    :class:`~s2st_kit.log.SegmentLog` (a killed process loses nothing already appended).
-
-    path: JSONL file (``None``: memory only). fsync: also ``os.fsync`` after each batch.
+    :class:`~s2st_kit.log.SegmentLog` (the same :class:`~s2st_kit.log.JsonlTable`: a killed
+    process loses nothing already appended; ``path`` ``None`` keeps it in memory only).
     """
-
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, fsync: bool = False) -> None:
-        self.path = Path(path) if path is not None else None
-        self._rows: list[dict[str, Any]] = []
-        self._writer: _Writer | None = None
-        if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fh = open(self.path, "a", encoding="utf-8")
-            self._writer = _Writer(fh, fsync=fsync, name=self.path.stem)
-            weakref.finalize(self, self._writer.put, None)
 
     @classmethod
     def beside(cls, log_path: str | os.PathLike[str] | None, *, fsync: bool = False) -> WordLog:
@@ -138,35 +126,7 @@ class WordLog:
 
     def extend(self, rows: Iterable[WordRow]) -> None:
         """Append rows; never waits on the disk (safe on the event loop)."""
-        lines = []
-        for row in rows:
-            d = row.to_dict()
-            self._rows.append(d)
-            lines.append(json.dumps(d, ensure_ascii=False) + "\n")
-        if self._writer is not None and lines:
-            self._writer.put("".join(lines))
-
-    def flush(self) -> None:
-        """Wait until every appended row is in the file (blocking)."""
-        if self._writer is not None:
-            self._writer.flush()
-
-    @property
-    def write_error(self) -> OSError | None:
-        """The error that stopped writing the file, if any (the rows are still in memory)."""
-        return self._writer.error if self._writer is not None else None
-
-    def close(self) -> None:
-        """Write what is waiting and close the file (blocking; idempotent)."""
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        return iter(self._rows)
+        self._add([row.to_dict() for row in rows])
 
     def to_pandas(self) -> pd.DataFrame:
         """The table as a DataFrame with exactly :data:`WORD_COLUMNS` (times in s)."""
