@@ -16,27 +16,12 @@ from s2st_kit.engines.simulated import (
 )
 from s2st_kit.workloads import CHARS_PER_S as CPS
 from s2st_kit.workloads import dense_talk, scaled_model, talk_audio
+from tests.fakes.plain import PlainSynthesizer
 
 
-class NoRateSynthesizer:
+def NoRateSynthesizer(inner: SimulatedSynthesizer) -> PlainSynthesizer:
     """A synthesizer without a rate of its own (only the base Synthesizer protocol)."""
-
-    def __init__(self, inner: SimulatedSynthesizer) -> None:
-        self.inner = inner
-        self.name = "no-rate"
-        self.sample_rate = inner.sample_rate
-
-    def voices(self, language=None):
-        return self.inner.voices(language)
-
-    def default_voice(self, language):
-        return self.inner.default_voice(language)
-
-    def synthesize(self, text, *, voice, language):
-        return self.inner.synthesize(text, voice=voice, language=language)
-
-    async def aclose(self):
-        await self.inner.aclose()
+    return PlainSynthesizer(inner, name="no-rate")
 
 
 async def talk_session(synth_for, *, k=40, minutes=2.0, translator=None, max_lag_s=3.0, **config):

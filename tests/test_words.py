@@ -152,6 +152,7 @@ from s2st_kit import MemorySink, MemorySource, PacedSink, Pipeline, PipelineConf
 from s2st_kit.clock import SessionClock  # noqa: E402
 from s2st_kit.engines import Engines  # noqa: E402
 from s2st_kit.events import WordsTimed  # noqa: E402
+from tests.fakes.plain import PlainSynthesizer  # noqa: E402
 
 
 def _source(*, realtime: bool, speed: float = 1.0) -> MemorySource:
@@ -203,24 +204,8 @@ async def test_paced_session_words_table(tmp_path) -> None:
 
 
 async def test_synthesizer_without_word_timing_gets_the_flagged_estimate() -> None:
-    class PlainSynth:  # a synthesizer with no capability beyond the protocol
-        def __init__(self, inner):
-            self.inner, self.name, self.sample_rate = inner, "plain", inner.sample_rate
-
-        def voices(self, language=None):
-            return self.inner.voices(language)
-
-        def default_voice(self, language):
-            return self.inner.default_voice(language)
-
-        def synthesize(self, text, *, voice, language):
-            return self.inner.synthesize(text, voice=voice, language=language)
-
-        async def aclose(self):
-            await self.inner.aclose()
-
     base = make_engines()
-    engines = Engines(base.recognizer, base.translator, PlainSynth(base.synthesizer))
+    engines = Engines(base.recognizer, base.translator, PlainSynthesizer(base.synthesizer))
     pipe = Pipeline(engines, PipelineConfig(), source=_source(realtime=False), sink=MemorySink())
     log = await pipe.run()
     words = pipe.words.to_pandas()
@@ -396,27 +381,14 @@ async def test_a_marked_stream_without_marks_gets_the_flagged_estimate() -> None
     """Polly's generative engine (no speech marks) or a failed marks request: the synthesizer
     has word timing but this call brought no mark — the words are estimated, not lost."""
 
-    class MarklessSynth:
-        def __init__(self, inner):
-            self.inner, self.name, self.sample_rate = inner, "markless", inner.sample_rate
-
-        def voices(self, language=None):
-            return self.inner.voices(language)
-
-        def default_voice(self, language):
-            return self.inner.default_voice(language)
-
-        def synthesize(self, text, *, voice, language):
-            return self.inner.synthesize(text, voice=voice, language=language)
-
+    class MarklessSynth(PlainSynthesizer):
         def synthesize_marked(self, text, *, voice, language, speed=1.0):
             return self.inner.synthesize(text, voice=voice, language=language)
 
-        async def aclose(self):
-            await self.inner.aclose()
-
     base = make_engines()
-    engines = Engines(base.recognizer, base.translator, MarklessSynth(base.synthesizer))
+    engines = Engines(
+        base.recognizer, base.translator, MarklessSynth(base.synthesizer, name="markless")
+    )
     pipe = Pipeline(engines, PipelineConfig(), source=_source(realtime=False), sink=MemorySink())
     log = await pipe.run()
     words = pipe.words.to_pandas()
